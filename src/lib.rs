@@ -1,0 +1,7 @@
+//! ranat: NAT traversal diagnosis for remote assistance.
+//!
+//! The protocol logic lives in [`proto`] as sans-IO state machines; [`io`]
+//! drives them over real sockets.
+
+pub mod proto;
+pub mod report;

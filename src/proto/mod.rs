@@ -1,0 +1,4 @@
+//! Sans-IO protocol logic: no sockets, no clock, no randomness of its own.
+
+pub mod nat;
+pub mod stun;

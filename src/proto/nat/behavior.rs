@@ -1,0 +1,224 @@
+//! The vocabulary of NAT behaviour: RFC 4787 mapping and filtering, and the
+//! classic RFC 3489 labels derived from them.
+
+use serde::{Deserialize, Serialize};
+
+/// How a NAT reuses an external mapping for one internal endpoint
+/// (RFC 4787 §4.1, tested per RFC 5780 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MappingBehavior {
+    /// The same mapping for every destination.
+    EndpointIndependent,
+    /// A new mapping for each destination IP address.
+    AddressDependent,
+    /// A new mapping for each destination IP address and port.
+    AddressAndPortDependent,
+}
+
+/// Which inbound packets a NAT or firewall lets through to a mapping
+/// (RFC 4787 §5, tested per RFC 5780 §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilteringBehavior {
+    /// Packets from any external endpoint are let in.
+    EndpointIndependent,
+    /// Only packets from an IP address the client has sent to.
+    AddressDependent,
+    /// Only packets from an IP address and port the client has sent to.
+    AddressAndPortDependent,
+}
+
+/// The classic RFC 3489 §5 label, derived from mapping and filtering for display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassicNatType {
+    OpenInternet,
+    FullCone,
+    RestrictedCone,
+    PortRestrictedCone,
+    Symmetric,
+    SymmetricUdpFirewall,
+    UdpBlocked,
+    Inconclusive,
+}
+
+impl ClassicNatType {
+    /// The classic label for a measured behaviour.
+    ///
+    /// `behind_nat` is false when the mapped address equals the local one
+    /// (RFC 3489 §10.1: "open internet" or "symmetric UDP firewall").
+    pub fn derive(
+        behind_nat: bool,
+        mapping: Option<MappingBehavior>,
+        filtering: Option<FilteringBehavior>,
+    ) -> Self {
+        use FilteringBehavior as F;
+        use MappingBehavior as M;
+        if !behind_nat {
+            return match filtering {
+                Some(F::EndpointIndependent) => Self::OpenInternet,
+                Some(_) => Self::SymmetricUdpFirewall,
+                None => Self::Inconclusive,
+            };
+        }
+        match (mapping, filtering) {
+            (Some(M::AddressDependent | M::AddressAndPortDependent), _) => Self::Symmetric,
+            (Some(M::EndpointIndependent), Some(F::EndpointIndependent)) => Self::FullCone,
+            (Some(M::EndpointIndependent), Some(F::AddressDependent)) => Self::RestrictedCone,
+            (Some(M::EndpointIndependent), Some(F::AddressAndPortDependent)) => {
+                Self::PortRestrictedCone
+            }
+            _ => Self::Inconclusive,
+        }
+    }
+
+    /// Open internet, any cone, or a stateful firewall that keeps one mapping:
+    /// UDP hole punching works with most peers.
+    pub fn is_traversal_friendly(self) -> bool {
+        matches!(
+            self,
+            Self::OpenInternet
+                | Self::FullCone
+                | Self::RestrictedCone
+                | Self::PortRestrictedCone
+                | Self::SymmetricUdpFirewall
+        )
+    }
+
+    /// A short human name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OpenInternet => "open internet (no NAT)",
+            Self::FullCone => "full cone NAT",
+            Self::RestrictedCone => "restricted cone NAT",
+            Self::PortRestrictedCone => "port-restricted cone NAT",
+            Self::Symmetric => "symmetric NAT",
+            Self::SymmetricUdpFirewall => "no NAT, stateful UDP firewall",
+            Self::UdpBlocked => "UDP blocked",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// How a NAT picks external ports for new mappings, measured from a burst of
+/// mappings: the input for port prediction (RFC 5128 §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortAllocationKind {
+    /// The external port equals the internal port.
+    Preserving,
+    /// Each new mapping takes the previous port plus a fixed delta.
+    Sequential,
+    /// No pattern was found.
+    Random,
+}
+
+/// A measured port-allocation pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortAllocation {
+    pub kind: PortAllocationKind,
+    /// The step between consecutive mappings, for `Sequential`.
+    pub delta: Option<i32>,
+}
+
+impl PortAllocation {
+    /// Classifies a burst of `(local port, mapped port)` pairs, in the order
+    /// the mappings were created. Needs at least three pairs.
+    pub fn classify(pairs: &[(u16, u16)]) -> Option<Self> {
+        if pairs.len() < 3 {
+            return None;
+        }
+        if pairs.iter().all(|(local, mapped)| local == mapped) {
+            return Some(Self {
+                kind: PortAllocationKind::Preserving,
+                delta: None,
+            });
+        }
+        let deltas: Vec<i32> = pairs
+            .windows(2)
+            .map(|w| i32::from(w[1].1) - i32::from(w[0].1))
+            .collect();
+        let first = deltas[0];
+        let sequential =
+            first != 0 && first.abs() <= MAX_SEQUENTIAL_DELTA && deltas.iter().all(|d| *d == first);
+        Some(if sequential {
+            Self {
+                kind: PortAllocationKind::Sequential,
+                delta: Some(first),
+            }
+        } else {
+            Self {
+                kind: PortAllocationKind::Random,
+                delta: None,
+            }
+        })
+    }
+}
+
+/// The largest step still called sequential: a larger regular step is more
+/// likely chance than a counter.
+const MAX_SEQUENTIAL_DELTA: i32 = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_labels_follow_rfc3489_from_behaviour() {
+        use FilteringBehavior as F;
+        use MappingBehavior as M;
+        let eim = Some(M::EndpointIndependent);
+        assert_eq!(
+            ClassicNatType::derive(true, eim, Some(F::EndpointIndependent)),
+            ClassicNatType::FullCone
+        );
+        assert_eq!(
+            ClassicNatType::derive(true, eim, Some(F::AddressDependent)),
+            ClassicNatType::RestrictedCone
+        );
+        assert_eq!(
+            ClassicNatType::derive(true, eim, Some(F::AddressAndPortDependent)),
+            ClassicNatType::PortRestrictedCone
+        );
+        assert_eq!(
+            ClassicNatType::derive(true, Some(M::AddressDependent), None),
+            ClassicNatType::Symmetric
+        );
+        assert_eq!(
+            ClassicNatType::derive(false, None, Some(F::EndpointIndependent)),
+            ClassicNatType::OpenInternet
+        );
+        assert_eq!(
+            ClassicNatType::derive(false, None, Some(F::AddressDependent)),
+            ClassicNatType::SymmetricUdpFirewall
+        );
+        assert_eq!(
+            ClassicNatType::derive(true, eim, None),
+            ClassicNatType::Inconclusive
+        );
+    }
+
+    #[test]
+    fn allocation_patterns() {
+        let preserving = [(4000, 4000), (4001, 4001), (5000, 5000)];
+        assert_eq!(
+            PortAllocation::classify(&preserving).unwrap().kind,
+            PortAllocationKind::Preserving
+        );
+        let seq = [(4000, 20000), (4100, 20001), (3000, 20002), (3001, 20003)];
+        assert_eq!(
+            PortAllocation::classify(&seq),
+            Some(PortAllocation {
+                kind: PortAllocationKind::Sequential,
+                delta: Some(1)
+            })
+        );
+        let random = [(4000, 31234), (4001, 1042), (4002, 50111), (4003, 7777)];
+        assert_eq!(
+            PortAllocation::classify(&random).unwrap().kind,
+            PortAllocationKind::Random
+        );
+        assert_eq!(PortAllocation::classify(&random[..2]), None);
+    }
+}

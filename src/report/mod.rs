@@ -1,0 +1,5 @@
+//! The report model and its presentation.
+
+mod model;
+
+pub use model::*;
