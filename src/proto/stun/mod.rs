@@ -1,1 +1,10 @@
-//! STUN (RFC 8489) with the RFC 5780 and RFC 3489 attributes.
+//! STUN (RFC 8489) with the RFC 5780 and RFC 3489 attributes, a client
+//! transaction and a responder, all sans-IO.
+
+mod attributes;
+mod datagram;
+mod responder;
+
+pub use attributes::*;
+pub use datagram::*;
+pub use responder::*;

@@ -1,0 +1,592 @@
+//! A sans-IO RFC 5780 Binding responder: the logic of `ranat serve`.
+//!
+//! It answers Binding requests arriving on up to four local endpoints (two
+//! addresses × two ports), honours CHANGE-REQUEST, RESPONSE-PORT and PADDING
+//! (RFC 5780 §6.1), and answers RFC 3489 clients in their own dialect. It
+//! only ever answers toward the requester's own address, and never with more
+//! bytes than the RFCs require or the request brought.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use stun_types::attribute::{
+    AttributeType, ErrorCode, Fingerprint, UnknownAttributes, XorMappedAddress,
+};
+use stun_types::message::{Message, MessageClass, MessageType, MessageWriteVec};
+use stun_types::prelude::*;
+
+use super::attributes::{
+    ChangeRequest, ChangedAddress, MappedAddress, OtherAddress, Padding, ResponseOrigin,
+    ResponsePort, SourceAddress,
+};
+use super::datagram::Datagram;
+
+/// Where the responder listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponderConfig {
+    /// The primary address and port.
+    pub primary: SocketAddr,
+    /// The alternate address and port (RFC 5780 §3); `None` runs in basic mode,
+    /// with no OTHER-ADDRESS and no CHANGE-REQUEST.
+    pub alternate: Option<SocketAddr>,
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "the alternate address {alternate} must differ from the primary {primary} in both IP and port"
+    )]
+    NotDistinct {
+        primary: SocketAddr,
+        alternate: SocketAddr,
+    },
+    #[error("the primary {primary} and alternate {alternate} addresses must be of one family")]
+    MixedFamilies {
+        primary: SocketAddr,
+        alternate: SocketAddr,
+    },
+}
+
+impl ResponderConfig {
+    /// Checks the RFC 5780 §3 requirements on the two endpoints.
+    pub fn new(primary: SocketAddr, alternate: Option<SocketAddr>) -> Result<Self, ConfigError> {
+        if let Some(alternate) = alternate {
+            if primary.is_ipv4() != alternate.is_ipv4() {
+                return Err(ConfigError::MixedFamilies { primary, alternate });
+            }
+            if primary.ip() == alternate.ip() || primary.port() == alternate.port() {
+                return Err(ConfigError::NotDistinct { primary, alternate });
+            }
+        }
+        Ok(Self { primary, alternate })
+    }
+
+    /// Every local endpoint the server must listen on: one in basic mode,
+    /// four in full mode.
+    pub fn endpoints(&self) -> Vec<SocketAddr> {
+        match self.alternate {
+            None => vec![self.primary],
+            Some(alt) => vec![
+                self.primary,
+                SocketAddr::new(self.primary.ip(), alt.port()),
+                SocketAddr::new(alt.ip(), self.primary.port()),
+                alt,
+            ],
+        }
+    }
+
+    /// The endpoint a response leaves from when a request that arrived on
+    /// `local` asks for the given changes; `None` in basic mode.
+    fn changed(&self, local: SocketAddr, change: ChangeRequest) -> Option<SocketAddr> {
+        let alt = self.alternate?;
+        let other_ip = |ip: IpAddr| {
+            if ip == alt.ip() {
+                self.primary.ip()
+            } else {
+                alt.ip()
+            }
+        };
+        let other_port = |port: u16| {
+            if port == alt.port() {
+                self.primary.port()
+            } else {
+                alt.port()
+            }
+        };
+        let ip = if change.change_ip {
+            other_ip(local.ip())
+        } else {
+            local.ip()
+        };
+        let port = if change.change_port {
+            other_port(local.port())
+        } else {
+            local.port()
+        };
+        Some(SocketAddr::new(ip, port))
+    }
+}
+
+/// A datagram the driver must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local endpoint to send from (one of [`ResponderConfig::endpoints`]).
+    pub source: SocketAddr,
+    pub destination: SocketAddr,
+    pub payload: Vec<u8>,
+}
+
+/// What the responder has seen, for the operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponderStats {
+    pub requests: u64,
+    pub responses: u64,
+    pub error_responses: u64,
+    /// Datagrams that were not well-formed STUN.
+    pub malformed: u64,
+    /// Well-formed STUN that is not a Binding request (responses, indications,
+    /// other methods): dropped.
+    pub ignored: u64,
+}
+
+/// The attributes a request may carry that the responder understands or may
+/// safely ignore; any other comprehension-required one earns a 420
+/// (RFC 8489 §6.3.1.1).
+const KNOWN_REQUEST_ATTRIBUTES: [u16; 7] = [
+    0x0003, // CHANGE-REQUEST
+    0x0006, // USERNAME (no authentication here: ignored)
+    0x0008, // MESSAGE-INTEGRITY (ignored likewise)
+    0x001c, // MESSAGE-INTEGRITY-SHA256 (ignored likewise)
+    0x0026, // PADDING
+    0x0027, // RESPONSE-PORT
+    0x8028, // FINGERPRINT
+];
+
+/// The sans-IO responder.
+#[derive(Debug)]
+pub struct Responder {
+    config: ResponderConfig,
+    transmits: VecDeque<Transmit>,
+    stats: ResponderStats,
+}
+
+/// How a request is answered.
+enum Answer {
+    Success {
+        source: SocketAddr,
+        destination: SocketAddr,
+    },
+    Error {
+        code: u16,
+        unknown: Vec<AttributeType>,
+    },
+}
+
+impl Responder {
+    pub fn new(config: ResponderConfig) -> Self {
+        Self {
+            config,
+            transmits: VecDeque::new(),
+            stats: ResponderStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> ResponderStats {
+        self.stats
+    }
+
+    /// A datagram arrived on `local` from `from`.
+    pub fn handle_input(&mut self, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
+        let Ok(datagram) = Datagram::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if !datagram.is_binding_request() {
+            self.stats.ignored += 1;
+            return;
+        }
+        self.stats.requests += 1;
+        let Ok(message) = datagram.message() else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let answer = self.decide(&message, local, from);
+        let transmit = match answer {
+            Answer::Success {
+                source,
+                destination,
+            } => {
+                self.stats.responses += 1;
+                Transmit {
+                    source,
+                    destination,
+                    payload: self.success(&datagram, &message, from, source),
+                }
+            }
+            Answer::Error { code, unknown } => {
+                self.stats.error_responses += 1;
+                Transmit {
+                    source: local,
+                    destination: from,
+                    payload: error(&datagram, &message, code, &unknown),
+                }
+            }
+        };
+        self.transmits.push_back(transmit);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn decide(&self, message: &Message<'_>, local: SocketAddr, from: SocketAddr) -> Answer {
+        let unknown: Vec<AttributeType> = message
+            .iter_attributes()
+            .map(|(_, raw)| raw.get_type())
+            .filter(|t| {
+                t.comprehension_required() && !KNOWN_REQUEST_ATTRIBUTES.contains(&t.value())
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Answer::Error {
+                code: ErrorCode::UNKNOWN_ATTRIBUTE,
+                unknown,
+            };
+        }
+        let bad_request = Answer::Error {
+            code: ErrorCode::BAD_REQUEST,
+            unknown: Vec::new(),
+        };
+        let change = match message.raw_attribute(ChangeRequest::TYPE) {
+            None => ChangeRequest::default(),
+            Some(raw) => match ChangeRequest::from_raw_ref(&raw) {
+                Ok(change) => change,
+                Err(_) => return bad_request,
+            },
+        };
+        let response_port = match message.raw_attribute(ResponsePort::TYPE) {
+            None => None,
+            Some(raw) => match ResponsePort::from_raw_ref(&raw) {
+                Ok(ResponsePort(0)) | Err(_) => return bad_request,
+                Ok(ResponsePort(port)) => Some(port),
+            },
+        };
+        // RFC 5780 §6.1: PADDING together with RESPONSE-PORT is refused, so a
+        // padded answer can never be aimed at another port.
+        if response_port.is_some() && message.has_attribute(Padding::TYPE) {
+            return bad_request;
+        }
+        let wants_change = change.change_ip || change.change_port;
+        let source = match self.config.changed(local, change) {
+            Some(source) => source,
+            None if !wants_change => local,
+            // RFC 5780 §6.1: a server without an alternate address answers a
+            // CHANGE-REQUEST it cannot honour with 420.
+            None => {
+                return Answer::Error {
+                    code: ErrorCode::UNKNOWN_ATTRIBUTE,
+                    unknown: vec![ChangeRequest::TYPE],
+                };
+            }
+        };
+        // RFC 5780 §7.5: the response goes to the request's source address;
+        // only the port may be chosen, never another host.
+        let destination = SocketAddr::new(from.ip(), response_port.unwrap_or(from.port()));
+        Answer::Success {
+            source,
+            destination,
+        }
+    }
+
+    fn success(
+        &self,
+        datagram: &Datagram<'_>,
+        request: &Message<'_>,
+        from: SocketAddr,
+        source: SocketAddr,
+    ) -> Vec<u8> {
+        let mut out = response_builder(request, MessageClass::Success);
+        let other = self.config.alternate.and_then(|_| {
+            self.config.changed(
+                source,
+                ChangeRequest {
+                    change_ip: true,
+                    change_port: true,
+                },
+            )
+        });
+        // Writing into a growable buffer cannot fail for these attributes; a
+        // failure would only drop an attribute, never panic.
+        if datagram.is_classic() {
+            // RFC 3489 §11.2: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS.
+            let _ = out.add_attribute(&MappedAddress::new(from));
+            let _ = out.add_attribute(&SourceAddress::new(source));
+            if let Some(other) = other {
+                let _ = out.add_attribute(&ChangedAddress::new(other));
+            }
+        } else {
+            // RFC 8489 §14.2 and RFC 5780 §6.1.
+            let _ = out.add_attribute(&XorMappedAddress::new(from, request.transaction_id()));
+            let _ = out.add_attribute(&MappedAddress::new(from));
+            let _ = out.add_attribute(&ResponseOrigin::new(source));
+            if let Some(other) = other {
+                let _ = out.add_attribute(&OtherAddress::new(other));
+            }
+        }
+        if request.has_attribute(Padding::TYPE) {
+            let _ = out.add_attribute(&Padding(padding_for(datagram.len(), out.len())));
+        }
+        finish(out, datagram, request)
+    }
+}
+
+/// RFC 5780 §6.1 asks for padding up to the path MTU; ranat pads only up to
+/// the request's own size, so a padded answer is never larger than what the
+/// requester sent.
+fn padding_for(request_len: usize, response_len: usize) -> u16 {
+    let room = request_len.saturating_sub(response_len + 4);
+    (room - room % 4).min(usize::from(Padding::MAX)) as u16
+}
+
+fn response_builder(request: &Message<'_>, class: MessageClass) -> MessageWriteVec {
+    let mtype = MessageType::from_class_method(class, request.method());
+    Message::builder(mtype, request.transaction_id(), MessageWriteVec::new())
+}
+
+fn error(
+    datagram: &Datagram<'_>,
+    request: &Message<'_>,
+    code: u16,
+    unknown: &[AttributeType],
+) -> Vec<u8> {
+    let mut out = response_builder(request, MessageClass::Error);
+    if let Ok(error) = ErrorCode::builder(code).build() {
+        let _ = out.add_attribute(&error);
+    }
+    if !unknown.is_empty() {
+        let _ = out.add_attribute(&UnknownAttributes::new(unknown));
+    }
+    finish(out, datagram, request)
+}
+
+/// Adds FINGERPRINT when the request had one (RFC 8489 §7.3: mirror the
+/// client), and restores an RFC 3489 client's own transaction id.
+fn finish(mut out: MessageWriteVec, datagram: &Datagram<'_>, request: &Message<'_>) -> Vec<u8> {
+    if !datagram.is_classic() && request.has_attribute(Fingerprint::TYPE) {
+        let _ = out.add_fingerprint();
+    }
+    let mut bytes = out.finish();
+    if datagram.is_classic() {
+        bytes[4..20].copy_from_slice(&datagram.wire_transaction());
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stun_types::message::{BINDING, MAGIC_COOKIE, TransactionId};
+
+    const P: &str = "198.51.100.1:3478";
+    const A: &str = "198.51.100.2:3479";
+    const CLIENT: &str = "203.0.113.9:40000";
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn full() -> Responder {
+        Responder::new(ResponderConfig::new(addr(P), Some(addr(A))).unwrap())
+    }
+
+    fn request(attrs: &[&dyn AttributeWrite]) -> Vec<u8> {
+        let mut msg = Message::builder_request(BINDING, MessageWriteVec::new());
+        for a in attrs {
+            msg.add_attribute(*a).unwrap();
+        }
+        msg.finish()
+    }
+
+    fn answer(r: &mut Responder, local: &str, bytes: &[u8]) -> Option<Transmit> {
+        r.handle_input(addr(local), addr(CLIENT), bytes);
+        r.poll_transmit()
+    }
+
+    #[test]
+    fn config_requires_distinct_ip_and_port() {
+        assert!(ResponderConfig::new(addr(P), Some(addr("198.51.100.1:3479"))).is_err());
+        assert!(ResponderConfig::new(addr(P), Some(addr("198.51.100.2:3478"))).is_err());
+        assert!(ResponderConfig::new(addr(P), Some(addr("[2001:db8::1]:3479"))).is_err());
+        assert_eq!(
+            ResponderConfig::new(addr(P), Some(addr(A)))
+                .unwrap()
+                .endpoints()
+                .len(),
+            4
+        );
+    }
+
+    #[test]
+    fn plain_binding_answers_from_the_same_endpoint_with_rfc5780_attributes() {
+        let mut r = full();
+        let t = answer(&mut r, P, &request(&[])).unwrap();
+        assert_eq!(t.source, addr(P));
+        assert_eq!(t.destination, addr(CLIENT));
+        let m = Message::from_bytes(&t.payload).unwrap();
+        assert!(m.has_class(MessageClass::Success));
+        let xor = m.attribute::<XorMappedAddress>().unwrap();
+        assert_eq!(xor.addr(m.transaction_id()), addr(CLIENT));
+        assert_eq!(m.attribute::<MappedAddress>().unwrap().addr(), addr(CLIENT));
+        assert_eq!(m.attribute::<ResponseOrigin>().unwrap().addr(), addr(P));
+        assert_eq!(m.attribute::<OtherAddress>().unwrap().addr(), addr(A));
+    }
+
+    #[test]
+    fn change_request_moves_the_source() {
+        let cases = [
+            (P, (true, true), A),
+            (P, (true, false), "198.51.100.2:3478"),
+            (P, (false, true), "198.51.100.1:3479"),
+            // Relative to where the request arrived (RFC 5780 §6.1).
+            (A, (true, true), P),
+            ("198.51.100.2:3478", (false, true), A),
+        ];
+        for (local, (ip, port), expected) in cases {
+            let mut r = full();
+            let t = answer(&mut r, local, &request(&[&ChangeRequest::new(ip, port)])).unwrap();
+            assert_eq!(t.source, addr(expected), "{local} {ip} {port}");
+            let m = Message::from_bytes(&t.payload).unwrap();
+            assert_eq!(
+                m.attribute::<ResponseOrigin>().unwrap().addr(),
+                addr(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn response_port_only_changes_the_port_of_the_requester() {
+        let mut r = full();
+        let t = answer(&mut r, P, &request(&[&ResponsePort(41000)])).unwrap();
+        assert_eq!(t.destination, addr("203.0.113.9:41000"));
+        let zero = answer(&mut r, P, &request(&[&ResponsePort(0)])).unwrap();
+        assert_eq!(zero.destination, addr(CLIENT));
+        assert!(
+            Message::from_bytes(&zero.payload)
+                .unwrap()
+                .has_class(MessageClass::Error)
+        );
+    }
+
+    #[test]
+    fn padding_never_makes_the_answer_larger_than_the_request() {
+        let mut r = full();
+        let req = request(&[&Padding(1000)]);
+        let t = answer(&mut r, P, &req).unwrap();
+        assert!(t.payload.len() <= req.len());
+        assert!(t.payload.len() > 900);
+        let tiny = request(&[&Padding(0)]);
+        let t = answer(&mut r, P, &tiny).unwrap();
+        assert!(
+            Message::from_bytes(&t.payload)
+                .unwrap()
+                .has_attribute(Padding::TYPE)
+        );
+        // PADDING with RESPONSE-PORT is refused (RFC 5780 §6.1).
+        let both = request(&[&Padding(400), &ResponsePort(41000)]);
+        let t = answer(&mut r, P, &both).unwrap();
+        assert_eq!(t.destination, addr(CLIENT));
+        let m = Message::from_bytes(&t.payload).unwrap();
+        assert_eq!(m.attribute::<ErrorCode>().unwrap().code(), 400);
+    }
+
+    #[test]
+    fn basic_mode_has_no_other_address_and_refuses_changes() {
+        let mut r = Responder::new(ResponderConfig::new(addr(P), None).unwrap());
+        let t = answer(&mut r, P, &request(&[])).unwrap();
+        let m = Message::from_bytes(&t.payload).unwrap();
+        assert!(!m.has_attribute(OtherAddress::TYPE));
+        // A CHANGE-REQUEST with no flags is a plain request (RFC 3489 clients send it).
+        let t = answer(&mut r, P, &request(&[&ChangeRequest::default()])).unwrap();
+        assert!(
+            Message::from_bytes(&t.payload)
+                .unwrap()
+                .has_class(MessageClass::Success)
+        );
+        let t = answer(&mut r, P, &request(&[&ChangeRequest::new(true, false)])).unwrap();
+        let m = Message::from_bytes(&t.payload).unwrap();
+        assert_eq!(m.attribute::<ErrorCode>().unwrap().code(), 420);
+        assert_eq!(t.source, addr(P));
+    }
+
+    #[test]
+    fn unknown_comprehension_required_attribute_gets_420_listing_it() {
+        let mut r = full();
+        // RESPONSE-ADDRESS (RFC 3489) would send to a third party: never honoured.
+        let response_address = MappedAddress::new(addr("192.0.2.99:53"));
+        let mut msg = Message::builder_request(BINDING, MessageWriteVec::new());
+        let raw = response_address.to_raw();
+        let bytes = raw.to_bytes();
+        let mut patched = bytes.clone();
+        patched[1] = 0x02;
+        msg.push_data(&patched);
+        let mut req = msg.finish();
+        let body = (req.len() - 20) as u16;
+        req[2..4].copy_from_slice(&body.to_be_bytes());
+        let t = answer(&mut r, P, &req).unwrap();
+        assert_eq!(t.destination, addr(CLIENT));
+        let m = Message::from_bytes(&t.payload).unwrap();
+        assert_eq!(m.attribute::<ErrorCode>().unwrap().code(), 420);
+        let unknown = m.attribute::<UnknownAttributes>().unwrap();
+        assert!(unknown.has_attribute(AttributeType::new(0x0002)));
+    }
+
+    #[test]
+    fn classic_rfc3489_request_gets_a_classic_answer() {
+        let mut req = request(&[&ChangeRequest::new(true, true)]);
+        req[4..8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let mut r = full();
+        let t = answer(&mut r, P, &req).unwrap();
+        assert_eq!(t.source, addr(A));
+        assert_eq!(&t.payload[4..20], &req[4..20], "own transaction id echoed");
+        let d = Datagram::parse(&t.payload).unwrap();
+        let m = d.message().unwrap();
+        assert_eq!(m.attribute::<MappedAddress>().unwrap().addr(), addr(CLIENT));
+        assert_eq!(m.attribute::<SourceAddress>().unwrap().addr(), addr(A));
+        assert_eq!(m.attribute::<ChangedAddress>().unwrap().addr(), addr(P));
+        assert!(!m.has_attribute(XorMappedAddress::TYPE));
+    }
+
+    #[test]
+    fn fingerprint_is_mirrored() {
+        let mut msg = Message::builder_request(BINDING, MessageWriteVec::new());
+        msg.add_fingerprint().unwrap();
+        let mut r = full();
+        let t = answer(&mut r, P, &msg.finish()).unwrap();
+        assert!(
+            Message::from_bytes(&t.payload)
+                .unwrap()
+                .has_attribute(Fingerprint::TYPE)
+        );
+    }
+
+    #[test]
+    fn hostile_input_is_counted_and_never_answered() {
+        let mut r = full();
+        let mut wrong_cookie_response = Message::builder_success(
+            &Message::from_bytes(&request(&[])).unwrap(),
+            MessageWriteVec::new(),
+        )
+        .finish();
+        wrong_cookie_response[4] ^= 0xff;
+        let inputs: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0; 19],
+            request(&[])[..19].to_vec(),
+            vec![0xff; 100],
+            vec![0; 4096],
+            wrong_cookie_response,
+        ];
+        for input in &inputs {
+            r.handle_input(addr(P), addr(CLIENT), input);
+            assert_eq!(r.poll_transmit(), None, "{input:?}");
+        }
+        let stats = r.stats();
+        assert_eq!(stats.responses + stats.error_responses, 0);
+        assert_eq!(stats.malformed + stats.ignored, inputs.len() as u64);
+    }
+
+    #[test]
+    fn indications_and_responses_are_not_answered() {
+        let mut r = full();
+        let ind = Message::builder(
+            MessageType::from_class_method(MessageClass::Indication, BINDING),
+            TransactionId::generate(),
+            MessageWriteVec::new(),
+        )
+        .finish();
+        assert_eq!(answer(&mut r, P, &ind), None);
+        assert_eq!(MAGIC_COOKIE.to_be_bytes(), ind[4..8]);
+    }
+}
