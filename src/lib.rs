@@ -3,5 +3,7 @@
 //! The protocol logic lives in [`proto`] as sans-IO state machines; [`io`]
 //! drives them over real sockets.
 
+pub mod cli;
+pub mod io;
 pub mod proto;
 pub mod report;

@@ -123,42 +123,46 @@ pub struct PortAllocation {
 }
 
 impl PortAllocation {
-    /// Classifies a burst of `(local port, mapped port)` pairs, in the order
-    /// the mappings were created. Needs at least three pairs.
-    pub fn classify(pairs: &[(u16, u16)]) -> Option<Self> {
-        if pairs.len() < 3 {
+    /// Classifies a burst of mappings given as `(position, local port,
+    /// mapped port)`, where `position` is the order in which the mappings
+    /// were created. Positions may have gaps (a lost answer): the step is
+    /// judged per position, so a gap does not fake a larger delta. Needs at
+    /// least three samples.
+    pub fn classify(samples: &[(u32, u16, u16)]) -> Option<Self> {
+        if samples.len() < 3 {
             return None;
         }
-        if pairs.iter().all(|(local, mapped)| local == mapped) {
+        if samples.iter().all(|(_, local, mapped)| local == mapped) {
             return Some(Self {
                 kind: PortAllocationKind::Preserving,
                 delta: None,
             });
         }
-        let deltas: Vec<i32> = pairs
-            .windows(2)
-            .map(|w| i32::from(w[1].1) - i32::from(w[0].1))
-            .collect();
-        let first = deltas[0];
-        let sequential =
-            first != 0 && first.abs() <= MAX_SEQUENTIAL_DELTA && deltas.iter().all(|d| *d == first);
-        Some(if sequential {
-            Self {
+        let mut steps = samples.windows(2).map(|w| {
+            let positions = i64::from(w[1].0) - i64::from(w[0].0);
+            let ports = i64::from(w[1].2) - i64::from(w[0].2);
+            (positions > 0 && ports % positions == 0).then(|| ports / positions)
+        });
+        let first = steps.next().flatten();
+        let sequential = first
+            .filter(|d| *d != 0 && d.abs() <= MAX_SEQUENTIAL_DELTA)
+            .filter(|d| steps.all(|s| s == Some(*d)));
+        Some(match sequential {
+            Some(delta) => Self {
                 kind: PortAllocationKind::Sequential,
-                delta: Some(first),
-            }
-        } else {
-            Self {
+                delta: Some(delta as i32),
+            },
+            None => Self {
                 kind: PortAllocationKind::Random,
                 delta: None,
-            }
+            },
         })
     }
 }
 
 /// The largest step still called sequential: a larger regular step is more
 /// likely chance than a counter.
-const MAX_SEQUENTIAL_DELTA: i32 = 64;
+const MAX_SEQUENTIAL_DELTA: i64 = 64;
 
 #[cfg(test)]
 mod tests {
@@ -201,20 +205,33 @@ mod tests {
 
     #[test]
     fn allocation_patterns() {
-        let preserving = [(4000, 4000), (4001, 4001), (5000, 5000)];
+        let preserving = [(0, 4000, 4000), (1, 4001, 4001), (2, 5000, 5000)];
         assert_eq!(
             PortAllocation::classify(&preserving).unwrap().kind,
             PortAllocationKind::Preserving
         );
-        let seq = [(4000, 20000), (4100, 20001), (3000, 20002), (3001, 20003)];
-        assert_eq!(
-            PortAllocation::classify(&seq),
-            Some(PortAllocation {
-                kind: PortAllocationKind::Sequential,
-                delta: Some(1)
-            })
-        );
-        let random = [(4000, 31234), (4001, 1042), (4002, 50111), (4003, 7777)];
+        let seq = [
+            (0, 4000, 20000),
+            (1, 4100, 20001),
+            (2, 3000, 20002),
+            (3, 3001, 20003),
+        ];
+        let sequential = Some(PortAllocation {
+            kind: PortAllocationKind::Sequential,
+            delta: Some(1),
+        });
+        assert_eq!(PortAllocation::classify(&seq), sequential);
+        // A lost answer leaves a gap, not a step of two.
+        let gap = [(0, 4000, 20000), (1, 4100, 20001), (3, 3001, 20003)];
+        assert_eq!(PortAllocation::classify(&gap), sequential);
+        let down = [(0, 1, 900), (1, 2, 898), (2, 3, 896)];
+        assert_eq!(PortAllocation::classify(&down).unwrap().delta, Some(-2));
+        let random = [
+            (0, 4000, 31234),
+            (1, 4001, 1042),
+            (2, 4002, 50111),
+            (3, 4003, 7777),
+        ];
         assert_eq!(
             PortAllocation::classify(&random).unwrap().kind,
             PortAllocationKind::Random

@@ -4,7 +4,9 @@
 mod attributes;
 mod datagram;
 mod responder;
+mod transaction;
 
 pub use attributes::*;
 pub use datagram::*;
 pub use responder::*;
+pub use transaction::*;

@@ -1,0 +1,154 @@
+//! `ranat probe`: NAT behaviour discovery for IPv4 and IPv6.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::io::probe::{DriveError, discover_all};
+use crate::io::resolve::{self, ServerAddr, ServerSpec};
+use crate::proto::nat::DiscoveryConfig;
+use crate::report::{self, FamilyReport, ProbeReport, SCHEMA_VERSION, ServerResult};
+
+/// Public RFC 5780-capable servers (two addresses × two ports), used when no
+/// server is given. Tests never use them.
+const DEFAULT_SERVERS: &[&str] = &[
+    "stunserver.stunprotocol.org",
+    "stun.hot-chilli.net",
+    "stun.voipgate.com",
+];
+
+/// At most this many servers per family are probed.
+const MAX_SERVERS_PER_FAMILY: usize = 3;
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// A STUN server, HOST[:PORT]; repeatable. Without a port, `_stun._udp`
+    /// SRV records are looked up (RFC 8489 §8.1), then port 3478.
+    #[arg(long = "server", short = 's', value_name = "HOST[:PORT]")]
+    servers: Vec<ServerSpec>,
+    /// Probe IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6_only")]
+    ipv4_only: bool,
+    /// Probe IPv6 only.
+    #[arg(short = '6')]
+    ipv6_only: bool,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Skip the hairpinning test (some firewalls log a packet to one's own
+    /// public address as an attack).
+    #[arg(long)]
+    no_hairpin: bool,
+    /// Give up on a server after this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+}
+
+pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let specs = server_specs(&args)?;
+    let progress = progress(&args);
+    progress.set_message("resolving servers");
+    let (addrs, dns_notes) = resolve::resolve(&specs).await;
+    progress.set_message(format!("probing {} server(s)", addrs.len()));
+    let deadline = Duration::try_from_secs_f64(args.timeout)
+        .map_err(|_| anyhow::anyhow!("--timeout must be a positive number of seconds"))?;
+    let (v4, v6): (Vec<ServerAddr>, Vec<ServerAddr>) =
+        addrs.into_iter().partition(|s| s.addr.is_ipv4());
+    let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
+    let (ipv4, ipv6) = tokio::join!(
+        async {
+            if args.ipv6_only {
+                skipped("not probed (-6)")
+            } else {
+                probe_family(v4, &args, deadline, dns_notes.clone()).await
+            }
+        },
+        async {
+            if args.ipv4_only {
+                skipped("not probed (-4)")
+            } else {
+                probe_family(v6, &args, deadline, dns_notes.clone()).await
+            }
+        }
+    );
+    progress.finish_and_clear();
+    let verdict = report::verdict(&[&ipv4, &ipv6]);
+    let report = ProbeReport {
+        schema_version: SCHEMA_VERSION,
+        ranat_version: env!("CARGO_PKG_VERSION").to_string(),
+        ipv4,
+        ipv6,
+        verdict,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report::render(&report));
+    }
+    Ok(verdict.exit_code())
+}
+
+/// `--server`, else `RANAT_SERVERS`, else the embedded list.
+fn server_specs(args: &ProbeArgs) -> anyhow::Result<Vec<ServerSpec>> {
+    if !args.servers.is_empty() {
+        return Ok(args.servers.clone());
+    }
+    if let Ok(list) = std::env::var("RANAT_SERVERS") {
+        let specs =
+            resolve::parse_list(&list).map_err(|e| anyhow::anyhow!("RANAT_SERVERS: {e}"))?;
+        if !specs.is_empty() {
+            return Ok(specs);
+        }
+    }
+    Ok(DEFAULT_SERVERS
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect())
+}
+
+async fn probe_family(
+    servers: Vec<ServerAddr>,
+    args: &ProbeArgs,
+    deadline: Duration,
+    notes: Vec<String>,
+) -> FamilyReport {
+    let servers: Vec<ServerAddr> = servers.into_iter().take(MAX_SERVERS_PER_FAMILY).collect();
+    let configs = servers
+        .iter()
+        .map(|s| DiscoveryConfig {
+            hairpin: !args.no_hairpin,
+            ..DiscoveryConfig::new(s.addr)
+        })
+        .collect();
+    let observations = discover_all(configs, deadline).await;
+    let results = servers
+        .into_iter()
+        .zip(observations)
+        .map(|(s, o)| ServerResult {
+            name: s.name,
+            address: s.addr,
+            observation: o.map_err(|e| match e {
+                DriveError::NoRoute { .. } => format!("no route: {e}"),
+                other => other.to_string(),
+            }),
+        })
+        .collect();
+    report::combine(results, notes)
+}
+
+/// A spinner on stderr, only for a person watching a terminal.
+fn progress(args: &ProbeArgs) -> ProgressBar {
+    if args.json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(80));
+    bar
+}

@@ -1,0 +1,204 @@
+//! From what each server showed to one verdict per address family.
+
+use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, Observation};
+
+use super::model::{FamilyReport, FamilyStatus, ServerReport, Verdict};
+
+/// One server's contribution: its observation, or why it could not run.
+#[derive(Debug)]
+pub struct ServerResult {
+    pub name: Option<String>,
+    pub address: std::net::SocketAddr,
+    pub observation: Result<Observation, String>,
+}
+
+/// Combines the servers of one family.
+///
+/// The family's behaviour is taken from the servers that could run the
+/// behaviour tests; where they disagree, the least traversal-friendly
+/// behaviour wins and `servers_agree` is false, so the verdict never
+/// promises more than a server measured.
+pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyReport {
+    if results.is_empty() {
+        notes.push("no server of this family was given or resolved".into());
+        let mut report = FamilyReport::unmeasured(FamilyStatus::NoServer, notes.remove(0));
+        report.notes.extend(notes);
+        return report;
+    }
+    if results.iter().all(|r| {
+        r.observation
+            .as_ref()
+            .is_err_and(|e| e.starts_with("no route"))
+    }) {
+        let mut report = FamilyReport::unmeasured(
+            FamilyStatus::Unavailable,
+            "this host has no route for this address family",
+        );
+        report
+            .notes
+            .extend(results.into_iter().filter_map(|r| r.observation.err()));
+        return report;
+    }
+    let servers: Vec<ServerReport> = results.iter().map(server_report).collect();
+    for r in &results {
+        match &r.observation {
+            Ok(o) => notes.extend(o.notes.iter().cloned()),
+            Err(e) => notes.push(e.clone()),
+        }
+    }
+    let observed: Vec<&Observation> = results
+        .iter()
+        .filter_map(|r| r.observation.as_ref().ok())
+        .filter(|o| o.reachable && o.mapped.is_some())
+        .collect();
+    let Some(first) = observed.first() else {
+        return FamilyReport {
+            servers,
+            ..FamilyReport::unmeasured(
+                FamilyStatus::UdpBlocked,
+                "no server answered: UDP is blocked on this network, or every server is down",
+            )
+        }
+        .with_notes(notes);
+    };
+    let capable: Vec<&Observation> = observed
+        .iter()
+        .copied()
+        .filter(|o| classic(o) != ClassicNatType::Inconclusive)
+        .collect();
+    let behind_nat = observed.iter().any(|o| o.behind_nat == Some(true));
+    let mapping = capable
+        .iter()
+        .filter_map(|o| o.mapping)
+        .max_by_key(|m| mapping_rank(*m));
+    let filtering = capable
+        .iter()
+        .filter_map(|o| o.filtering)
+        .max_by_key(|f| filtering_rank(*f));
+    let servers_agree = (capable.len() >= 2).then(|| {
+        capable
+            .iter()
+            .all(|o| classic(o) == classic(capable[0]) && o.mapping == capable[0].mapping)
+    });
+    if servers_agree == Some(false) {
+        let seen: Vec<String> = capable
+            .iter()
+            .map(|o| format!("{} saw {}", o.server, classic(o).label()))
+            .collect();
+        notes.push(format!(
+            "the servers disagree ({}); the least favourable result is reported",
+            seen.join(", ")
+        ));
+    }
+    let reference = capable.first().copied().unwrap_or(first);
+    let (status, classic) = if capable.is_empty() {
+        notes.push(
+            "no server could run the RFC 5780 behaviour tests, so the NAT type is not known".into(),
+        );
+        (FamilyStatus::Inconclusive, ClassicNatType::Inconclusive)
+    } else {
+        (
+            FamilyStatus::Ok,
+            ClassicNatType::derive(behind_nat, mapping, filtering),
+        )
+    };
+    FamilyReport {
+        status,
+        local_address: reference.local.map(|a| a.to_string()),
+        mapped_address: reference.mapped.map(|a| a.to_string()),
+        classic,
+        mapping: if capable.is_empty() { None } else { mapping },
+        filtering: if capable.is_empty() { None } else { filtering },
+        hairpinning: reference.hairpinning,
+        port_preservation: reference.port_preservation,
+        port_allocation: reference.allocation,
+        servers_agree,
+        servers,
+        notes,
+    }
+}
+
+impl FamilyReport {
+    fn with_notes(mut self, notes: Vec<String>) -> Self {
+        self.notes.extend(notes);
+        self
+    }
+}
+
+/// The overall verdict: the best outcome among the families measured, since
+/// a session may use whichever family works.
+pub fn verdict(families: &[&FamilyReport]) -> Verdict {
+    let ok: Vec<_> = families
+        .iter()
+        .filter(|f| f.status == FamilyStatus::Ok)
+        .collect();
+    if ok.iter().any(|f| f.classic.is_traversal_friendly()) {
+        Verdict::TraversalFriendly
+    } else if ok.iter().any(|f| f.classic == ClassicNatType::Symmetric) {
+        Verdict::Symmetric
+    } else if families
+        .iter()
+        .any(|f| f.status == FamilyStatus::Inconclusive)
+    {
+        Verdict::Inconclusive
+    } else {
+        Verdict::UdpBlocked
+    }
+}
+
+fn classic(o: &Observation) -> ClassicNatType {
+    ClassicNatType::derive(o.behind_nat == Some(true), o.mapping, o.filtering)
+}
+
+fn mapping_rank(m: MappingBehavior) -> u8 {
+    match m {
+        MappingBehavior::EndpointIndependent => 0,
+        MappingBehavior::AddressDependent => 1,
+        MappingBehavior::AddressAndPortDependent => 2,
+    }
+}
+
+fn filtering_rank(f: FilteringBehavior) -> u8 {
+    match f {
+        FilteringBehavior::EndpointIndependent => 0,
+        FilteringBehavior::AddressDependent => 1,
+        FilteringBehavior::AddressAndPortDependent => 2,
+    }
+}
+
+fn server_report(r: &ServerResult) -> ServerReport {
+    match &r.observation {
+        Ok(o) => ServerReport {
+            address: r.address.to_string(),
+            name: r.name.clone(),
+            reachable: o.reachable,
+            behavior_capable: o.behavior_capable,
+            rtt_ms: o.rtt.map(|d| (d.as_secs_f64() * 1e4).round() / 10.0),
+            other_address: o.other_address.map(|a| a.to_string()),
+            mapped_address: o.mapped.map(|a| a.to_string()),
+            classic: if o.reachable {
+                classic(o)
+            } else {
+                ClassicNatType::UdpBlocked
+            },
+            mapping: o.mapping,
+            filtering: o.filtering,
+            hairpinning: o.hairpinning,
+            notes: o.notes.clone(),
+        },
+        Err(e) => ServerReport {
+            address: r.address.to_string(),
+            name: r.name.clone(),
+            reachable: false,
+            behavior_capable: false,
+            rtt_ms: None,
+            other_address: None,
+            mapped_address: None,
+            classic: ClassicNatType::Inconclusive,
+            mapping: None,
+            filtering: None,
+            hairpinning: None,
+            notes: vec![e.clone()],
+        },
+    }
+}
