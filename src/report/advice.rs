@@ -106,12 +106,13 @@ pub fn advise_family(family: Family, report: &FamilyReport) -> FamilyAdvice {
     let mut advice = FamilyAdvice::default();
     match report.status {
         FamilyStatus::NoServer => {
+            // The notes say why: none resolved, or the family was skipped
+            // on purpose (-4/-6); either way nothing was measured.
+            let why = reasons(&report.notes)
+                .unwrap_or_else(|| format!("no {name} STUN server was given or resolved"));
             advice.meaning.push(format!(
-                "{name} was not measured: no {name} STUN server was given or resolved, so \
-                 whether {name} could carry a session is unknown."
-            ));
-            advice.actions.push(format!(
-                "To measure {name}, name a STUN server that has an {name} address with --server."
+                "{name} was not measured ({why}), so whether {name} could carry a session is \
+                 unknown."
             ));
         }
         FamilyStatus::Unavailable => {
@@ -139,6 +140,16 @@ pub fn advise_family(family: Family, report: &FamilyReport) -> FamilyAdvice {
         agreement(report, &mut advice);
     }
     advice
+}
+
+/// The notes as one clause, "a; b", or `None` without notes.
+fn reasons(notes: &[String]) -> Option<String> {
+    let notes: Vec<&str> = notes
+        .iter()
+        .map(|n| n.trim().trim_end_matches('.'))
+        .filter(|n| !n.is_empty())
+        .collect();
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// "Head: a; b." or "Head." when there is nothing to list.
@@ -336,16 +347,7 @@ fn firewall(family: Family, report: &FamilyReport, advice: &mut FamilyAdvice) {
 
 fn inconclusive(family: Family, report: &FamilyReport, advice: &mut FamilyAdvice) {
     let name = family.name();
-    let why = if report.notes.is_empty() {
-        "the report gives no reason".to_string()
-    } else {
-        report
-            .notes
-            .iter()
-            .map(|n| n.trim().trim_end_matches('.'))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    let why = reasons(&report.notes).unwrap_or_else(|| "the report gives no reason".to_string());
     advice.meaning.push(format!(
         "{name} could not be classified ({why}), so what it allows is uncertain."
     ));
@@ -669,8 +671,21 @@ mod tests {
     #[test]
     fn unmeasured_families_say_not_measured() {
         let none = advise_family(Family::Ipv6, &fixtures::no_ipv6());
-        assert!(none.meaning[0].starts_with("IPv6 was not measured"));
-        assert!(none.actions[0].contains("--server"));
+        assert_eq!(
+            none.meaning,
+            [
+                "IPv6 was not measured (No IPv6 STUN server was given or resolved), so whether \
+              IPv6 could carry a session is unknown."
+            ]
+        );
+        assert!(none.actions.is_empty());
+        let skipped = FamilyReport::unmeasured(FamilyStatus::NoServer, "not probed (-4)");
+        let advice = advise_family(Family::Ipv6, &skipped);
+        assert!(advice.meaning[0].contains("(not probed (-4))"));
+        let mut silent = skipped;
+        silent.notes.clear();
+        let advice = advise_family(Family::Ipv6, &silent);
+        assert!(advice.meaning[0].contains("(no IPv6 STUN server was given or resolved)"));
         let unavailable = FamilyReport::unmeasured(FamilyStatus::Unavailable, "no route");
         let advice = advise_family(Family::Ipv6, &unavailable);
         assert!(advice.meaning[0].contains("no usable IPv6 address or route"));

@@ -176,16 +176,15 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
         out.push('\n');
     }
 
-    let notes: Vec<String> = report
-        .notes
-        .iter()
-        .cloned()
-        .chain(report.servers.iter().flat_map(|s| {
-            s.notes
-                .iter()
-                .map(move |note| format!("{}: {note}", s.address))
-        }))
-        .collect();
+    // A server's note may already be among the family's notes; say it once.
+    let mut notes = report.notes.clone();
+    for server in &report.servers {
+        for note in &server.notes {
+            if !report.notes.contains(note) {
+                notes.push(format!("{}: {note}", server.address));
+            }
+        }
+    }
     if !notes.is_empty() {
         out.push_str("Notes:\n");
         out.push_str(&bullets(&notes, width));
@@ -473,7 +472,7 @@ mod tests {
         );
         assert!(!text.contains("\nIPv6\n"));
         assert!(!text.contains("IPv6 for a remote-assistance session"));
-        assert!(text.contains("IPv6: what to do"));
+        assert!(!text.contains("IPv6: what to do"));
 
         let unavailable = FamilyReport::unmeasured(FamilyStatus::Unavailable, "");
         let mut report =
@@ -506,6 +505,16 @@ mod tests {
         assert!(text.contains("\nIPv6\n"));
         assert!(text.contains("sent no OTHER-ADDRESS"));
         assert!(text.contains("Not measured: filtering."));
+    }
+
+    #[test]
+    fn a_note_shared_by_family_and_server_is_said_once() {
+        let mut family = fixtures::udp_blocked();
+        family
+            .notes
+            .push("no answer after 7 retransmissions".to_string());
+        let text = render(&fixtures::report(family, fixtures::no_ipv6()));
+        assert_eq!(text.matches("no answer after 7 retransmissions").count(), 1);
     }
 
     #[test]
