@@ -7,3 +7,4 @@ pub mod cli;
 pub mod io;
 pub mod proto;
 pub mod report;
+pub mod sim;

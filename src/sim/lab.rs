@@ -1,0 +1,434 @@
+//! A probe lab: one client, an optional NAT, and an RFC 5780 server, in
+//! virtual time. The real [`Discovery`] and [`Responder`] machines run in it
+//! unchanged.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::nat::{Nat, NatBehavior};
+use crate::proto::nat::{Discovery, DiscoveryConfig, Observation, SocketId};
+use crate::proto::stun::{Responder, ResponderConfig};
+
+/// The lab's fixed addresses.
+const CLIENT_IP: [u8; 4] = [10, 0, 1, 2];
+const NAT_IP: [u8; 4] = [203, 0, 113, 1];
+const SERVER_PRIMARY: &str = "198.51.100.1:3478";
+const SERVER_ALTERNATE: &str = "198.51.100.2:3479";
+
+/// What sits between the client and the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gateway {
+    /// The client has a public address.
+    None,
+    /// A NAT, or with `firewall_only` a stateful firewall that keeps the
+    /// client's own address and ports but filters like the NAT would.
+    Nat {
+        behavior: NatBehavior,
+        firewall_only: bool,
+    },
+    /// Every UDP packet is dropped.
+    Blocked,
+}
+
+/// The lab's network conditions.
+#[derive(Debug, Clone, Copy)]
+pub struct Conditions {
+    pub rtt: Duration,
+    /// Probability of losing each packet, each way.
+    pub loss: f64,
+    pub seed: u64,
+}
+
+impl Default for Conditions {
+    fn default() -> Self {
+        Self {
+            rtt: Duration::from_millis(20),
+            loss: 0.0,
+            seed: 1,
+        }
+    }
+}
+
+/// A packet in flight.
+#[derive(Debug)]
+struct Packet {
+    from: SocketAddr,
+    to: SocketAddr,
+    payload: Vec<u8>,
+    /// Looped back inside the NAT: delivered to `to`, an internal endpoint,
+    /// without filtering.
+    hairpinned: bool,
+}
+
+/// The links: one-way delay, loss, and the order of delivery.
+struct Wire {
+    in_flight: BTreeMap<(Instant, u64), Packet>,
+    sequence: u64,
+    rng: StdRng,
+    conditions: Conditions,
+    blocked: bool,
+}
+
+impl Wire {
+    fn send(&mut self, now: Instant, packet: Packet) {
+        self.sequence += 1;
+        let lost = self.blocked || self.rng.random::<f64>() < self.conditions.loss;
+        if packet.hairpinned || !lost {
+            let delay = if packet.hairpinned {
+                Duration::ZERO
+            } else {
+                self.conditions.rtt / 2
+            };
+            self.in_flight.insert((now + delay, self.sequence), packet);
+        }
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        self.in_flight.keys().next().map(|(at, _)| *at)
+    }
+
+    fn pop(&mut self) -> Option<Packet> {
+        self.in_flight.pop_first().map(|(_, p)| p)
+    }
+}
+
+/// Runs one discovery in the lab; returns its observation and the virtual
+/// time it took.
+pub fn run(
+    gateway: Gateway,
+    server_alternate: bool,
+    conditions: Conditions,
+    config: impl FnOnce(SocketAddr) -> DiscoveryConfig,
+) -> (Observation, Duration) {
+    let primary: SocketAddr = SERVER_PRIMARY.parse().expect("constant address");
+    let alternate = server_alternate.then(|| SERVER_ALTERNATE.parse().expect("constant address"));
+    let responder_config = ResponderConfig::new(primary, alternate).expect("distinct endpoints");
+    let endpoints = responder_config.endpoints();
+    let mut responder = Responder::new(responder_config);
+    let client_ip = IpAddr::from(CLIENT_IP);
+    let mut nat = match gateway {
+        Gateway::Nat {
+            behavior,
+            firewall_only,
+        } => {
+            let external = if firewall_only {
+                client_ip
+            } else {
+                IpAddr::from(NAT_IP)
+            };
+            Some(Nat::new(behavior, external))
+        }
+        Gateway::None | Gateway::Blocked => None,
+    };
+    let mut wire = Wire {
+        in_flight: BTreeMap::new(),
+        sequence: 0,
+        rng: StdRng::seed_from_u64(conditions.seed),
+        conditions,
+        blocked: gateway == Gateway::Blocked,
+    };
+    let mut machine = Discovery::new(config(primary), conditions.seed);
+    let start = Instant::now();
+    let mut now = start;
+    let mut locals: BTreeMap<SocketId, SocketAddr> = BTreeMap::new();
+    while let Some(id) = machine.poll_bind() {
+        let local = SocketAddr::new(client_ip, 40000 + u16::from(id.0) * 7);
+        locals.insert(id, local);
+        machine.handle_bound(now, id, local);
+    }
+    while !machine.is_done() {
+        while let Some(t) = machine.poll_transmit() {
+            let Some(local) = locals.get(&t.socket).copied() else {
+                continue;
+            };
+            let packet = match nat.as_mut() {
+                Some(n) => {
+                    let from = n.outbound(local, t.destination);
+                    // RFC 4787 §6: a hairpinning NAT loops the packet back
+                    // with the external source.
+                    let looped = n
+                        .hairpinning()
+                        .then(|| n.hairpin_target(t.destination))
+                        .flatten();
+                    if looped.is_none() && t.destination.ip() == n.external_ip() {
+                        // Without hairpinning the NAT takes a packet for its
+                        // own address as meant for itself, and drops it.
+                        continue;
+                    }
+                    Packet {
+                        from,
+                        to: looped.unwrap_or(t.destination),
+                        payload: t.payload,
+                        hairpinned: looped.is_some(),
+                    }
+                }
+                None => Packet {
+                    from: local,
+                    to: t.destination,
+                    payload: t.payload,
+                    hairpinned: false,
+                },
+            };
+            wire.send(now, packet);
+        }
+        if machine.is_done() {
+            break;
+        }
+        let next_packet = wire.next_at();
+        let Some(wake) = [next_packet, machine.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        now = now.max(wake);
+        if next_packet != Some(wake) {
+            machine.handle_timeout(now);
+            continue;
+        }
+        let Some(packet) = wire.pop() else { continue };
+        if endpoints.contains(&packet.to) {
+            responder.handle_input(packet.to, packet.from, &packet.payload);
+            while let Some(t) = responder.poll_transmit() {
+                let answer = Packet {
+                    from: t.source,
+                    to: t.destination,
+                    payload: t.payload,
+                    hairpinned: false,
+                };
+                wire.send(now, answer);
+            }
+            continue;
+        }
+        let internal = match nat.as_ref() {
+            _ if packet.hairpinned => Some(packet.to),
+            Some(n) => n.inbound(packet.from, packet.to),
+            None => Some(packet.to),
+        };
+        let socket =
+            internal.and_then(|to| locals.iter().find(|(_, a)| **a == to).map(|(id, _)| *id));
+        if let Some(id) = socket {
+            machine.handle_input(now, id, packet.from, &packet.payload);
+        }
+    }
+    let observation = machine
+        .observation()
+        .cloned()
+        .expect("the machine ends every test on its own schedule");
+    (observation, now - start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::nat::{
+        ClassicNatType, FilteringBehavior as F, MappingBehavior as M, PortAllocationKind,
+    };
+    use crate::sim::nat::Allocation;
+
+    fn nat(mapping: M, filtering: F, allocation: Allocation, hairpinning: bool) -> Gateway {
+        Gateway::Nat {
+            behavior: NatBehavior {
+                mapping,
+                filtering,
+                allocation,
+                hairpinning,
+            },
+            firewall_only: false,
+        }
+    }
+
+    fn probe(gateway: Gateway, conditions: Conditions) -> (Observation, Duration) {
+        run(gateway, true, conditions, DiscoveryConfig::new)
+    }
+
+    #[test]
+    fn every_behaviour_combination_is_measured_as_configured() {
+        let allocations = [
+            (Allocation::Preserving, PortAllocationKind::Preserving),
+            (
+                Allocation::Sequential {
+                    start: 20000,
+                    delta: 1,
+                },
+                PortAllocationKind::Sequential,
+            ),
+            (Allocation::Random { seed: 7 }, PortAllocationKind::Random),
+        ];
+        let mut scenarios = 0;
+        for mapping in [
+            M::EndpointIndependent,
+            M::AddressDependent,
+            M::AddressAndPortDependent,
+        ] {
+            for filtering in [
+                F::EndpointIndependent,
+                F::AddressDependent,
+                F::AddressAndPortDependent,
+            ] {
+                for (allocation, kind) in allocations {
+                    for hairpinning in [true, false] {
+                        let gateway = nat(mapping, filtering, allocation, hairpinning);
+                        let (o, _) = probe(gateway, Conditions::default());
+                        let what = format!("{gateway:?}");
+                        assert_eq!(o.mapping, Some(mapping), "{what}");
+                        assert_eq!(o.filtering, Some(filtering), "{what}");
+                        assert_eq!(o.hairpinning, Some(hairpinning), "{what}");
+                        assert_eq!(o.behind_nat, Some(true), "{what}");
+                        assert!(o.behavior_capable, "{what}");
+                        assert_eq!(o.allocation.map(|a| a.kind), Some(kind), "{what}");
+                        if kind == PortAllocationKind::Sequential {
+                            assert_eq!(o.allocation.and_then(|a| a.delta), Some(1), "{what}");
+                        }
+                        assert_eq!(
+                            o.port_preservation,
+                            Some(kind == PortAllocationKind::Preserving),
+                            "{what}"
+                        );
+                        scenarios += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(scenarios, 54);
+    }
+
+    #[test]
+    fn sequential_allocation_with_other_deltas() {
+        for delta in [2, -1, 5] {
+            let allocation = Allocation::Sequential {
+                start: 30000,
+                delta,
+            };
+            let (o, _) = probe(
+                nat(
+                    M::AddressAndPortDependent,
+                    F::AddressAndPortDependent,
+                    allocation,
+                    false,
+                ),
+                Conditions::default(),
+            );
+            assert_eq!(o.allocation.and_then(|a| a.delta), Some(i32::from(delta)));
+        }
+    }
+
+    #[test]
+    fn open_internet_firewall_and_blocked() {
+        let (o, _) = probe(Gateway::None, Conditions::default());
+        assert_eq!(o.behind_nat, Some(false));
+        assert_eq!(o.filtering, Some(F::EndpointIndependent));
+        assert_eq!(o.hairpinning, None, "no NAT, nothing to hairpin");
+        assert_eq!(
+            ClassicNatType::derive(false, o.mapping, o.filtering),
+            ClassicNatType::OpenInternet
+        );
+
+        let firewall = Gateway::Nat {
+            behavior: NatBehavior {
+                mapping: M::EndpointIndependent,
+                filtering: F::AddressAndPortDependent,
+                allocation: Allocation::Preserving,
+                hairpinning: false,
+            },
+            firewall_only: true,
+        };
+        let (o, _) = probe(firewall, Conditions::default());
+        assert_eq!(o.behind_nat, Some(false));
+        assert_eq!(
+            ClassicNatType::derive(false, o.mapping, o.filtering),
+            ClassicNatType::SymmetricUdpFirewall
+        );
+
+        let (o, took) = probe(Gateway::Blocked, Conditions::default());
+        assert!(!o.reachable);
+        assert_eq!(o.mapping, None);
+        assert!(
+            took <= Duration::from_millis(2100),
+            "gave up after {took:?}"
+        );
+    }
+
+    #[test]
+    fn basic_mode_server_is_not_behaviour_capable() {
+        let gateway = nat(
+            M::EndpointIndependent,
+            F::AddressAndPortDependent,
+            Allocation::Preserving,
+            true,
+        );
+        let (o, _) = run(gateway, false, Conditions::default(), DiscoveryConfig::new);
+        assert!(o.reachable);
+        assert!(!o.behavior_capable);
+        assert_eq!((o.mapping, o.filtering), (None, None));
+        assert!(o.notes.iter().any(|n| n.contains("OTHER-ADDRESS")));
+    }
+
+    #[test]
+    fn five_percent_loss_does_not_change_a_verdict() {
+        for seed in 0..40 {
+            for gateway in [
+                nat(
+                    M::EndpointIndependent,
+                    F::AddressAndPortDependent,
+                    Allocation::Preserving,
+                    true,
+                ),
+                nat(
+                    M::EndpointIndependent,
+                    F::AddressDependent,
+                    Allocation::Preserving,
+                    false,
+                ),
+                nat(
+                    M::AddressAndPortDependent,
+                    F::AddressAndPortDependent,
+                    Allocation::Sequential {
+                        start: 20000,
+                        delta: 1,
+                    },
+                    false,
+                ),
+            ] {
+                let conditions = Conditions {
+                    rtt: Duration::from_millis(50),
+                    loss: 0.05,
+                    seed,
+                };
+                let (o, _) = probe(gateway, conditions);
+                let Gateway::Nat { behavior, .. } = gateway else {
+                    unreachable!()
+                };
+                assert_eq!(o.mapping, Some(behavior.mapping), "seed {seed} {gateway:?}");
+                assert_eq!(
+                    o.filtering,
+                    Some(behavior.filtering),
+                    "seed {seed} {gateway:?}"
+                );
+                assert_eq!(o.hairpinning, Some(behavior.hairpinning), "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn probe_at_50ms_rtt_fits_in_well_under_a_second_of_virtual_time() {
+        let gateway = nat(
+            M::EndpointIndependent,
+            F::AddressAndPortDependent,
+            Allocation::Preserving,
+            false,
+        );
+        let conditions = Conditions {
+            rtt: Duration::from_millis(50),
+            ..Conditions::default()
+        };
+        let (_, took) = probe(gateway, conditions);
+        // Test I (1 RTT) plus four RTOs of 120 ms for the unanswered tests.
+        assert!(took < Duration::from_millis(600), "took {took:?}");
+    }
+}
