@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::io::probe::{DriveError, discover_all};
 use crate::io::resolve::{self, ServerAddr, ServerSpec};
 use crate::proto::nat::DiscoveryConfig;
-use crate::report::{self, FamilyReport, ProbeReport, SCHEMA_VERSION, ServerResult};
+use crate::report::{self, FamilyReport, ProbeReport, SCHEMA_VERSION, ServerFailure, ServerResult};
 
 /// Public RFC 5780-capable servers (two addresses × two ports), used when no
 /// server is given. Tests never use them.
@@ -132,8 +132,8 @@ async fn probe_family(
             name: s.name,
             address: s.addr,
             observation: o.map_err(|e| match e {
-                DriveError::NoRoute { .. } => format!("no route: {e}"),
-                other => other.to_string(),
+                DriveError::NoRoute { .. } => ServerFailure::NoRoute(e.to_string()),
+                other => ServerFailure::Other(other.to_string()),
             }),
         })
         .collect();

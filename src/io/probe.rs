@@ -55,8 +55,7 @@ pub async fn discover_all(
     }
     results
         .into_iter()
-        .zip(0..)
-        .map(|(r, _)| r.unwrap_or_else(|| Err(DriveError::Socket(io::Error::other("task failed")))))
+        .map(|r| r.unwrap_or_else(|| Err(DriveError::Socket(io::Error::other("task failed")))))
         .collect()
 }
 

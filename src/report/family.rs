@@ -9,7 +9,24 @@ use super::model::{FamilyReport, FamilyStatus, ServerReport, Verdict};
 pub struct ServerResult {
     pub name: Option<String>,
     pub address: std::net::SocketAddr,
-    pub observation: Result<Observation, String>,
+    pub observation: Result<Observation, ServerFailure>,
+}
+
+/// Why a server's tests could not run at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFailure {
+    /// This host has no route to the server's family.
+    NoRoute(String),
+    /// Anything else (no socket, the time limit), in words.
+    Other(String),
+}
+
+impl ServerFailure {
+    fn message(&self) -> &str {
+        match self {
+            Self::NoRoute(m) | Self::Other(m) => m,
+        }
+    }
 }
 
 /// Combines the servers of one family.
@@ -20,30 +37,33 @@ pub struct ServerResult {
 /// promises more than a server measured.
 pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyReport {
     if results.is_empty() {
-        notes.push("no server of this family was given or resolved".into());
-        let mut report = FamilyReport::unmeasured(FamilyStatus::NoServer, notes.remove(0));
-        report.notes.extend(notes);
-        return report;
+        return FamilyReport::unmeasured(
+            FamilyStatus::NoServer,
+            "no server of this family was given or resolved",
+        )
+        .with_notes(notes);
     }
-    if results.iter().all(|r| {
-        r.observation
-            .as_ref()
-            .is_err_and(|e| e.starts_with("no route"))
-    }) {
+    if results
+        .iter()
+        .all(|r| matches!(r.observation, Err(ServerFailure::NoRoute(_))))
+    {
         let mut report = FamilyReport::unmeasured(
             FamilyStatus::Unavailable,
             "this host has no route for this address family",
         );
-        report
-            .notes
-            .extend(results.into_iter().filter_map(|r| r.observation.err()));
+        report.notes.extend(
+            results
+                .iter()
+                .filter_map(|r| r.observation.as_ref().err())
+                .map(|e| e.message().to_string()),
+        );
         return report;
     }
     let servers: Vec<ServerReport> = results.iter().map(server_report).collect();
     for r in &results {
         match &r.observation {
             Ok(o) => notes.extend(o.notes.iter().cloned()),
-            Err(e) => notes.push(e.clone()),
+            Err(e) => notes.push(e.message().to_string()),
         }
     }
     let observed: Vec<&Observation> = results
@@ -198,7 +218,7 @@ fn server_report(r: &ServerResult) -> ServerReport {
             mapping: None,
             filtering: None,
             hairpinning: None,
-            notes: vec![e.clone()],
+            notes: vec![e.message().to_string()],
         },
     }
 }

@@ -150,6 +150,8 @@ pub struct Discovery {
     transmits: VecDeque<Transmit>,
     hairpin_seen: bool,
     started: bool,
+    /// Whether Test I's answer has been acted on.
+    behaviour_tests_started: bool,
     observation: Option<Observation>,
 }
 
@@ -166,6 +168,7 @@ impl Discovery {
             transmits: VecDeque::new(),
             hairpin_seen: false,
             started: false,
+            behaviour_tests_started: false,
             observation: None,
         }
     }
@@ -331,16 +334,11 @@ impl Discovery {
         if self.observation.is_some() || !self.started {
             return;
         }
-        let phase_two_started = self.tests.iter().any(|p| {
-            matches!(
-                p.test,
-                Test::MappingII | Test::FilteringChangePort | Test::Hairpin
-            )
-        });
-        if !phase_two_started {
-            if let Some(Outcome::Success(first)) = self.outcome(Test::MappingI).cloned() {
-                self.start_behaviour_tests(now, &first);
-            }
+        if !self.behaviour_tests_started
+            && let Some(Outcome::Success(first)) = self.outcome(Test::MappingI).cloned()
+        {
+            self.behaviour_tests_started = true;
+            self.start_behaviour_tests(now, &first);
         }
         self.flush(now);
         let waiting = self.tests.iter().any(|p| p.transaction.outcome().is_none());

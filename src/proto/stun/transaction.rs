@@ -13,9 +13,9 @@ use super::datagram::Datagram;
 
 /// When to retransmit and when to give up.
 ///
-/// Requests go out at 0, `rto`, `rto + rto·b`, … (b = 2 with `backoff`, else
-/// 1) up to `transmissions` times; the transaction fails `last_wait` after
-/// the final one (RFC 8489 §6.2.1 with Rc = `transmissions`).
+/// Requests go out at 0, `rto`, `rto + rto·b`, … (b = 2 with `backoff`,
+/// else 1) up to `transmissions` times; the transaction fails `last_wait`
+/// after the final one (RFC 8489 §6.2.1, with Rc = `transmissions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
     pub rto: Duration,
