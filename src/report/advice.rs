@@ -65,10 +65,12 @@ pub fn verdict_line(report: &ProbeReport) -> String {
     match report.verdict {
         Verdict::TraversalFriendly => with_reasons(
             "Your network is friendly to direct connections",
-            &families_where(&|r| r.classic.is_traversal_friendly()),
+            &families_where(&|r| r.status == FamilyStatus::Ok && r.classic.is_traversal_friendly()),
         ),
         Verdict::Symmetric => {
-            let symmetric = families_where(&|r| r.classic == ClassicNatType::Symmetric);
+            let symmetric = families_where(&|r| {
+                r.status == FamilyStatus::Ok && r.classic == ClassicNatType::Symmetric
+            });
             let head = with_reasons("Direct connections are hard from your network", &symmetric);
             let head = head.trim_end_matches('.');
             format!("{head}; many helpers will need a port mapping, port prediction or a relay.")

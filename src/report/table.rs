@@ -161,16 +161,16 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
     if report.servers.is_empty() {
         out.push_str("Servers: none\n");
     } else {
+        // What each server saw matters only when they disagree.
+        let disagree = report.servers_agree == Some(false);
         let mut servers = new_table(options);
-        servers.set_header(vec![
-            "Server",
-            "Answered",
-            "Behaviour tests",
-            "RTT",
-            "Server saw",
-        ]);
+        let mut header = vec!["Server", "Answer", "Behaviour\ntests"];
+        if disagree {
+            header.push("Server saw");
+        }
+        servers.set_header(header);
         for server in &report.servers {
-            servers.add_row(server_row(server));
+            servers.add_row(server_row(server, disagree));
         }
         out.push_str(&servers.to_string());
         out.push('\n');
@@ -205,31 +205,27 @@ fn new_table(options: &RenderOptions) -> Table {
     table
 }
 
-fn server_row(server: &ServerReport) -> Vec<Cell> {
+fn server_row(server: &ServerReport, with_view: bool) -> Vec<Cell> {
     let name = match &server.name {
         Some(name) => format!("{}\n{}", clean(name), clean(&server.address)),
         None => clean(&server.address),
     };
+    let answer = match (server.reachable, server.rtt_ms) {
+        (false, _) => "no".to_string(),
+        (true, Some(ms)) if ms.is_finite() && ms >= 0.0 => format!("yes, {ms:.1} ms"),
+        (true, Some(_)) => "yes, RTT invalid".to_string(),
+        (true, None) => "yes, RTT not measured".to_string(),
+    };
     let (behaviour, saw) = if server.reachable {
-        (
-            yes_no(server.behavior_capable).to_string(),
-            server.classic.label().to_string(),
-        )
+        (yes_no(server.behavior_capable), server.classic.label())
     } else {
-        ("unknown".to_string(), "not measured".to_string())
+        ("unknown", "not measured")
     };
-    let rtt = match server.rtt_ms {
-        Some(ms) if ms.is_finite() && ms >= 0.0 => format!("{ms:.1} ms"),
-        Some(_) => "invalid".to_string(),
-        None => "not measured".to_string(),
-    };
-    vec![
-        Cell::new(name),
-        Cell::new(yes_no(server.reachable)),
-        Cell::new(behaviour),
-        Cell::new(rtt),
-        Cell::new(saw),
-    ]
+    let mut row = vec![Cell::new(name), Cell::new(answer), Cell::new(behaviour)];
+    if with_view {
+        row.push(Cell::new(saw));
+    }
+    row
 }
 
 fn nat_type_cell(classic: ClassicNatType, color: bool) -> Cell {
@@ -391,7 +387,8 @@ mod tests {
                 filtering_words(report.ipv4.filtering.unwrap())
             );
             assert_eq!(row(&text, "Servers agree"), "yes");
-            assert!(text.contains("12.3 ms"));
+            assert!(text.contains("| yes, 12.3 ms |"), "{text}");
+            assert!(!text.contains("Server saw"));
             assert!(text.contains("stun.example.net"));
             assert!(text.contains(&format!("Verdict: {}", &verdict_line(&report)[..20])));
             assert!(text.contains("IPv4 for a remote-assistance session:"));
@@ -455,6 +452,7 @@ mod tests {
             assert_eq!(row(&text, label), "not measured", "{label}");
         }
         assert!(row(&text, "Servers agree").starts_with("not measured"));
+        assert!(text.contains("yes, RTT not measured"));
         assert!(text.contains("Hairpinning was not measured"));
         assert!(!text.contains("LAN addresses"));
         assert!(!text.contains("sequential"));
@@ -493,7 +491,7 @@ mod tests {
         assert_eq!(row(&text, "Status"), "no server answered");
         assert_eq!(row(&text, "NAT type"), "UDP blocked");
         assert!(
-            text.contains("| 198.51.100.1:3478 | no       | unknown"),
+            text.contains("| 198.51.100.1:3478 | no     | unknown "),
             "{text}"
         );
         assert!(text.contains("  - 192.0.2.1:3478: no answer after 7 retransmissions\n"));
@@ -505,6 +503,25 @@ mod tests {
         assert!(text.contains("\nIPv6\n"));
         assert!(text.contains("sent no OTHER-ADDRESS"));
         assert!(text.contains("Not measured: filtering."));
+    }
+
+    #[test]
+    fn disagreeing_servers_show_what_each_saw() {
+        let mut family = fixtures::classified(ClassicNatType::Symmetric);
+        family.servers_agree = Some(false);
+        family.servers[1].classic = ClassicNatType::PortRestrictedCone;
+        let mut ipv6 = fixtures::classified(ClassicNatType::OpenInternet);
+        let long = "[2001:db8:1234:5678:9abc:def0:1234:5678]:65535";
+        ipv6.servers[0].address = long.to_string();
+        let text = render(&fixtures::report(family, ipv6));
+        // The longest IPv6 endpoint fits on one line when servers agree.
+        assert!(text.contains(&format!("| {long} |")), "{text}");
+        assert_fits(&text, 80);
+        assert_eq!(row(&text, "Servers agree"), "no");
+        assert!(text.contains("Server saw"));
+        assert!(text.contains("| symmetric NAT "), "{text}");
+        assert!(text.contains("port-restricted"));
+        assert!(text.contains("The servers disagreed"));
     }
 
     #[test]
@@ -561,7 +578,7 @@ mod tests {
             assert!(!text.contains('\u{1b}'));
             assert!(!text.contains('\u{7}'));
             assert!(!text.contains('\r'));
-            assert!(width < 80 || text.contains("invalid"), "{text}");
+            assert!(width < 80 || text.contains("RTT invalid"), "{text}");
         }
     }
 
