@@ -34,6 +34,21 @@ pub enum Gateway {
     Blocked,
 }
 
+/// The server the client probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// RFC 5780 full mode: two addresses × two ports.
+    Full,
+    /// Basic mode: one endpoint, no OTHER-ADDRESS.
+    Basic,
+    /// Advertises an alternate but always answers from the endpoint the
+    /// request arrived on, as a server behind a 1:1 NAT or with a wrong
+    /// advertised address does.
+    IgnoresChangeRequest,
+    /// Advertises an alternate that never answers.
+    SilentAlternate,
+}
+
 /// The lab's network conditions.
 #[derive(Debug, Clone, Copy)]
 pub struct Conditions {
@@ -100,12 +115,13 @@ impl Wire {
 /// time it took.
 pub fn run(
     gateway: Gateway,
-    server_alternate: bool,
+    server: Server,
     conditions: Conditions,
     config: impl FnOnce(SocketAddr) -> DiscoveryConfig,
 ) -> (Observation, Duration) {
     let primary: SocketAddr = SERVER_PRIMARY.parse().expect("constant address");
-    let alternate = server_alternate.then(|| SERVER_ALTERNATE.parse().expect("constant address"));
+    let alternate =
+        (server != Server::Basic).then(|| SERVER_ALTERNATE.parse().expect("constant address"));
     let responder_config = ResponderConfig::new(primary, alternate).expect("distinct endpoints");
     let endpoints = responder_config.endpoints();
     let mut responder = Responder::new(responder_config);
@@ -193,10 +209,19 @@ pub fn run(
         }
         let Some(packet) = wire.pop() else { continue };
         if endpoints.contains(&packet.to) {
+            if server == Server::SilentAlternate
+                && Some(packet.to.ip()) == alternate.map(|a| a.ip())
+            {
+                continue;
+            }
             responder.handle_input(packet.to, packet.from, &packet.payload);
             while let Some(t) = responder.poll_transmit() {
+                let source = match server {
+                    Server::IgnoresChangeRequest => packet.to,
+                    _ => t.source,
+                };
                 let answer = Packet {
-                    from: t.source,
+                    from: source,
                     to: t.destination,
                     payload: t.payload,
                     hairpinned: false,
@@ -244,7 +269,7 @@ mod tests {
     }
 
     fn probe(gateway: Gateway, conditions: Conditions) -> (Observation, Duration) {
-        run(gateway, true, conditions, DiscoveryConfig::new)
+        run(gateway, Server::Full, conditions, DiscoveryConfig::new)
     }
 
     #[test]
@@ -362,11 +387,70 @@ mod tests {
             Allocation::Preserving,
             true,
         );
-        let (o, _) = run(gateway, false, Conditions::default(), DiscoveryConfig::new);
+        let (o, _) = run(
+            gateway,
+            Server::Basic,
+            Conditions::default(),
+            DiscoveryConfig::new,
+        );
         assert!(o.reachable);
         assert!(!o.behavior_capable);
         assert_eq!((o.mapping, o.filtering), (None, None));
         assert!(o.notes.iter().any(|n| n.contains("OTHER-ADDRESS")));
+    }
+
+    #[test]
+    fn a_server_that_ignores_change_request_yields_no_filtering_verdict() {
+        // Behind a port-restricted cone, answers from the wrong source would
+        // pass the filter and fake "full cone" if they were believed.
+        for filtering in [F::EndpointIndependent, F::AddressAndPortDependent] {
+            let gateway = nat(
+                M::EndpointIndependent,
+                filtering,
+                Allocation::Preserving,
+                false,
+            );
+            let (o, _) = run(
+                gateway,
+                Server::IgnoresChangeRequest,
+                Conditions::default(),
+                DiscoveryConfig::new,
+            );
+            assert_eq!(o.filtering, None, "{filtering:?}");
+            // Tests II and III need no CHANGE-REQUEST: mapping is still measured.
+            assert_eq!(o.mapping, Some(M::EndpointIndependent));
+            assert!(!o.behavior_capable);
+            assert!(
+                o.notes.iter().any(|n| n.contains("CHANGE-REQUEST")),
+                "{:?}",
+                o.notes
+            );
+        }
+    }
+
+    #[test]
+    fn a_silent_alternate_yields_no_behaviour_verdict() {
+        let gateway = nat(
+            M::AddressAndPortDependent,
+            F::AddressAndPortDependent,
+            Allocation::Random { seed: 3 },
+            false,
+        );
+        let (o, took) = run(
+            gateway,
+            Server::SilentAlternate,
+            Conditions::default(),
+            DiscoveryConfig::new,
+        );
+        assert!(o.reachable);
+        assert_eq!(o.mapping, None);
+        assert!(!o.behavior_capable);
+        assert!(
+            o.notes.iter().any(|n| n.contains("did not answer")),
+            "{:?}",
+            o.notes
+        );
+        assert!(took < Duration::from_secs(1), "took {took:?}");
     }
 
     #[test]
