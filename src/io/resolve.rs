@@ -90,44 +90,64 @@ pub fn parse_list(list: &str) -> Result<Vec<ServerSpec>, SpecError> {
         .collect()
 }
 
-/// Resolves every spec; names that do not resolve in time are reported in
-/// the returned notes, not as errors. IP literals never touch DNS.
+/// Resolves every spec, all names at once and within [`RESOLVE_TIMEOUT`]
+/// in all; names that do not resolve in time are reported in the returned
+/// notes, not as errors. IP literals never touch DNS. Results keep the order
+/// of `specs`.
 pub async fn resolve(specs: &[ServerSpec]) -> (Vec<ServerAddr>, Vec<String>) {
-    let mut found = Vec::new();
+    let mut slots: Vec<Option<Vec<ServerAddr>>> = vec![None; specs.len()];
     let mut notes = Vec::new();
-    let mut resolver = None;
-    for spec in specs {
-        if let Ok(ip) = spec.host.parse::<IpAddr>() {
-            found.push(ServerAddr {
-                name: None,
-                addr: SocketAddr::new(ip, spec.port.unwrap_or(DEFAULT_PORT)),
-            });
-            continue;
-        }
-        if resolver.is_none() {
-            resolver = Some(
-                match TokioResolver::builder_tokio().and_then(|b| b.build()) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        notes.push(format!("no DNS resolver available: {e}"));
-                        return (found, notes);
-                    }
-                },
-            );
-        }
-        let Some(r) = resolver.as_ref() else { continue };
-        match tokio::time::timeout(RESOLVE_TIMEOUT, lookup(r, spec)).await {
-            Ok(Ok(addrs)) if !addrs.is_empty() => found.extend(addrs),
-            Ok(Ok(_)) => notes.push(format!("{} has no address", spec.host)),
-            Ok(Err(e)) => notes.push(format!("could not resolve {}: {e}", spec.host)),
-            Err(_) => notes.push(format!(
-                "could not resolve {} within {} s",
-                spec.host,
-                RESOLVE_TIMEOUT.as_secs()
-            )),
+    let mut names = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        match spec.host.parse::<IpAddr>() {
+            Ok(ip) => {
+                slots[i] = Some(vec![ServerAddr {
+                    name: None,
+                    addr: SocketAddr::new(ip, spec.port.unwrap_or(DEFAULT_PORT)),
+                }]);
+            }
+            Err(_) => names.push(i),
         }
     }
-    (found, notes)
+    if !names.is_empty() {
+        match TokioResolver::builder_tokio().and_then(|b| b.build()) {
+            Err(e) => notes.push(format!("no DNS resolver available: {e}")),
+            Ok(resolver) => {
+                let mut set = tokio::task::JoinSet::new();
+                for &i in &names {
+                    let (resolver, spec) = (resolver.clone(), specs[i].clone());
+                    set.spawn(async move { (i, lookup(&resolver, &spec).await) });
+                }
+                let collect = async {
+                    while let Some(Ok((i, result))) = set.join_next().await {
+                        match result {
+                            Ok(addrs) if !addrs.is_empty() => slots[i] = Some(addrs),
+                            Ok(_) => notes.push(format!("{} has no address", specs[i].host)),
+                            Err(e) => {
+                                notes.push(format!("could not resolve {}: {e}", specs[i].host))
+                            }
+                        }
+                    }
+                };
+                if tokio::time::timeout(RESOLVE_TIMEOUT, collect)
+                    .await
+                    .is_err()
+                {
+                    let late: Vec<&str> = names
+                        .iter()
+                        .filter(|i| slots[**i].is_none())
+                        .map(|i| specs[*i].host.as_str())
+                        .collect();
+                    notes.push(format!(
+                        "DNS gave no answer within {} s for {}",
+                        RESOLVE_TIMEOUT.as_secs(),
+                        late.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    (slots.into_iter().flatten().flatten().collect(), notes)
 }
 
 async fn lookup(
