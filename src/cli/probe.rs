@@ -87,7 +87,11 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report::render(&report));
+        let options = report::RenderOptions {
+            color: std::io::stdout().is_terminal(),
+            ..report::RenderOptions::default()
+        };
+        print!("{}", report::render_with(&report, &options));
     }
     Ok(verdict.exit_code())
 }

@@ -42,7 +42,7 @@ pub struct FamilyReport {
     pub port_preservation: Option<bool>,
     pub port_allocation: Option<PortAllocation>,
     /// Whether the servers agreed with each other (`None` with fewer than two
-    /// servers that could run the behaviour tests).
+    /// servers whose answers classified the NAT).
     pub servers_agree: Option<bool>,
     pub servers: Vec<ServerReport>,
     /// Plain-language notes on why a result is missing or uncertain.

@@ -9,7 +9,7 @@
 //!   new port only (RFC 5780 §4.4), once Test I has shown the server's
 //!   OTHER-ADDRESS;
 //! - socket `HAIRPIN`: a request to the mapped address of `MAPPING`, which
-//!   comes back to `MAPPING` only if the NAT hairpins (RFC 5780 §4.6);
+//!   comes back to `MAPPING` only if the NAT hairpins (RFC 5780 §4.7);
 //! - a burst of `BURST` sockets, one request each, sent right after Test I in
 //!   one go: the pattern of their mapped ports (RFC 5128 §3.5).
 //!
