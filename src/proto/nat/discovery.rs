@@ -402,11 +402,18 @@ impl Discovery {
                 Some(Outcome::Error { code }) => {
                     format!("{server} answered the binding request with error {code}")
                 }
+                Some(Outcome::UnknownAttributes(types)) => format!(
+                    "{server} answered with comprehension-required attributes this client \
+                     does not know ({types:04x?}): answer discarded (RFC 8489 §6.3.3)"
+                ),
                 _ => format!("no answer from {server}"),
             };
             return Observation {
                 server,
-                reachable: matches!(self.outcome(Test::MappingI), Some(Outcome::Error { .. })),
+                reachable: matches!(
+                    self.outcome(Test::MappingI),
+                    Some(Outcome::Error { .. } | Outcome::UnknownAttributes(_))
+                ),
                 rtt: None,
                 local,
                 mapped: None,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use stun_types::attribute::XorMappedAddress;
 use stun_types::message::{MessageClass, TransactionId};
+use stun_types::prelude::Attribute;
 
 use super::attributes::{MappedAddress, OtherAddress, ResponseOrigin};
 use super::datagram::Datagram;
@@ -63,6 +64,9 @@ pub enum Outcome {
     Error {
         code: u16,
     },
+    /// The answer carried comprehension-required attributes this client
+    /// does not know: RFC 8489 §6.3.3 makes that a failed transaction.
+    UnknownAttributes(Vec<u16>),
     /// No acceptable answer within the schedule.
     TimedOut,
 }
@@ -78,6 +82,20 @@ pub enum Offer {
     /// Accepted; the transaction is finished.
     Accepted,
 }
+
+/// The comprehension-required attributes a Binding response may carry that
+/// this client understands (RFC 8489 §14, RFC 5780 §7, RFC 3489 §11.2).
+const KNOWN_RESPONSE_ATTRIBUTES: [u16; 9] = [
+    0x0001, // MAPPED-ADDRESS
+    0x0004, // SOURCE-ADDRESS
+    0x0005, // CHANGED-ADDRESS
+    0x0006, // USERNAME
+    0x0008, // MESSAGE-INTEGRITY
+    0x0009, // ERROR-CODE
+    0x000a, // UNKNOWN-ATTRIBUTES
+    0x001c, // MESSAGE-INTEGRITY-SHA256
+    0x0020, // XOR-MAPPED-ADDRESS
+];
 
 /// One request and its retransmissions.
 #[derive(Debug)]
@@ -199,7 +217,17 @@ impl ClientTransaction {
             return Offer::WrongSource;
         }
         self.next_send = None;
-        self.outcome = Some(if message.has_class(MessageClass::Success) {
+        let unknown: Vec<u16> = message
+            .iter_attributes()
+            .map(|(_, raw)| raw.get_type())
+            .filter(|t| {
+                t.comprehension_required() && !KNOWN_RESPONSE_ATTRIBUTES.contains(&t.value())
+            })
+            .map(|t| t.value())
+            .collect();
+        self.outcome = Some(if !unknown.is_empty() {
+            Outcome::UnknownAttributes(unknown)
+        } else if message.has_class(MessageClass::Success) {
             let xor = message
                 .attribute::<XorMappedAddress>()
                 .ok()
@@ -311,6 +339,21 @@ mod tests {
         assert_eq!(r.alg_rewrite, None);
         // Retransmissions stop once answered.
         assert!(t.poll_transmit(t0 + Duration::from_secs(5)).is_none());
+    }
+
+    #[test]
+    fn unknown_comprehension_required_attribute_fails_the_transaction() {
+        let t0 = Instant::now();
+        let mut t = transaction(t0);
+        let req = t.poll_transmit(t0).unwrap().to_vec();
+        let (_, mut answer) = server_answer(&req, None);
+        // Append an attribute of type 0x7777 (comprehension-required).
+        answer.extend_from_slice(&[0x77, 0x77, 0, 4, 1, 2, 3, 4]);
+        let len = (answer.len() - 20) as u16;
+        answer[2..4].copy_from_slice(&len.to_be_bytes());
+        let d = Datagram::parse(&answer).unwrap();
+        assert_eq!(t.handle_response(t0, addr(SERVER), &d), Offer::Accepted);
+        assert_eq!(t.outcome(), Some(&Outcome::UnknownAttributes(vec![0x7777])));
     }
 
     #[test]
