@@ -434,10 +434,8 @@ pub fn recv_matching(socket: &UdpSocket, txid: &[u8; 12], wait: Duration) -> Opt
             .set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .ok()?;
         let (n, _) = socket.recv_from(&mut buf).ok()?;
-        if let Some(m) = Stun::decode(&buf[..n]) {
-            if &m.txid == txid {
-                return Some(m);
-            }
+        if let Some(m) = Stun::decode(&buf[..n]).filter(|m| &m.txid == txid) {
+            return Some(m);
         }
     }
 }
