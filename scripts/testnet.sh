@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Runs `ranat probe` in the network test bed (testnet/) behind every NAT
+# profile and checks its report against what the profile is: the classic
+# label, RFC 4787 mapping and filtering, hairpinning and port allocation.
+# Each profile is probed three times in a row (a verdict that flips is a
+# failure), then once more with 5 % loss on the router's WAN link.
+#
+#   scripts/testnet.sh [--anchors] [--runs N] [--loss PERCENT] [--only CASE]...
+#
+#   --anchors    rust-free self-check of the test bed: probe with Debian's
+#                `stun` client (against stund) and coturn's
+#                `turnutils_natdiscovery -m -f` (against coturn) instead of ranat
+#   --runs N     probes in a row per profile (default 3)
+#   --loss P     loss of the extra run, in percent (default 5, but 0 with
+#                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
+#   --only CASE  run only this case (repeatable)
+#
+# ranat is $RANAT_BIN, else the newer of target/release/ranat and
+# target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
+# (default target/testnet). Needs root; without it, says SKIPPED and exits 0.
+# The last line is "testnet: N passed, M failed"; the exit code is 1 if any
+# case failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "############################################################"
+    echo "SKIPPED: testnet needs root"
+    echo "  (it builds network namespaces; run scripts/testnet.sh as root)"
+    echo "############################################################"
+    exit 0
+fi
+
+usage() {
+    sed -n '8,17s/^# \{0,1\}//p' "$0"
+    exit 2
+}
+
+mode=ranat runs=3 loss='' only=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --anchors) mode=anchors; shift ;;
+        --runs) runs=${2:?}; shift 2 ;;
+        --loss) loss=${2:?}; shift 2 ;;
+        --only) only+=("${2:?}"); shift 2 ;;
+        -h | --help) usage ;;
+        *) echo "testnet.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+[ -n "$loss" ] || { [ "$mode" = anchors ] && loss=0 || loss=5; }
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "testnet.sh: --runs takes a positive number" >&2; exit 2; }
+[[ $loss =~ ^[0-9]+$ ]] && [ "$loss" -le 100 ] || { echo "testnet.sh: --loss takes 0-100" >&2; exit 2; }
+
+. testnet/lib.sh
+
+# Each case: a name, the profile with its options, and the expected report
+# (six fields, see testnet/probes.sh; "-" is not checked).
+#  case                  profile[:options]            status classic mapping filtering hairpinning allocation
+CASES=(
+    "public               public                       ok open_internet endpoint_independent endpoint_independent - preserving"
+    "udp_blocked          udp_blocked                  udp_blocked udp_blocked null null null null"
+    "full_cone            full_cone:hairpin            ok full_cone endpoint_independent endpoint_independent true preserving"
+    "restricted_cone      restricted_cone              ok restricted_cone endpoint_independent address_dependent false preserving"
+    "port_restricted_cone port_restricted_cone:hairpin ok port_restricted_cone endpoint_independent address_and_port_dependent true preserving"
+    "symmetric_random     symmetric_random             ok symmetric address_and_port_dependent address_and_port_dependent false random"
+    "symmetric_sequential symmetric_sequential:hairpin ok symmetric address_and_port_dependent address_and_port_dependent true sequential/1"
+    "address_dependent    address_dependent            ok symmetric address_dependent address_and_port_dependent false random"
+)
+
+if [ "$mode" = ranat ]; then
+    tools=(ranat)
+    bin=$(tn_ranat_bin) || {
+        echo "testnet: no ranat binary: run cargo build (or set RANAT_BIN), or use --anchors" >&2
+        echo "testnet: 0 passed, 1 failed"
+        exit 1
+    }
+    if ! tn_ranat_has probe || ! tn_ranat_has serve; then
+        echo "testnet: $bin has no 'probe' or 'serve' command yet; use --anchors" >&2
+        echo "testnet: 0 passed, 1 failed"
+        exit 1
+    fi
+    echo "== testnet: ranat probe ($bin, $("$bin" --version 2>/dev/null))"
+else
+    tools=(stun natdiscovery)
+    echo "== testnet: anchor self-check (stun against stund, turnutils_natdiscovery against coturn)"
+fi
+
+if ! command -v jq >/dev/null; then
+    echo "== installing jq"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null ||
+        { echo "testnet: jq is missing and could not be installed" >&2; exit 1; }
+fi
+
+out=${RANAT_TESTNET_OUT:-target/testnet}
+rm -rf "$out"
+mkdir -p "$out"
+
+trap 'tn_down' EXIT
+trap 'echo "testnet: interrupted" >&2; exit 130' INT TERM
+
+tn_up || exit 1
+if [ "$mode" = ranat ]; then
+    tn_start_ranat_serve || exit 1
+else
+    { tn_start_stund && tn_start_coturn; } || exit 1
+fi
+
+# probe TOOL CASE RUN: prints "<six fields> <wall ms>".
+probe() {
+    local tool=$1 file=$out/$2-$3-$1 start end line
+    start=$(date +%s%N)
+    case $tool in
+        ranat) line=$(tn_probe_ranat c1 "$file.json") ;;
+        stun) line=$(tn_probe_stun c1 "$file.txt") ;;
+        natdiscovery) line=$(tn_probe_natdiscovery c1 "$file.txt") ;;
+    esac
+    end=$(date +%s%N)
+    echo "$line $(((end - start) / 1000000))"
+}
+
+columns=()
+for ((run = 1; run <= runs; run++)); do columns+=("run $run"); done
+[ "$loss" -gt 0 ] && columns+=("$loss% loss")
+
+passed=0 failed=0 details=() rows=()
+started=$(date +%s)
+for entry in "${CASES[@]}"; do
+    read -r name spec expected <<<"$entry"
+    if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "$name"; then
+        continue
+    fi
+    IFS=: read -r -a profile <<<"$spec"
+    load_profile r1 "${profile[@]}" || exit 1
+    cells=() case_ok=yes
+    declare -A first_verdict=()
+    for column in "${columns[@]}"; do
+        run=${column// /}
+        [ "$column" = "$loss% loss" ] && { set_loss r1 "$loss" || exit 1; run=loss; }
+        cell=ok slowest=0
+        for tool in "${tools[@]}"; do
+            result=$(probe "$tool" "$name" "$run")
+            verdict=${result% *} ms=${result##* }
+            [ "$ms" -gt "$slowest" ] && slowest=$ms
+            if ! diff=$(tn_compare "$expected" "$verdict"); then
+                cell=FAIL case_ok=no
+                details+=("$name, $column, $tool: got $diff  (expected $(tn_short "$expected"); output in $out/$name-$run-$tool.*)")
+            fi
+            if [ "$run" != loss ]; then
+                if [ -z "${first_verdict[$tool]:-}" ]; then
+                    first_verdict[$tool]=$verdict
+                elif [ "${first_verdict[$tool]}" != "$verdict" ]; then
+                    cell=FLIP case_ok=no
+                    details+=("$name, $column, $tool: verdict flipped from '$(tn_short "${first_verdict[$tool]}")' to '$(tn_short "$verdict")'")
+                fi
+            fi
+        done
+        cells+=("$cell $(awk -v ms="$slowest" 'BEGIN { printf "%.1fs", ms / 1000 }')")
+        [ "$run" = loss ] && set_loss r1 0
+    done
+    unset first_verdict
+    if [ $case_ok = yes ]; then
+        passed=$((passed + 1)) result=PASS
+    else
+        failed=$((failed + 1)) result=FAIL
+    fi
+    rows+=("$(printf '%-21s %-58s' "$name" "$(tn_short "$expected")")$(printf ' %-10s' "${cells[@]}") $result")
+    echo "   $name: $result" >&2
+done
+
+echo
+printf '%-21s %-58s' case expected
+printf ' %-10s' "${columns[@]}"
+printf ' result\n'
+printf '%s\n' "${rows[@]}"
+if [ ${#details[@]} -gt 0 ]; then
+    echo
+    echo "failures:"
+    printf '  %s\n' "${details[@]}"
+fi
+echo
+echo "(cells: outcome and wall time of the slowest tool; ${tools[*]}; $(($(date +%s) - started)) s in all)"
+echo "testnet: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

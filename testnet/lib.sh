@@ -1,0 +1,458 @@
+# shellcheck shell=bash
+# ranat's network test bed: Linux network namespaces, nftables NATs and real
+# STUN/TURN/Teredo/UPnP servers. Source this file, then call tn_up / tn_down.
+#
+#   client1 (c1) --lan-- router1 (r1) --wan--+
+#                                            +-- br0 in "inet" -- server (srv)
+#   client2 (c2) --lan-- router2 (r2) --wan--+
+#
+# Every namespace is named "$TN_PREFIX-<role>" (TN_PREFIX comes from
+# RANAT_TESTNET_PREFIX, default "rn<pid>"), so two runs never collide. The
+# veth pairs are created directly inside their namespaces (never in the root
+# namespace), so the short interface names below are private to a run.
+# Nothing is ever connected to the root namespace.
+#
+# Addresses (documentation ranges only; the host itself uses 192.0.2.0/24):
+#   router N WAN        203.0.113.N/25 on "wan"
+#   router N LAN        10.0.N.1/24 on "lan"; client N is 10.0.N.2 on "eth0"
+#   router N public LAN 203.0.113.(64+64N)/26, routed to router N; used by the
+#                       "public" profile (client N gets .(66+64N))
+#   servers             198.51.100.0/24 on "eth0" in srv, see TN_SERVER_* below
+
+TN_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TN_ROOT=$(cd "$TN_LIB_DIR/.." && pwd)
+TN_PREFIX=${RANAT_TESTNET_PREFIX:-rn$$}
+TN_DIR=${TMPDIR:-/tmp}/ranat-testnet-$TN_PREFIX
+
+# Server addresses: ranat serve, coturn, stund, miredo-server (which needs two
+# consecutive addresses), and a second stund only miniupnpd talks to.
+TN_SERVER_RANAT=(198.51.100.10 198.51.100.11)
+TN_SERVER_COTURN=(198.51.100.20 198.51.100.21)
+TN_SERVER_STUND=(198.51.100.30 198.51.100.31)
+TN_SERVER_MIREDO=(198.51.100.40 198.51.100.41)
+TN_SERVER_UPNP_STUN=(198.51.100.50 198.51.100.51)
+TN_ROUTERS=(r1 r2)
+
+# Ports the sequential and address-dependent NATs hand out: 20000 + (0..N-1).
+TN_NAT_PORT_BASE=20000
+TN_NAT_PORT_COUNT=16384
+
+# The kernel's conntrack UDP timeouts, restored when a profile sets none.
+TN_UDP_TIMEOUT_DEFAULT=30
+TN_UDP_TIMEOUT_STREAM_DEFAULT=120
+
+tn_log() { printf 'testnet: %s\n' "$*" >&2; }
+tn_die() { tn_log "error: $*"; return 1; }
+
+# The full name of a namespace role: tn_ns r1 -> rn1234-r1.
+tn_ns() { printf '%s-%s' "$TN_PREFIX" "$1"; }
+
+# Runs a command in a namespace of this run: tn_exec c1 ping -c1 198.51.100.10
+tn_exec() {
+    local role=$1
+    shift
+    ip netns exec "$(tn_ns "$role")" "$@"
+}
+
+tn_router_index() {
+    case $1 in
+        r1) echo 1 ;;
+        r2) echo 2 ;;
+        *)
+            tn_die "unknown router '$1' (use r1 or r2)"
+            return 1
+            ;;
+    esac
+}
+tn_client_of() { echo "c$(tn_router_index "$1")"; }
+tn_wan_ip() { echo "203.0.113.$(tn_router_index "$1")"; }
+tn_client_ip() { echo "10.0.$(tn_router_index "$1").2"; }
+# The first address of router N's public /26 (network address).
+tn_public_net_base() { echo $((64 + 64 * $(tn_router_index "$1"))); }
+
+tn_is_up() { ip netns list 2>/dev/null | grep -q "^$(tn_ns inet)\b"; }
+
+# --- building ---------------------------------------------------------------
+
+_tn_add_ns() {
+    local ns
+    ns=$(tn_ns "$1")
+    ip netns add "$ns" || return 1
+    echo "$ns" >>"$TN_DIR/namespaces"
+    ip -n "$ns" link set lo up
+}
+
+# _tn_veth ROLE_A IF_A ROLE_B IF_B: a veth pair created inside the namespaces.
+_tn_veth() {
+    ip -n "$(tn_ns "$1")" link add "$2" type veth peer name "$4" netns "$(tn_ns "$3")" &&
+        ip -n "$(tn_ns "$1")" link set "$2" up &&
+        ip -n "$(tn_ns "$3")" link set "$4" up
+}
+
+# Builds the namespaces, links and addresses; loads port_restricted_cone into
+# both routers. Starts no daemon (see tn_start_servers).
+tn_up() {
+    [ "$(id -u)" -eq 0 ] || { tn_die "the test bed needs root"; return 1; }
+    if ! [[ $TN_PREFIX =~ ^[a-z][a-z0-9]{0,11}$ ]]; then
+        tn_die "RANAT_TESTNET_PREFIX must be 1-12 lowercase letters/digits, starting with a letter"
+        return 1
+    fi
+    if tn_is_up || [ -e "$TN_DIR" ]; then
+        tn_die "a test bed with prefix $TN_PREFIX already exists (testnet/down.sh $TN_PREFIX)"
+        return 1
+    fi
+    mkdir -p "$TN_DIR"/{pids,logs,run} || return 1
+    local role r n base
+    for role in inet srv "${TN_ROUTERS[@]}" c1 c2; do
+        _tn_add_ns "$role" || return 1
+    done
+
+    # The "internet": one bridge, no address, no IPv6 of its own.
+    tn_exec inet sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+    ip -n "$(tn_ns inet)" link add br0 type bridge || return 1
+    ip -n "$(tn_ns inet)" link set br0 up || return 1
+
+    # Servers: every address on one interface, on-link to the routers' WAN.
+    _tn_veth inet srv srv eth0 || return 1
+    ip -n "$(tn_ns inet)" link set srv master br0 || return 1
+    local address
+    for address in "${TN_SERVER_RANAT[@]}" "${TN_SERVER_COTURN[@]}" "${TN_SERVER_STUND[@]}" \
+        "${TN_SERVER_MIREDO[@]}" "${TN_SERVER_UPNP_STUN[@]}"; do
+        ip -n "$(tn_ns srv)" addr add "$address/24" dev eth0 || return 1
+    done
+    ip -n "$(tn_ns srv)" route add 203.0.113.0/25 dev eth0 || return 1
+
+    for r in "${TN_ROUTERS[@]}"; do
+        n=$(tn_router_index "$r")
+        base=$(tn_public_net_base "$r")
+        _tn_veth inet "$r" "$r" wan || return 1
+        ip -n "$(tn_ns inet)" link set "$r" master br0 || return 1
+        _tn_veth "$r" lan "c$n" eth0 || return 1
+        ip -n "$(tn_ns "$r")" addr add "203.0.113.$n/25" dev wan || return 1
+        ip -n "$(tn_ns "$r")" addr add "10.0.$n.1/24" dev lan || return 1
+        ip -n "$(tn_ns "$r")" route add 198.51.100.0/24 dev wan || return 1
+        tn_exec "$r" sysctl -qw net.ipv4.ip_forward=1 || return 1
+        ip -n "$(tn_ns "c$n")" addr add "10.0.$n.2/24" dev eth0 || return 1
+        ip -n "$(tn_ns "c$n")" route add default via "10.0.$n.1" || return 1
+    done
+    # Every router's public LAN (profile "public") is routed through it.
+    local other
+    for r in "${TN_ROUTERS[@]}"; do
+        n=$(tn_router_index "$r")
+        base=$(tn_public_net_base "$r")
+        ip -n "$(tn_ns srv)" route add "203.0.113.$base/26" via "203.0.113.$n" dev eth0 || return 1
+        for other in "${TN_ROUTERS[@]}"; do
+            [ "$other" = "$r" ] && continue
+            ip -n "$(tn_ns "$other")" route add "203.0.113.$base/26" via "203.0.113.$n" dev wan || return 1
+        done
+    done
+    for r in "${TN_ROUTERS[@]}"; do
+        load_profile "$r" port_restricted_cone || return 1
+    done
+    tn_log "up: prefix $TN_PREFIX, state in $TN_DIR"
+}
+
+# Stops every daemon (and waits for it), then removes the namespaces and the
+# state directory. Safe to call twice and on a half-built test bed.
+tn_down() {
+    # Teardown goes on past any error, whatever the caller's set -e.
+    local -
+    set +e
+    local file ns pid
+    if [ -d "$TN_DIR/pids" ]; then
+        for file in "$TN_DIR"/pids/*; do
+            [ -e "$file" ] && tn_stop "$(basename "$file")"
+        done
+    fi
+    # Anything still running inside our namespaces was started by this test
+    # bed (a probe interrupted by Ctrl-C, say): stop it too, by pid.
+    for ns in $(_tn_our_namespaces); do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            _tn_kill_and_wait "$pid" "$ns"
+        done
+    done
+    for ns in $(_tn_our_namespaces); do
+        ip netns del "$ns" 2>/dev/null
+    done
+    rm -rf "$TN_DIR"
+    return 0
+}
+
+_tn_our_namespaces() {
+    ip netns list 2>/dev/null | awk -v p="$TN_PREFIX-" 'index($1, p) == 1 { print $1 }'
+}
+
+# --- daemons ----------------------------------------------------------------
+
+# tn_spawn NAME ROLE CMD...: starts CMD in the background in a namespace, with
+# its output in $TN_DIR/logs/NAME.log; tn_stop NAME ends it.
+tn_spawn() {
+    local name=$1 role=$2
+    shift 2
+    if [ -e "$TN_DIR/pids/$name" ]; then
+        tn_die "$name is already running"
+        return 1
+    fi
+    ip netns exec "$(tn_ns "$role")" "$@" </dev/null >"$TN_DIR/logs/$name.log" 2>&1 &
+    echo "$! $(tn_ns "$role")" >"$TN_DIR/pids/$name"
+}
+
+tn_stop() {
+    local name=$1 pid ns
+    [ -e "$TN_DIR/pids/$name" ] || return 0
+    read -r pid ns <"$TN_DIR/pids/$name"
+    _tn_kill_and_wait "$pid" "$ns"
+    rm -f "$TN_DIR/pids/$name"
+}
+
+# Whether a process exists and is not a zombie.
+_tn_alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# _tn_kill_and_wait PID NAMESPACE: SIGTERM, up to 5 s of grace, then SIGKILL;
+# returns once the process is gone. The namespace check guards against a
+# recycled pid: only a process inside our namespace is signalled.
+_tn_kill_and_wait() {
+    local pid=$1 ns=$2 i
+    _tn_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
+    [ "$(ip netns identify "$pid" 2>/dev/null)" = "$ns" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        _tn_alive "$pid" || break
+        sleep 0.1
+    done
+    if _tn_alive "$pid"; then
+        tn_log "pid $pid ignored SIGTERM for 5 s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null
+        while _tn_alive "$pid"; do sleep 0.05; done
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# tn_wait_udp ROLE NAME SECONDS ADDR:PORT...: waits until UDP sockets are bound
+# to every ADDR:PORT in the namespace, or fails (with the daemon's log).
+tn_wait_udp() {
+    local role=$1 name=$2 seconds=$3 i want missing bound
+    shift 3
+    for ((i = 0; i < seconds * 20; i++)); do
+        bound=$(tn_exec "$role" ss -Hlnu 2>/dev/null | awk '{ print $4 }')
+        missing=0
+        for want in "$@"; do
+            grep -qxF "$want" <<<"$bound" || missing=1
+        done
+        [ $missing -eq 0 ] && return 0
+        if ! _tn_alive "$(cut -d' ' -f1 "$TN_DIR/pids/$name")"; then
+            break
+        fi
+        sleep 0.05
+    done
+    tn_log "$name did not bind $* within ${seconds}s; its log:"
+    sed 's/^/    /' "$TN_DIR/logs/$name.log" >&2
+    return 1
+}
+
+# The ranat binary: $RANAT_BIN, else the newer of the release and debug
+# builds (so a stale release build never shadows a fresh `cargo test`).
+tn_ranat_bin() {
+    if [ -n "${RANAT_BIN:-}" ]; then
+        [ -x "$RANAT_BIN" ] && { echo "$RANAT_BIN"; return 0; }
+        tn_die "RANAT_BIN=$RANAT_BIN is not an executable"
+        return 1
+    fi
+    local release=$TN_ROOT/target/release/ranat debug=$TN_ROOT/target/debug/ranat
+    if [ -x "$release" ] && { [ ! -x "$debug" ] || [ "$release" -nt "$debug" ]; }; then
+        echo "$release"
+    elif [ -x "$debug" ]; then
+        echo "$debug"
+    else
+        return 1
+    fi
+}
+
+# Whether this ranat already has a given subcommand (it is being written).
+tn_ranat_has() {
+    local bin
+    bin=$(tn_ranat_bin) || return 1
+    "$bin" "$1" --help >/dev/null 2>&1
+}
+
+tn_start_ranat_serve() {
+    local bin
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary (set RANAT_BIN or cargo build --release)"; return 1; }
+    tn_spawn ranat-serve srv "$bin" serve --primary "${TN_SERVER_RANAT[0]}" \
+        --alternate "${TN_SERVER_RANAT[1]}" || return 1
+    tn_wait_udp srv ranat-serve 5 "${TN_SERVER_RANAT[0]}:3478" "${TN_SERVER_RANAT[0]}:3479" \
+        "${TN_SERVER_RANAT[1]}:3478" "${TN_SERVER_RANAT[1]}:3479"
+}
+
+# coturn in RFC 5780 mode: two addresses x two ports, STUN only.
+tn_start_coturn() {
+    local conf=$TN_DIR/run/turnserver.conf
+    cat >"$conf" <<EOF
+listening-ip=${TN_SERVER_COTURN[0]}
+listening-ip=${TN_SERVER_COTURN[1]}
+listening-port=3478
+alt-listening-port=3479
+stun-only
+no-auth
+no-tls
+no-dtls
+no-tcp
+no-cli
+no-stdout-log
+simple-log
+log-file=$TN_DIR/logs/coturn-server.log
+pidfile=$TN_DIR/run/turnserver.pid
+userdb=$TN_DIR/run/turndb
+EOF
+    tn_spawn coturn srv turnserver -c "$conf" || return 1
+    tn_wait_udp srv coturn 5 "${TN_SERVER_COTURN[0]}:3478" "${TN_SERVER_COTURN[0]}:3479" \
+        "${TN_SERVER_COTURN[1]}:3478" "${TN_SERVER_COTURN[1]}:3479"
+}
+
+# stund (Vovida, RFC 3489) has no config file: its command line is its config.
+tn_start_stund() {
+    tn_spawn stund srv stund -h "${TN_SERVER_STUND[0]}" -a "${TN_SERVER_STUND[1]}" || return 1
+    tn_wait_udp srv stund 5 "${TN_SERVER_STUND[0]}:3478" "${TN_SERVER_STUND[1]}:3479"
+}
+
+# miredo-server listens on ServerBindAddress and the next address (port 3544).
+tn_start_miredo_server() {
+    local conf=$TN_DIR/run/miredo-server.conf
+    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' \
+        "${TN_SERVER_MIREDO[0]}" "${TN_SERVER_MIREDO[1]}" >"$conf"
+    tn_spawn miredo-server srv miredo-server -f -c "$conf" -p "$TN_DIR/run/miredo-server.pid" || return 1
+    tn_wait_udp srv miredo-server 5 "${TN_SERVER_MIREDO[0]}:3544" "${TN_SERVER_MIREDO[1]}:3544"
+}
+
+# The servers every run needs; ranat serve only once ranat has the command.
+tn_start_servers() {
+    tn_start_coturn || return 1
+    tn_start_stund || return 1
+    tn_start_miredo_server || return 1
+    if tn_ranat_has serve; then
+        tn_start_ranat_serve || return 1
+    else
+        tn_log "no 'ranat serve' yet ($(tn_ranat_bin || echo 'no binary')): not started"
+    fi
+}
+
+# miniupnpd (UPnP IGD + NAT-PMP + PCP, nftables backend) on a router. It wants
+# a public WAN address or, with ext_perform_stun, a STUN server: it gets its
+# own stund, whose answers the router's input chain lets in (rule "upnp-stun"
+# in the ruleset), so no client probe is affected by that exception.
+tn_start_miniupnpd() {
+    local router=$1 conf n
+    n=$(tn_router_index "$router") || return 1
+    if [ ! -e "$TN_DIR/pids/stund-upnp" ]; then
+        tn_spawn stund-upnp srv stund -h "${TN_SERVER_UPNP_STUN[0]}" -a "${TN_SERVER_UPNP_STUN[1]}" || return 1
+        tn_wait_udp srv stund-upnp 5 "${TN_SERVER_UPNP_STUN[0]}:3478" || return 1
+    fi
+    conf=$TN_DIR/run/miniupnpd-$router.conf
+    cat >"$conf" <<EOF
+ext_ifname=wan
+listening_ip=lan
+http_port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+notify_interval=60
+clean_ruleset_interval=600
+uuid=8d2a6c1e-0000-4000-8000-00000000000$n
+friendly_name=ranat testnet router $n
+lease_file=$TN_DIR/run/miniupnpd-$router.leases
+ext_perform_stun=yes
+ext_stun_host=${TN_SERVER_UPNP_STUN[0]}
+ext_stun_port=3478
+upnp_table_name=rnat
+upnp_nat_table_name=rnat
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 10.0.$n.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+    tn_spawn "miniupnpd-$router" "$router" miniupnpd -d -f "$conf" -P "$TN_DIR/run/miniupnpd-$router.pid" || return 1
+    # Its STUN self-test takes a few seconds before it listens.
+    tn_wait_udp "$router" "miniupnpd-$router" 15 "10.0.$n.1:5351" "0.0.0.0:1900"
+}
+
+# --- impairments ------------------------------------------------------------
+
+# set_loss ROUTER PERCENT: drops PERCENT % of the frames in each direction of
+# the router's WAN link (nftables netdev ingress/egress, so before and after
+# all NAT and conntrack). 0 removes the loss.
+set_loss() {
+    local router=$1 percent=$2 ns
+    ns=$(tn_ns "$router")
+    if ! [[ $percent =~ ^[0-9]+$ ]] || [ "$percent" -gt 100 ]; then
+        tn_die "loss must be 0-100, not '$percent'"
+        return 1
+    fi
+    ip netns exec "$ns" nft -f - <<EOF 2>/dev/null
+table netdev rimpair
+delete table netdev rimpair
+EOF
+    [ "$percent" = 0 ] && return 0
+    ip netns exec "$ns" nft -f - <<EOF
+table netdev rimpair {
+    chain wan_in {
+        type filter hook ingress device "wan" priority filter; policy accept;
+        numgen random mod 100 < $percent drop
+    }
+    chain wan_out {
+        type filter hook egress device "wan" priority filter; policy accept;
+        numgen random mod 100 < $percent drop
+    }
+}
+EOF
+}
+
+# The relay binary, built on first use.
+tn_relay_bin() {
+    local bin=${TN_RELAY_BIN:-$TN_ROOT/target/release/testnet-relay}
+    if [ ! -x "$bin" ]; then
+        tn_log "building testnet-relay"
+        (cd "$TN_ROOT" && cargo build --release --quiet -p testnet-relay) >&2 || return 1
+    fi
+    echo "$bin"
+}
+
+# set_delay ROUTER MS [JITTER_MS] [LOSS_PERCENT]: puts testnet-relay on the
+# router's WAN link (in "inet", between the router's veth end and the bridge),
+# delaying each direction by MS. 0 takes the relay out again.
+set_delay() {
+    local router=$1 ms=$2 jitter=${3:-0} loss=${4:-0} inet relay
+    inet=$(tn_ns inet)
+    if [ -e "$TN_DIR/pids/relay-$router" ]; then
+        tn_stop "relay-$router"
+        ip -n "$inet" link del "${router}d" 2>/dev/null || true
+        ip -n "$inet" link set "$router" master br0 || return 1
+    fi
+    [ "$ms" = 0 ] && [ "$loss" = 0 ] && return 0
+    relay=$(tn_relay_bin) || return 1
+    ip -n "$inet" link set "$router" nomaster || return 1
+    ip -n "$inet" link add "${router}d" type veth peer name "${router}x" || return 1
+    ip -n "$inet" link set "${router}d" master br0 up || return 1
+    ip -n "$inet" link set "${router}x" up || return 1
+    tn_spawn "relay-$router" inet "$relay" "$router" "${router}x" \
+        --delay-ms "$ms" --jitter-ms "$jitter" --loss "$loss" || return 1
+    local i
+    for ((i = 0; i < 40; i++)); do
+        grep -q '<->' "$TN_DIR/logs/relay-$router.log" && return 0
+        sleep 0.05
+    done
+    tn_log "testnet-relay did not start; its log:"
+    cat "$TN_DIR/logs/relay-$router.log" >&2
+    return 1
+}
+
+# shellcheck source=testnet/profiles.sh
+. "$TN_LIB_DIR/profiles.sh"
+# shellcheck source=testnet/probes.sh
+. "$TN_LIB_DIR/probes.sh"

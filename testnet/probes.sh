@@ -1,0 +1,131 @@
+# shellcheck shell=bash
+# NAT probes run from a client namespace, each reduced to one line of six
+# fields (sourced by lib.sh):
+#
+#   status classic mapping filtering hairpinning allocation
+#
+# with ranat's JSON spellings (status ok|udp_blocked|..., classic
+# port_restricted_cone..., mapping/filtering endpoint_independent...,
+# hairpinning true|false, allocation preserving|random|sequential/DELTA).
+# "null" is a field the tool measured as absent; "-" one the tool cannot
+# tell (Debian's stun reports no RFC 4787 mapping for a symmetric NAT,
+# turnutils_natdiscovery no classic label).
+#
+# Every probe is bounded by timeout(1), and its raw output goes to $2.
+
+TN_FIELDS=(status classic mapping filtering hairpinning allocation)
+
+# tn_probe_ranat ROLE OUT [SERVER]: ranat probe -4 --json against ranat serve;
+# OUT gets the JSON (stdout) and OUT.stderr. Returns ranat's exit code.
+tn_probe_ranat() {
+    local role=$1 out=$2 server=${3:-${TN_SERVER_RANAT[0]}:3478} bin rc
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
+    tn_exec "$role" timeout 60 "$bin" probe -4 --json --server "$server" >"$out" 2>"$out.stderr"
+    rc=$?
+    jq -r '.ipv4 | [
+            .status, .classic, (.mapping // "null"), (.filtering // "null"),
+            (.hairpinning | tostring),
+            (if .port_allocation == null then "null"
+             elif .port_allocation.kind == "sequential"
+             then "sequential/\(.port_allocation.delta)"
+             else .port_allocation.kind end)
+        ] | join(" ")' "$out" 2>/dev/null || echo "error - - - - -"
+    return $rc
+}
+
+# tn_probe_stun ROLE OUT: Debian's stun client (Vovida, RFC 3489) against
+# stund. It exits with a bitmask of its findings, so its code means nothing.
+tn_probe_stun() {
+    local role=$1 out=$2 line
+    tn_exec "$role" timeout 30 stun "${TN_SERVER_STUND[0]}" >"$out" 2>&1
+    line=$(sed -n 's/^Primary: //p' "$out" | tr -d '\t')
+    local status=ok classic=inconclusive mapping=- filtering=- hairpinning=-
+    case $line in
+        Open*) classic=open_internet mapping=endpoint_independent filtering=endpoint_independent ;;
+        "Independent Mapping, Independent Filter"*) classic=full_cone ;;
+        "Independent Mapping, Address Dependent Filter"*) classic=restricted_cone ;;
+        "Independent Mapping, Port Dependent Filter"*) classic=port_restricted_cone ;;
+        "Dependent Mapping"*) classic=symmetric ;;
+        Firewall*) classic=symmetric_udp_firewall ;;
+        Blocked*) status=udp_blocked classic=udp_blocked mapping=null filtering=null hairpinning=null ;;
+    esac
+    case $line in
+        "Independent Mapping"*) mapping=endpoint_independent ;;
+    esac
+    case $line in
+        *"Independent Filter"*) filtering=endpoint_independent ;;
+        *"Address Dependent Filter"*) filtering=address_dependent ;;
+        *"Port Dependent Filter"*) filtering=address_and_port_dependent ;;
+    esac
+    case $line in
+        *"will hairpin"*) hairpinning=true ;;
+        *"no hairpin"*) hairpinning=false ;;
+    esac
+    echo "$status $classic $mapping $filtering $hairpinning -"
+}
+
+# tn_probe_natdiscovery ROLE OUT: coturn's RFC 5780 client against coturn.
+tn_probe_natdiscovery() {
+    local role=$1 out=$2
+    tn_exec "$role" timeout 60 turnutils_natdiscovery -m -f "${TN_SERVER_COTURN[0]}" >"$out" 2>&1
+    local mapping filtering
+    mapping=$(_tn_natdiscovery_behaviour Mapping "$out")
+    filtering=$(_tn_natdiscovery_behaviour Filtering "$out")
+    if [ "$mapping" = null ] && [ "$filtering" = null ]; then
+        echo "udp_blocked udp_blocked null null - -"
+    else
+        echo "ok - $mapping $filtering - -"
+    fi
+}
+
+_tn_natdiscovery_behaviour() {
+    case $(grep -o "NAT with [A-Za-z ]* $1" "$2" | head -n 1) in
+        *"Endpoint Independent"*) echo endpoint_independent ;;
+        *"Address and Port Dependent"*) echo address_and_port_dependent ;;
+        *"Address Dependent"*) echo address_dependent ;;
+        *) echo null ;;
+    esac
+}
+
+# tn_compare EXPECTED OBSERVED: prints "field=observed" for each field where
+# they differ ("-" on either side matches anything); fails if any differ.
+tn_compare() {
+    local -a expected observed
+    read -r -a expected <<<"$1"
+    read -r -a observed <<<"$2"
+    local i diffs=()
+    for i in "${!TN_FIELDS[@]}"; do
+        local e=${expected[i]:--} o=${observed[i]:--}
+        [ "$e" = - ] || [ "$o" = - ] || [ "$e" = "$o" ] || diffs+=("${TN_FIELDS[i]}=$o")
+    done
+    [ ${#diffs[@]} -eq 0 ] && return 0
+    echo "${diffs[*]}"
+    return 1
+}
+
+# A short human form of a six-field line: "port_restricted_cone EI/APD hairpin preserving".
+tn_short() {
+    local status classic mapping filtering hairpinning allocation
+    read -r status classic mapping filtering hairpinning allocation <<<"$1"
+    local words=()
+    [ "$classic" != - ] && words+=("$classic")
+    [ "$status" != ok ] && [ "$status" != "$classic" ] && words+=("($status)")
+    if [ "$mapping" != null ] || [ "$filtering" != null ]; then
+        words+=("$(_tn_abbrev "$mapping")/$(_tn_abbrev "$filtering")")
+    fi
+    case $hairpinning in
+        true) words+=(hairpin) ;;
+        false) words+=(no-hairpin) ;;
+    esac
+    [ "$allocation" != - ] && [ "$allocation" != null ] && words+=("$allocation")
+    echo "${words[*]}"
+}
+
+_tn_abbrev() {
+    case $1 in
+        endpoint_independent) echo EI ;;
+        address_dependent) echo AD ;;
+        address_and_port_dependent) echo APD ;;
+        *) echo "$1" ;;
+    esac
+}

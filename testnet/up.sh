@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds ranat's test bed and starts its servers; testnet/down.sh removes it.
+# On any failure, or Ctrl-C, whatever was built is removed again.
+#
+#   testnet/up.sh [--profile ROUTER=PROFILE[:OPTION...]]... [--miniupnpd ROUTER]...
+#                 [--delay ROUTER=MS] [--loss ROUTER=PERCENT] [--no-servers]
+#
+#   e.g. testnet/up.sh --profile r1=full_cone:hairpin --profile r2=symmetric_random \
+#            --miniupnpd r1
+#
+# Then run things inside it with the printed prefix, e.g.
+#   ip netns exec rn1234-c1 target/release/ranat probe -4 --server 198.51.100.10:3478
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. testnet/lib.sh
+
+usage() {
+    sed -n '2,13s/^# \{0,1\}//p' "$0"
+    exit 2
+}
+
+profiles=() upnp=() delays=() losses=() servers=yes
+while [ $# -gt 0 ]; do
+    case $1 in
+        --profile) profiles+=("${2:?--profile needs ROUTER=PROFILE}"); shift 2 ;;
+        --miniupnpd) upnp+=("${2:?--miniupnpd needs a router}"); shift 2 ;;
+        --delay) delays+=("${2:?--delay needs ROUTER=MS}"); shift 2 ;;
+        --loss) losses+=("${2:?--loss needs ROUTER=PERCENT}"); shift 2 ;;
+        --no-servers) servers=no; shift ;;
+        -h | --help) usage ;;
+        *) echo "up.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+
+trap 'tn_log "failed: removing the half-built test bed"; tn_down; exit 1' ERR
+trap 'tn_log "interrupted: removing the test bed"; tn_down; exit 130' INT TERM
+
+tn_up
+for spec in "${profiles[@]}"; do
+    IFS=: read -r -a parts <<<"${spec#*=}"
+    load_profile "${spec%%=*}" "${parts[@]}"
+done
+for spec in "${losses[@]}"; do set_loss "${spec%%=*}" "${spec#*=}"; done
+for spec in "${delays[@]}"; do set_delay "${spec%%=*}" "${spec#*=}"; done
+[ "$servers" = yes ] && tn_start_servers
+for router in "${upnp[@]}"; do tn_start_miniupnpd "$router"; done
+trap - ERR INT TERM
+
+cat <<EOF
+testnet is up. Prefix: $TN_PREFIX   (state and logs: $TN_DIR)
+  r1: $(cat "$TN_DIR/profile-r1")    client c1 = namespace $(tn_ns c1)
+  r2: $(cat "$TN_DIR/profile-r2")    client c2 = namespace $(tn_ns c2)
+  servers (namespace $(tn_ns srv)): ranat ${TN_SERVER_RANAT[*]}, coturn ${TN_SERVER_COTURN[*]},
+    stund ${TN_SERVER_STUND[*]}, miredo-server ${TN_SERVER_MIREDO[*]}
+Remove it with: testnet/down.sh $TN_PREFIX
+EOF
