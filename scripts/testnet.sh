@@ -53,20 +53,6 @@ done
 
 . testnet/lib.sh
 
-# Each case: a name, the profile with its options, and the expected report
-# (six fields, see testnet/probes.sh; "-" is not checked).
-#  case                  profile[:options]            status classic mapping filtering hairpinning allocation
-CASES=(
-    "public               public                       ok open_internet endpoint_independent endpoint_independent - preserving"
-    "udp_blocked          udp_blocked                  udp_blocked udp_blocked null null null null"
-    "full_cone            full_cone:hairpin            ok full_cone endpoint_independent endpoint_independent true preserving"
-    "restricted_cone      restricted_cone              ok restricted_cone endpoint_independent address_dependent false preserving"
-    "port_restricted_cone port_restricted_cone:hairpin ok port_restricted_cone endpoint_independent address_and_port_dependent true preserving"
-    "symmetric_random     symmetric_random             ok symmetric address_and_port_dependent address_and_port_dependent false random"
-    "symmetric_sequential symmetric_sequential:hairpin ok symmetric address_and_port_dependent address_and_port_dependent true sequential/1"
-    "address_dependent    address_dependent            ok symmetric address_dependent address_and_port_dependent false random"
-)
-
 if [ "$mode" = ranat ]; then
     tools=(ranat)
     bin=$(tn_ranat_bin) || {
@@ -105,26 +91,13 @@ else
     { tn_start_stund && tn_start_coturn; } || exit 1
 fi
 
-# probe TOOL CASE RUN: prints "<six fields> <wall ms>".
-probe() {
-    local tool=$1 file=$out/$2-$3-$1 start end line
-    start=$(date +%s%N)
-    case $tool in
-        ranat) line=$(tn_probe_ranat c1 "$file.json") ;;
-        stun) line=$(tn_probe_stun c1 "$file.txt") ;;
-        natdiscovery) line=$(tn_probe_natdiscovery c1 "$file.txt") ;;
-    esac
-    end=$(date +%s%N)
-    echo "$line $(((end - start) / 1000000))"
-}
-
 columns=()
 for ((run = 1; run <= runs; run++)); do columns+=("run $run"); done
 [ "$loss" -gt 0 ] && columns+=("$loss% loss")
 
 passed=0 failed=0 details=() rows=()
 started=$(date +%s)
-for entry in "${CASES[@]}"; do
+for entry in "${TN_CASES[@]}"; do
     read -r name spec expected <<<"$entry"
     if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "$name"; then
         continue
@@ -138,7 +111,7 @@ for entry in "${CASES[@]}"; do
         [ "$column" = "$loss% loss" ] && { set_loss r1 "$loss" || exit 1; run=loss; }
         cell=ok slowest=0
         for tool in "${tools[@]}"; do
-            result=$(probe "$tool" "$name" "$run")
+            result=$(tn_probe_timed "$tool" c1 "$out/$name-$run-$tool")
             verdict=${result% *} ms=${result##* }
             [ "$ms" -gt "$slowest" ] && slowest=$ms
             if ! diff=$(tn_compare "$expected" "$verdict"); then

@@ -379,7 +379,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 EOF
     tn_spawn "miniupnpd-$router" "$router" miniupnpd -d -f "$conf" -P "$TN_DIR/run/miniupnpd-$router.pid" || return 1
     # Its STUN self-test takes a few seconds before it listens.
-    tn_wait_udp "$router" "miniupnpd-$router" 15 "10.0.$n.1:5351" "0.0.0.0:1900"
+    tn_wait_udp "$router" "miniupnpd-$router" 15 "10.0.$n.1:5351" "0.0.0.0%lan:1900"
 }
 
 # --- impairments ------------------------------------------------------------

@@ -15,6 +15,21 @@
 
 TN_FIELDS=(status classic mapping filtering hairpinning allocation)
 
+# The cases scripts/testnet.sh and scripts/compare-anchors.sh run: a name,
+# the profile with its load_profile options, and the expected six fields
+# ("-": not checked; hairpinning means nothing without NAT).
+#  case                  profile[:options]            status classic mapping filtering hairpinning allocation
+TN_CASES=(
+    "public               public                       ok open_internet endpoint_independent endpoint_independent - preserving"
+    "udp_blocked          udp_blocked                  udp_blocked udp_blocked null null null null"
+    "full_cone            full_cone:hairpin            ok full_cone endpoint_independent endpoint_independent true preserving"
+    "restricted_cone      restricted_cone              ok restricted_cone endpoint_independent address_dependent false preserving"
+    "port_restricted_cone port_restricted_cone:hairpin ok port_restricted_cone endpoint_independent address_and_port_dependent true preserving"
+    "symmetric_random     symmetric_random             ok symmetric address_and_port_dependent address_and_port_dependent false random"
+    "symmetric_sequential symmetric_sequential:hairpin ok symmetric address_and_port_dependent address_and_port_dependent true sequential/1"
+    "address_dependent    address_dependent            ok symmetric address_dependent address_and_port_dependent false random"
+)
+
 # tn_probe_ranat ROLE OUT [SERVER]: ranat probe -4 --json against ranat serve;
 # OUT gets the JSON (stdout) and OUT.stderr. Returns ranat's exit code.
 tn_probe_ranat() {
@@ -87,6 +102,23 @@ _tn_natdiscovery_behaviour() {
     esac
 }
 
+# tn_probe_timed TOOL ROLE OUT: one probe with ranat, stun or natdiscovery;
+# prints its six fields and its wall time in milliseconds.
+tn_probe_timed() {
+    local tool=$1 role=$2 out=$3 start line
+    start=$(date +%s%N)
+    case $tool in
+        ranat) line=$(tn_probe_ranat "$role" "$out.json") ;;
+        stun) line=$(tn_probe_stun "$role" "$out.txt") ;;
+        natdiscovery) line=$(tn_probe_natdiscovery "$role" "$out.txt") ;;
+        *)
+            tn_die "unknown probe tool '$tool'"
+            return 1
+            ;;
+    esac
+    echo "$line $((($(date +%s%N) - start) / 1000000))"
+}
+
 # tn_compare EXPECTED OBSERVED: prints "field=observed" for each field where
 # they differ ("-" on either side matches anything); fails if any differ.
 tn_compare() {
@@ -110,7 +142,7 @@ tn_short() {
     local words=()
     [ "$classic" != - ] && words+=("$classic")
     [ "$status" != ok ] && [ "$status" != "$classic" ] && words+=("($status)")
-    if [ "$mapping" != null ] || [ "$filtering" != null ]; then
+    if [ "$mapping/$filtering" != null/null ] && [ "$mapping/$filtering" != -/- ]; then
         words+=("$(_tn_abbrev "$mapping")/$(_tn_abbrev "$filtering")")
     fi
     case $hairpinning in

@@ -32,8 +32,11 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-trap 'tn_log "failed: removing the half-built test bed"; tn_down; exit 1' ERR
-trap 'tn_log "interrupted: removing the test bed"; tn_down; exit 130' INT TERM
+# set -e ends the script at the first failure, even inside a function; the
+# EXIT trap then removes whatever was built.
+complete=no
+trap '[ $complete = yes ] || { tn_log "failed or interrupted: removing the test bed"; tn_down; }' EXIT
+trap 'exit 130' INT TERM
 
 tn_up
 for spec in "${profiles[@]}"; do
@@ -44,7 +47,7 @@ for spec in "${losses[@]}"; do set_loss "${spec%%=*}" "${spec#*=}"; done
 for spec in "${delays[@]}"; do set_delay "${spec%%=*}" "${spec#*=}"; done
 [ "$servers" = yes ] && tn_start_servers
 for router in "${upnp[@]}"; do tn_start_miniupnpd "$router"; done
-trap - ERR INT TERM
+complete=yes
 
 cat <<EOF
 testnet is up. Prefix: $TN_PREFIX   (state and logs: $TN_DIR)
