@@ -227,7 +227,6 @@ fn ranat_probe_against_stund_is_reachable_and_honest() {
 /// OTHER-ADDRESS (0x802C), though it honours CHANGE-REQUEST and answers
 /// RFC 5389 requests with the cookie echoed and XOR-MAPPED-ADDRESS.
 #[test]
-#[ignore = "src: ranat probe needs OTHER-ADDRESS and ignores an RFC 3489 server's CHANGED-ADDRESS (src/proto/stun/transaction.rs), so stund is inconclusive"]
 fn ranat_probe_classifies_open_internet_against_stund() {
     if !have_tool("stund") {
         return;

@@ -1,6 +1,6 @@
 //! `ranat probe`: NAT behaviour discovery for IPv4 and IPv6.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -41,9 +41,10 @@ pub struct ProbeArgs {
     /// public address as an attack).
     #[arg(long)]
     no_hairpin: bool,
-    /// Give up on a server after this many seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    timeout: f64,
+    /// Give up on a server after this many seconds; what was measured by
+    /// then is still reported.
+    #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_timeout)]
+    timeout: Duration,
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
@@ -53,8 +54,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
     progress.set_message("resolving servers");
     let (addrs, dns_notes) = resolve::resolve(&specs).await;
     progress.set_message(format!("probing {} server(s)", addrs.len()));
-    let deadline = Duration::try_from_secs_f64(args.timeout)
-        .map_err(|_| anyhow::anyhow!("--timeout must be a positive number of seconds"))?;
+    let deadline = args.timeout;
     let (v4, v6): (Vec<ServerAddr>, Vec<ServerAddr>) =
         addrs.into_iter().partition(|s| s.addr.is_ipv4());
     let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
@@ -84,16 +84,37 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
         verdict,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
     } else {
         let options = report::RenderOptions {
             color: std::io::stdout().is_terminal(),
             ..report::RenderOptions::default()
         };
-        print!("{}", report::render_with(&report, &options));
+        report::render_with(&report, &options)
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // A reader that stopped reading (`| head`) is not an error of ours;
+        // the verdict still goes out in the exit code.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
     }
     Ok(verdict.exit_code())
+}
+
+/// A finite number of seconds above zero.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("'{s}' must be a number of seconds above zero"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
 /// `--server`, else `RANAT_SERVERS`, else the embedded list.

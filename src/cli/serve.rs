@@ -17,11 +17,11 @@ pub struct ServeArgs {
     /// basic mode and cannot answer behaviour tests.
     #[arg(long)]
     alternate: Option<IpAddr>,
-    /// The primary port.
-    #[arg(long, default_value_t = 3478)]
+    /// The primary port (1–65535: OTHER-ADDRESS must name a real port).
+    #[arg(long, default_value_t = 3478, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     /// The alternate port.
-    #[arg(long, default_value_t = 3479)]
+    #[arg(long, default_value_t = 3479, value_parser = clap::value_parser!(u16).range(1..))]
     alt_port: u16,
 }
 

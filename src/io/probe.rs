@@ -26,8 +26,6 @@ pub enum DriveError {
     },
     #[error("could not open a UDP socket: {0}")]
     Socket(io::Error),
-    #[error("the tests against {0} did not finish before the probe's time limit")]
-    Deadline(SocketAddr),
 }
 
 /// Runs one discovery per config, concurrently; results come back in the
@@ -41,9 +39,7 @@ pub async fn discover_all(
     for (i, config) in configs.into_iter().enumerate() {
         set.spawn(async move {
             let seed = rand::random();
-            let result = tokio::time::timeout(deadline, drive(Discovery::new(config, seed)))
-                .await
-                .unwrap_or(Err(DriveError::Deadline(config.server)));
+            let result = drive(Discovery::new(config, seed), Instant::now() + deadline).await;
             (i, result)
         });
     }
@@ -73,7 +69,7 @@ async fn route_source(server: SocketAddr) -> Result<IpAddr, DriveError> {
     Ok(probe.local_addr().map_err(no_route)?.ip())
 }
 
-async fn drive(mut machine: Discovery) -> Result<Observation, DriveError> {
+async fn drive(mut machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
     let local_ip = route_source(machine.server()).await?;
     let mut sockets = Vec::new();
     while let Some(id) = machine.poll_bind() {
@@ -92,7 +88,12 @@ async fn drive(mut machine: Discovery) -> Result<Observation, DriveError> {
         let id = SocketId(i as u8);
         receivers.spawn(async move {
             let mut buf = vec![0; RECV_BUFFER];
-            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            loop {
+                // A receive error (an ICMP report) is a lost packet, not the
+                // end of the socket.
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    continue;
+                };
                 if tx.send((id, from, buf[..n].to_vec())).await.is_err() {
                     break;
                 }
@@ -118,6 +119,9 @@ async fn drive(mut machine: Discovery) -> Result<Observation, DriveError> {
                 machine.handle_input(Instant::now(), id, from, &bytes);
             }
             () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
+                machine.cut_short();
+            }
         }
     }
 }

@@ -46,6 +46,9 @@ impl std::str::FromStr for ServerSpec {
             return Err(SpecError::Empty);
         }
         if let Ok(addr) = s.parse::<SocketAddr>() {
+            if addr.port() == 0 {
+                return Err(SpecError::BadPort(s.to_string()));
+            }
             return Ok(Self {
                 host: addr.ip().to_string(),
                 port: Some(addr.port()),
@@ -213,6 +216,8 @@ mod tests {
         );
         assert_eq!(p("stun.example.org:443").unwrap().port, Some(443));
         assert!(p("stun.example.org:0").is_err());
+        assert!(p("127.0.0.1:0").is_err());
+        assert!(p("[::1]:0").is_err());
         assert!(p("stun.example.org:http").is_err());
         assert!(p(":3478").is_err());
         assert!(p("  ").is_err());

@@ -12,7 +12,7 @@ use crate::proto::stun::{MAX_DATAGRAM, Responder, ResponderConfig, ResponderStat
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source} (is the address assigned to this host?)")]
+    #[error("cannot listen on {addr} (is the address assigned to this host?)")]
     Bind { addr: SocketAddr, source: io::Error },
 }
 

@@ -72,6 +72,19 @@ pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyRepo
         .filter(|o| o.reachable && o.mapped.is_some())
         .collect();
     let Some(first) = observed.first() else {
+        if results
+            .iter()
+            .any(|r| r.observation.as_ref().is_ok_and(|o| o.reachable))
+        {
+            return FamilyReport {
+                servers,
+                ..FamilyReport::unmeasured(
+                    FamilyStatus::Inconclusive,
+                    "servers answered, but no answer carried a usable mapped address",
+                )
+            }
+            .with_notes(notes);
+        }
         return FamilyReport {
             servers,
             ..FamilyReport::unmeasured(

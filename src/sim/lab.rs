@@ -56,6 +56,8 @@ pub struct Conditions {
     /// Probability of losing each packet, each way.
     pub loss: f64,
     pub seed: u64,
+    /// The caller's time limit, after which the discovery is cut short.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for Conditions {
@@ -64,6 +66,7 @@ impl Default for Conditions {
             rtt: Duration::from_millis(20),
             loss: 0.0,
             seed: 1,
+            deadline: None,
         }
     }
 }
@@ -195,7 +198,8 @@ pub fn run(
             break;
         }
         let next_packet = wire.next_at();
-        let Some(wake) = [next_packet, machine.poll_timeout()]
+        let limit = conditions.deadline.map(|d| start + d);
+        let Some(wake) = [next_packet, machine.poll_timeout(), limit]
             .into_iter()
             .flatten()
             .min()
@@ -203,6 +207,10 @@ pub fn run(
             break;
         };
         now = now.max(wake);
+        if limit == Some(wake) {
+            machine.cut_short();
+            break;
+        }
         if next_packet != Some(wake) {
             machine.handle_timeout(now);
             continue;
@@ -483,6 +491,7 @@ mod tests {
                     rtt: Duration::from_millis(50),
                     loss: 0.05,
                     seed,
+                    deadline: None,
                 };
                 let (o, _) = probe(gateway, conditions);
                 let Gateway::Nat { behavior, .. } = gateway else {
@@ -514,5 +523,45 @@ mod tests {
         let (_, took) = probe(gateway, conditions);
         // Test I (1 RTT) plus four RTOs of 120 ms for the unanswered tests.
         assert!(took < Duration::from_millis(600), "took {took:?}");
+    }
+
+    #[test]
+    fn a_probe_cut_short_keeps_what_it_measured_and_claims_nothing_else() {
+        let gateway = nat(
+            M::EndpointIndependent,
+            F::AddressAndPortDependent,
+            Allocation::Preserving,
+            true,
+        );
+        // Test I answered at 50 ms; the filtering and hairpin tests, whose
+        // negative answers take four RTOs, are still running at 200 ms.
+        let conditions = Conditions {
+            rtt: Duration::from_millis(50),
+            deadline: Some(Duration::from_millis(200)),
+            ..Conditions::default()
+        };
+        let (o, took) = probe(gateway, conditions);
+        assert_eq!(took, Duration::from_millis(200));
+        assert!(o.reachable);
+        assert!(o.mapped.is_some());
+        assert_eq!(
+            o.mapping,
+            Some(M::EndpointIndependent),
+            "Tests II/III were answered"
+        );
+        assert_eq!(
+            o.filtering, None,
+            "an unfinished negative test proves nothing"
+        );
+        assert_eq!(
+            o.hairpinning,
+            Some(true),
+            "the hairpinned request arrived in time"
+        );
+        assert!(
+            o.notes.iter().any(|n| n.contains("time limit")),
+            "{:?}",
+            o.notes
+        );
     }
 }

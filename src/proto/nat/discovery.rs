@@ -214,6 +214,22 @@ impl Discovery {
         self.observation.is_some()
     }
 
+    /// Ends the discovery now (the caller's time limit): what was measured
+    /// is kept, and every test still running counts as not measured, never
+    /// as unanswered.
+    pub fn cut_short(&mut self) {
+        if self.observation.is_none() {
+            let mut observation = self.conclude();
+            if self.tests.iter().any(|p| p.transaction.outcome().is_none()) {
+                observation.notes.push(format!(
+                    "the time limit ended the tests against {} before all were answered",
+                    self.config.server
+                ));
+            }
+            self.observation = Some(observation);
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         for p in &mut self.tests {
             p.transaction.handle_timeout(now);
@@ -451,12 +467,11 @@ impl Discovery {
         let alternates_answered =
             self.success(Test::MappingII).is_some() && self.success(Test::MappingIII).is_some();
         let change_refused = notes.iter().any(|n| n.contains("CHANGE-REQUEST"));
-        let hairpinning = self
-            .tests
-            .iter()
-            .any(|p| p.test == Test::Hairpin)
-            .then_some(false)
-            .or(self.hairpin_seen.then_some(true));
+        let hairpinning = if self.hairpin_seen {
+            Some(true)
+        } else {
+            matches!(self.outcome(Test::Hairpin), Some(Outcome::TimedOut)).then_some(false)
+        };
         let samples = self.allocation_samples(&first);
         Observation {
             server,
@@ -535,12 +550,19 @@ impl Discovery {
                 return None;
             }
         }
+        // A negative result counts only once its test has run its full
+        // schedule: a test cut short proves nothing.
+        let timed_out = |t| matches!(self.outcome(t), Some(Outcome::TimedOut));
         if self.success(tests[0]).is_some() {
             Some(FilteringBehavior::EndpointIndependent)
+        } else if !timed_out(tests[0]) {
+            None
         } else if self.success(tests[1]).is_some() {
             Some(FilteringBehavior::AddressDependent)
-        } else {
+        } else if timed_out(tests[1]) {
             Some(FilteringBehavior::AddressAndPortDependent)
+        } else {
+            None
         }
     }
 

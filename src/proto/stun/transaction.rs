@@ -9,7 +9,7 @@ use stun_types::attribute::XorMappedAddress;
 use stun_types::message::{MessageClass, TransactionId};
 use stun_types::prelude::Attribute;
 
-use super::attributes::{MappedAddress, OtherAddress, ResponseOrigin};
+use super::attributes::{ChangedAddress, MappedAddress, OtherAddress, ResponseOrigin};
 use super::datagram::Datagram;
 
 /// When to retransmit and when to give up.
@@ -237,7 +237,14 @@ impl ClientTransaction {
                 source: from,
                 mapped: xor.or(plain),
                 alg_rewrite: plain.filter(|p| xor.is_some_and(|x| x != *p)),
-                other_address: message.attribute::<OtherAddress>().ok().map(|a| a.addr()),
+                // RFC 3489 servers (stund) name their alternate with
+                // CHANGED-ADDRESS, the predecessor of OTHER-ADDRESS; the
+                // behaviour tests still check that it really answers.
+                other_address: message
+                    .attribute::<OtherAddress>()
+                    .map(|a| a.addr())
+                    .or_else(|_| message.attribute::<ChangedAddress>().map(|a| a.addr()))
+                    .ok(),
                 response_origin: message.attribute::<ResponseOrigin>().ok().map(|a| a.addr()),
                 rtt: now.saturating_duration_since(self.started),
             })
