@@ -140,6 +140,43 @@ for entry in "${TN_CASES[@]}"; do
     echo "   $name: $result" >&2
 done
 
+# The test bed's other services, checked with their own clients (--anchors):
+# miniupnpd on r2 (a UPnP IGD mapping that a datagram from the internet then
+# crosses, and a NAT-PMP mapping) and a miredo Teredo client in c2 qualifying
+# with miredo-server.
+upnp_check() {
+    tn_start_miniupnpd r2 || return 1
+    tn_exec c2 timeout 10 upnpc -i -a "$(tn_client_ip r2)" 4000 4000 UDP || return 1
+    tn_exec c2 timeout 5 tcpdump -c 1 -ni eth0 'udp dst port 4000' &
+    local capture=$!
+    sleep 1
+    tn_exec srv bash -c "echo through-upnp >/dev/udp/$(tn_wan_ip r2)/4000"
+    wait $capture
+}
+natpmp_check() {
+    tn_exec c2 timeout 10 natpmpc -g 10.0.2.1 -a 4001 4001 udp 60 | tee /dev/stderr |
+        grep -q 'Mapped public port 4001 protocol UDP to local port 4001'
+}
+service() {
+    local name=$1 description=$2 result
+    shift 2
+    if "$@" >"$out/service-$name.log" 2>&1; then
+        passed=$((passed + 1)) result=PASS
+    else
+        failed=$((failed + 1)) result=FAIL
+        details+=("$name: failed, see $out/service-$name.log")
+    fi
+    rows+=("$(printf '%-21s %-58s %-10s' "$name" "$description" "${result/PASS/ok}") $result")
+    echo "   $name: $result" >&2
+}
+if [ "$mode" = anchors ] && [ ${#only[@]} -eq 0 ]; then
+    load_profile r2 port_restricted_cone || exit 1
+    service upnp_igd "miniupnpd on r2: upnpc maps UDP 4000, a datagram crosses" upnp_check
+    service nat_pmp "miniupnpd on r2: natpmpc maps UDP 4001" natpmp_check
+    tn_start_miredo_server || exit 1
+    service teredo "miredo in c2 qualifies with miredo-server" tn_start_miredo_client c2
+fi
+
 echo
 printf '%-21s %-58s' case expected
 printf ' %-10s' "${columns[@]}"

@@ -382,6 +382,22 @@ EOF
     tn_wait_udp "$router" "miniupnpd-$router" 15 "10.0.$n.1:5351" "0.0.0.0%lan:1900"
 }
 
+# A Teredo client (miredo) in a client namespace, qualifying with the test
+# bed's miredo-server; returns once it has its 2001:0::/32 address.
+tn_start_miredo_client() {
+    local client=$1 conf=$TN_DIR/run/miredo-$1.conf i
+    printf 'RelayType client\nServerAddress %s\nInterfaceName teredo\n' "${TN_SERVER_MIREDO[0]}" >"$conf"
+    tn_spawn "miredo-$client" "$client" miredo -f -c "$conf" -p "$TN_DIR/run/miredo-$client.pid" || return 1
+    for ((i = 0; i < 300; i++)); do
+        tn_exec "$client" ip -6 addr show dev teredo scope global 2>/dev/null | grep -q 'inet6 2001:0:' &&
+            return 0
+        sleep 0.05
+    done
+    tn_log "miredo in $client did not qualify within 15 s; its log:"
+    sed 's/^/    /' "$TN_DIR/logs/miredo-$client.log" >&2
+    return 1
+}
+
 # --- impairments ------------------------------------------------------------
 
 # set_loss ROUTER PERCENT: drops PERCENT % of the frames in each direction of
