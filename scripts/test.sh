@@ -39,4 +39,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --workspace --quiet 2>&1 | tee target/cargo-test.log
+cargo test --workspace --quiet
+
+# The network test bed: real kernel NATs in namespaces, real servers. Needs
+# root; without it the runner says loudly that it skipped.
+echo "== testnet"
+cargo build --quiet --bin ranat
+RANAT_BIN=target/debug/ranat scripts/testnet.sh
