@@ -429,14 +429,17 @@ table netdev rimpair {
 EOF
 }
 
-# The relay binary, built on first use.
+# The relay binary: $TN_RELAY_BIN, else built (or found up to date) by cargo.
 tn_relay_bin() {
-    local bin=${TN_RELAY_BIN:-$TN_ROOT/target/release/testnet-relay}
-    if [ ! -x "$bin" ]; then
-        tn_log "building testnet-relay"
+    if [ -n "${TN_RELAY_BIN:-}" ]; then
+        echo "$TN_RELAY_BIN"
+        return 0
+    fi
+    if command -v cargo >/dev/null; then
         (cd "$TN_ROOT" && cargo build --release --quiet -p testnet-relay) >&2 || return 1
     fi
-    echo "$bin"
+    [ -x "$TN_ROOT/target/release/testnet-relay" ] || { tn_die "no testnet-relay binary"; return 1; }
+    echo "$TN_ROOT/target/release/testnet-relay"
 }
 
 # set_delay ROUTER MS [JITTER_MS] [LOSS_PERCENT]: puts testnet-relay on the
