@@ -43,6 +43,7 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "compare-anchors.sh: needs root (network namespaces)" >&2; exit 1; }
 
 . testnet/lib.sh
+tn_check_case_names "${only[@]}" || exit 2
 bin=$(tn_ranat_bin) || { echo "compare-anchors.sh: no ranat binary (cargo build --release)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "compare-anchors.sh: needs jq" >&2; exit 1; }
 

@@ -52,18 +52,20 @@ done
 [[ $loss =~ ^[0-9]+$ ]] && [ "$loss" -le 100 ] || { echo "testnet.sh: --loss takes 0-100" >&2; exit 2; }
 
 . testnet/lib.sh
+tn_check_case_names "${only[@]}" || exit 2
+
+# abort MESSAGE: the test bed itself failed; that counts as one more failure.
+abort() {
+    echo "testnet: $*" >&2
+    echo "testnet: ${passed:-0} passed, $((${failed:-0} + 1)) failed"
+    exit 1
+}
 
 if [ "$mode" = ranat ]; then
     tools=(ranat)
-    bin=$(tn_ranat_bin) || {
-        echo "testnet: no ranat binary: run cargo build (or set RANAT_BIN), or use --anchors" >&2
-        echo "testnet: 0 passed, 1 failed"
-        exit 1
-    }
+    bin=$(tn_ranat_bin) || abort "no ranat binary: run cargo build (or set RANAT_BIN), or use --anchors"
     if ! tn_ranat_has probe || ! tn_ranat_has serve; then
-        echo "testnet: $bin has no 'probe' or 'serve' command yet; use --anchors" >&2
-        echo "testnet: 0 passed, 1 failed"
-        exit 1
+        abort "$bin has no 'probe' or 'serve' command yet; use --anchors"
     fi
     echo "== testnet: ranat probe ($bin, $("$bin" --version 2>/dev/null))"
 else
@@ -74,7 +76,7 @@ fi
 if ! command -v jq >/dev/null; then
     echo "== installing jq"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null ||
-        { echo "testnet: jq is missing and could not be installed" >&2; exit 1; }
+        abort "jq is missing and could not be installed"
 fi
 
 out=${RANAT_TESTNET_OUT:-target/testnet}
@@ -84,11 +86,11 @@ mkdir -p "$out"
 trap 'tn_down' EXIT
 trap 'echo "testnet: interrupted" >&2; exit 130' INT TERM
 
-tn_up || exit 1
+tn_up || abort "could not build the test bed"
 if [ "$mode" = ranat ]; then
-    tn_start_ranat_serve || exit 1
+    tn_start_ranat_serve || abort "could not start ranat serve"
 else
-    { tn_start_stund && tn_start_coturn; } || exit 1
+    { tn_start_stund && tn_start_coturn; } || abort "could not start stund and coturn"
 fi
 
 columns=()
@@ -103,12 +105,12 @@ for entry in "${TN_CASES[@]}"; do
         continue
     fi
     IFS=: read -r -a profile <<<"$spec"
-    load_profile r1 "${profile[@]}" || exit 1
+    load_profile r1 "${profile[@]}" || abort "could not load profile $spec"
     cells=() case_ok=yes
     declare -A first_verdict=()
     for column in "${columns[@]}"; do
         run=${column// /}
-        [ "$column" = "$loss% loss" ] && { set_loss r1 "$loss" || exit 1; run=loss; }
+        [ "$column" = "$loss% loss" ] && { set_loss r1 "$loss" || abort "could not set loss"; run=loss; }
         cell=ok slowest=0
         for tool in "${tools[@]}"; do
             result=$(tn_probe_timed "$tool" c1 "$out/$name-$run-$tool")
@@ -154,7 +156,7 @@ upnp_check() {
     wait $capture
 }
 natpmp_check() {
-    tn_exec c2 timeout 10 natpmpc -g 10.0.2.1 -a 4001 4001 udp 60 | tee /dev/stderr |
+    tn_exec c2 timeout 10 natpmpc -g "$(tn_router_lan_ip r2)" -a 4001 4001 udp 60 | tee /dev/stderr |
         grep -q 'Mapped public port 4001 protocol UDP to local port 4001'
 }
 service() {
@@ -170,10 +172,10 @@ service() {
     echo "   $name: $result" >&2
 }
 if [ "$mode" = anchors ] && [ ${#only[@]} -eq 0 ]; then
-    load_profile r2 port_restricted_cone || exit 1
+    load_profile r2 port_restricted_cone || abort "could not load a profile into r2"
     service upnp_igd "miniupnpd on r2: upnpc maps UDP 4000, a datagram crosses" upnp_check
     service nat_pmp "miniupnpd on r2: natpmpc maps UDP 4001" natpmp_check
-    tn_start_miredo_server || exit 1
+    tn_start_miredo_server || abort "could not start miredo-server"
     service teredo "miredo in c2 qualifies with miredo-server" tn_start_miredo_client c2
 fi
 

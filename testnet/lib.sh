@@ -67,6 +67,7 @@ tn_router_index() {
 tn_client_of() { echo "c$(tn_router_index "$1")"; }
 tn_wan_ip() { echo "203.0.113.$(tn_router_index "$1")"; }
 tn_client_ip() { echo "10.0.$(tn_router_index "$1").2"; }
+tn_router_lan_ip() { echo "10.0.$(tn_router_index "$1").1"; }
 # The first address of router N's public /26 (network address).
 tn_public_net_base() { echo $((64 + 64 * $(tn_router_index "$1"))); }
 
@@ -78,7 +79,6 @@ _tn_add_ns() {
     local ns
     ns=$(tn_ns "$1")
     ip netns add "$ns" || return 1
-    echo "$ns" >>"$TN_DIR/namespaces"
     ip -n "$ns" link set lo up
 }
 
@@ -124,7 +124,6 @@ tn_up() {
 
     for r in "${TN_ROUTERS[@]}"; do
         n=$(tn_router_index "$r")
-        base=$(tn_public_net_base "$r")
         _tn_veth inet "$r" "$r" wan || return 1
         ip -n "$(tn_ns inet)" link set "$r" master br0 || return 1
         _tn_veth "$r" lan "c$n" eth0 || return 1

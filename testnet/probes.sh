@@ -30,6 +30,17 @@ TN_CASES=(
     "address_dependent    address_dependent            ok symmetric address_dependent address_and_port_dependent false random"
 )
 
+# tn_check_case_names NAME...: fails, listing the cases, on an unknown name.
+tn_check_case_names() {
+    local name names
+    names=$(printf '%s\n' "${TN_CASES[@]}" | awk '{ print $1 }')
+    for name in "$@"; do
+        grep -qxF "$name" <<<"$names" && continue
+        tn_die "unknown case '$name' (cases: ${names//$'\n'/ })"
+        return 1
+    done
+}
+
 # tn_probe_ranat ROLE OUT [SERVER]: ranat probe -4 --json against ranat serve;
 # OUT gets the JSON (stdout) and OUT.stderr. Returns ranat's exit code.
 tn_probe_ranat() {
