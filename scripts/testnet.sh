@@ -75,8 +75,8 @@ fi
 
 if ! command -v jq >/dev/null; then
     echo "== installing jq"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null ||
-        abort "jq is missing and could not be installed"
+    install_jq() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq >/dev/null; }
+    install_jq || { apt-get update -qq && install_jq; } || abort "jq is missing and could not be installed"
 fi
 
 out=${RANAT_TESTNET_OUT:-target/testnet}
