@@ -5,9 +5,7 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
-use super::model::{
-    FamilyReport, FamilyStatus, ProbeReport, SCHEMA_VERSION, ServerReport, Verdict,
-};
+use super::model::{FamilyReport, FamilyStatus, ProbeReport, SCHEMA_VERSION, ServerReport};
 
 /// A server that answered, with its own view of the NAT.
 pub fn server(address: &str, capable: bool, rtt_ms: f64, classic: ClassicNatType) -> ServerReport {
@@ -151,22 +149,7 @@ pub fn no_ipv6() -> FamilyReport {
 
 /// A report of two families with the verdict the probe would give.
 pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
-    let families = [&ipv4, &ipv6];
-    let verdict = if families.iter().any(|f| f.classic.is_traversal_friendly()) {
-        Verdict::TraversalFriendly
-    } else if families
-        .iter()
-        .any(|f| f.classic == ClassicNatType::Symmetric)
-    {
-        Verdict::Symmetric
-    } else if families
-        .iter()
-        .any(|f| f.status == FamilyStatus::Inconclusive)
-    {
-        Verdict::Inconclusive
-    } else {
-        Verdict::UdpBlocked
-    };
+    let verdict = super::verdict(&[&ipv4, &ipv6]);
     ProbeReport {
         schema_version: SCHEMA_VERSION,
         ranat_version: "0.1.0".to_string(),
