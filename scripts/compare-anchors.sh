@@ -51,7 +51,7 @@ out=${RANAT_TESTNET_OUT:-target/compare-anchors}
 rm -rf "$out"
 mkdir -p "$out"
 
-trap 'tn_down' EXIT
+trap 'tn_save_evidence "$out/testnet"; tn_down' EXIT
 trap 'echo "compare-anchors: interrupted" >&2; exit 130' INT TERM
 tn_up || exit 1
 { tn_start_stund && tn_start_coturn && tn_start_ranat_serve; } || exit 1

@@ -83,7 +83,7 @@ out=${RANAT_TESTNET_OUT:-target/testnet}
 rm -rf "$out"
 mkdir -p "$out"
 
-trap 'tn_down' EXIT
+trap 'tn_save_evidence "$out/testnet"; tn_down' EXIT
 trap 'echo "testnet: interrupted" >&2; exit 130' INT TERM
 
 tn_up || abort "could not build the test bed"

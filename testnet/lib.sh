@@ -177,6 +177,21 @@ tn_down() {
     return 0
 }
 
+# tn_save_evidence DIR: keeps what a failure needs explaining before tn_down
+# removes it: every daemon's log (the relay reports frames it had to drop),
+# and each router's ruleset and conntrack statistics (insert_failed, drop).
+tn_save_evidence() {
+    local dir=$1 r
+    mkdir -p "$dir" || return 1
+    [ -d "$TN_DIR/logs" ] && cp -r "$TN_DIR/logs" "$dir/"
+    for r in "${TN_ROUTERS[@]}"; do
+        tn_is_up || break
+        tn_exec "$r" nft list ruleset >"$dir/$r-ruleset.nft" 2>&1
+        tn_exec "$r" conntrack -S >"$dir/$r-conntrack-stats.txt" 2>&1
+    done
+    return 0
+}
+
 _tn_our_namespaces() {
     ip netns list 2>/dev/null | awk -v p="$TN_PREFIX-" 'index($1, p) == 1 { print $1 }'
 }

@@ -80,8 +80,12 @@ _tn_profile_address_dependent() {
 # the stream timeout), i.e. how long an idle mapping lives; by default the
 # kernel's 30 s / 120 s. Load the profile before starting miniupnpd on it.
 load_profile() {
-    local router=$1 profile=${2:-} hairpin=off lifetime='' option
-    shift 2 || true
+    if [ $# -lt 2 ]; then
+        tn_die "usage: load_profile ROUTER PROFILE [hairpin[=on|off]] [lifetime=SECONDS]"
+        return 1
+    fi
+    local router=$1 profile=$2 hairpin=off lifetime='' option
+    shift 2
     for option in "$@"; do
         case $option in
             hairpin | hairpin=on) hairpin=on ;;
