@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the interop tests and the test bed use.
-PACKAGES=(nftables iproute2 conntrack coturn stun-server stun-client miniupnpd
+PACKAGES=(nftables iproute2 conntrack jq tcpdump coturn stun-server stun-client miniupnpd
           miniupnpd-nftables miniupnpc natpmpc miredo miredo-server)
 
 install_packages() {
