@@ -255,10 +255,7 @@ impl Discovery {
     }
 
     fn check_hairpin(&mut self, datagram: &Datagram<'_>) {
-        let Ok(message) = datagram.message() else {
-            return;
-        };
-        let id = message.transaction_id();
+        let id = datagram.transaction_id();
         if let Some(i) = self
             .tests
             .iter()

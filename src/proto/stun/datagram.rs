@@ -7,7 +7,9 @@
 
 use std::borrow::Cow;
 
-use stun_types::message::{MAGIC_COOKIE, Message, MessageClass, StunParseError};
+use stun_types::message::{
+    BINDING, MAGIC_COOKIE, Message, MessageClass, MessageType, StunParseError, TransactionId,
+};
 
 /// The size of a STUN message header (RFC 8489 §5).
 pub const HEADER_LEN: usize = 20;
@@ -34,6 +36,10 @@ pub struct Datagram<'a> {
     /// The 16 bytes after the length field, as they arrived.
     wire_transaction: [u8; 16],
     classic: bool,
+    /// Header facts, kept from the one validating parse so that callers
+    /// sorting datagrams need not parse again.
+    mtype: MessageType,
+    transaction_id: TransactionId,
 }
 
 impl<'a> Datagram<'a> {
@@ -55,27 +61,32 @@ impl<'a> Datagram<'a> {
         } else {
             Cow::Borrowed(bytes)
         };
-        let datagram = Self {
+        let (mtype, transaction_id) = {
+            let message = checked_message(&bytes).map_err(DatagramError::Malformed)?;
+            (message.get_type(), message.transaction_id())
+        };
+        Ok(Self {
             bytes,
             wire_transaction,
             classic,
-        };
-        datagram.message().map_err(DatagramError::Malformed)?;
-        Ok(datagram)
+            mtype,
+            transaction_id,
+        })
     }
 
     /// The parsed message (for a classic message, with the cookie patched in).
     pub fn message(&self) -> Result<Message<'_>, StunParseError> {
-        let message = Message::from_bytes(&self.bytes)?;
-        // RFC 8489 §5: a message's length covers the attributes exactly.
-        let declared = HEADER_LEN + usize::from(u16::from_be_bytes([self.bytes[2], self.bytes[3]]));
-        if declared != self.bytes.len() {
-            return Err(StunParseError::Truncated {
-                expected: declared,
-                actual: self.bytes.len(),
-            });
-        }
-        Ok(message)
+        checked_message(&self.bytes)
+    }
+
+    /// The transaction id (for a classic message, its last 96 bits).
+    pub fn transaction_id(&self) -> TransactionId {
+        self.transaction_id
+    }
+
+    /// Whether this is a response (success or error).
+    pub fn is_response(&self) -> bool {
+        self.mtype.is_response()
     }
 
     /// Whether the message is an RFC 3489 one (no magic cookie).
@@ -90,9 +101,7 @@ impl<'a> Datagram<'a> {
 
     /// Whether this is a Binding request.
     pub fn is_binding_request(&self) -> bool {
-        self.message().is_ok_and(|m| {
-            m.has_class(MessageClass::Request) && m.has_method(stun_types::message::BINDING)
-        })
+        self.mtype.has_class(MessageClass::Request) && self.mtype.has_method(BINDING)
     }
 
     /// The datagram's size on the wire.
@@ -104,6 +113,20 @@ impl<'a> Datagram<'a> {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+}
+
+/// Parses a whole message: RFC 8489 §5 wants its length to cover the
+/// attributes exactly, with nothing trailing.
+fn checked_message(bytes: &[u8]) -> Result<Message<'_>, StunParseError> {
+    let message = Message::from_bytes(bytes)?;
+    let declared = HEADER_LEN + usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+    if declared != bytes.len() {
+        return Err(StunParseError::Truncated {
+            expected: declared,
+            actual: bytes.len(),
+        });
+    }
+    Ok(message)
 }
 
 #[cfg(test)]

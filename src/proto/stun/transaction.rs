@@ -200,16 +200,16 @@ impl ClientTransaction {
         from: SocketAddr,
         datagram: &Datagram<'_>,
     ) -> Offer {
-        let Ok(message) = datagram.message() else {
-            return Offer::NotMine;
-        };
         if self.outcome.is_some()
             || datagram.is_classic()
-            || message.transaction_id() != self.id
-            || !message.is_response()
+            || datagram.transaction_id() != self.id
+            || !datagram.is_response()
         {
             return Offer::NotMine;
         }
+        let Ok(message) = datagram.message() else {
+            return Offer::NotMine;
+        };
         if from != self.expected_source {
             if !self.wrong_sources.contains(&from) {
                 self.wrong_sources.push(from);
