@@ -163,7 +163,7 @@ read -r RP RQ < <(free_port_pair)
 start ranat-serve "$RANAT" serve --primary "$RANAT_A" --alternate "$RANAT_B" --port "$RP" --alt-port "$RQ"
 wait_udp "$RANAT_A" "$RP" "ranat serve"
 echo "== ranat probe × $RUNS against ranat serve $RANAT_A:$RP" >&2
-measure ranat env -u RANAT_SERVERS "$RANAT" probe -4 --json --server "$RANAT_A:$RP"
+measure ranat env -u RANAT_SERVERS "$RANAT" probe -4 --json --no-portmap --no-teredo --server "$RANAT_A:$RP"
 if ! grep -q '"classic": "open_internet"' "$WORK/ranat.last"; then
     echo "ranat probe did not classify loopback as open internet:" >&2
     cat "$WORK/ranat.last" >&2

@@ -46,7 +46,7 @@ tn_check_case_names() {
 tn_probe_ranat() {
     local role=$1 out=$2 server=${3:-${TN_SERVER_RANAT[0]}:3478} bin rc
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
-    tn_exec "$role" timeout 60 "$bin" probe -4 --json --server "$server" >"$out" 2>"$out.stderr"
+    tn_exec "$role" timeout 60 "$bin" probe -4 --json --no-portmap --no-teredo --server "$server" >"$out" 2>"$out.stderr"
     rc=$?
     jq -r '.ipv4 | [
             .status, .classic, (.mapping // "null"), (.filtering // "null"),

@@ -9,7 +9,7 @@
 #            --miniupnpd r1
 #
 # Then run things inside it with the printed prefix, e.g.
-#   ip netns exec rn1234-c1 target/release/ranat probe -4 --server 198.51.100.10:3478
+#   ip netns exec rn1234-c1 target/release/ranat probe -4 --server 198.51.100.10:3478 --teredo-server 198.51.100.40
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . testnet/lib.sh

@@ -29,7 +29,7 @@ fn probe_against_full_rfc5780_server_reports_open_internet_in_json_and_table() {
     out.assert_no_panic();
     assert_eq!(out.code, Some(0), "{out}");
     let j = out.json();
-    assert_eq!(j["schema_version"], 1, "{out}");
+    assert_eq!(j["schema_version"], 2, "{out}");
     assert_eq!(s(&j["verdict"]), "traversal_friendly", "{out}");
     let v4 = &j["ipv4"];
     assert_eq!(s(&v4["status"]), "ok", "{out}");
@@ -203,6 +203,7 @@ fn probe_does_not_panic_when_stdout_is_closed() {
     let server = RanatServer::start(lo4(10, 11), Some(lo4(10, 12)));
     let mut child = Command::new(RANAT)
         .args(["probe", "-4", "--json", "--server", &server.arg()])
+        .args(offline_flags(&[]))
         .env_remove("RANAT_SERVERS")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -1,15 +1,20 @@
 //! `ranat probe`: NAT behaviour discovery for IPv4 and IPv6.
 
 use std::io::{IsTerminal, Write};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::io::portmap;
 use crate::io::probe::{DriveError, discover_all};
 use crate::io::resolve::{self, ServerAddr, ServerSpec};
+use crate::io::undo::UndoLog;
 use crate::proto::nat::DiscoveryConfig;
-use crate::report::{self, FamilyReport, ProbeReport, SCHEMA_VERSION, ServerFailure, ServerResult};
+use crate::report::{
+    self, FamilyReport, PortMappingReport, ProbeReport, SCHEMA_VERSION, ServerFailure, ServerResult,
+};
 
 /// Public RFC 5780-capable servers (two addresses × two ports), used when no
 /// server is given. Tests never use them.
@@ -45,9 +50,54 @@ pub struct ProbeArgs {
     /// then is still reported.
     #[arg(long, default_value = "10", value_name = "SECONDS", value_parser = parse_timeout)]
     timeout: Duration,
+    /// Skip the port-mapping checks (UPnP IGD, PCP, NAT-PMP). They add a
+    /// one-minute test mapping on the router and always remove it.
+    #[arg(long)]
+    no_portmap: bool,
+    /// The IPv4 gateway to ask for port mappings (default: the default
+    /// route's); UPnP discovery then goes to it directly, not by multicast.
+    #[arg(long, value_name = "IP")]
+    gateway: Option<Ipv4Addr>,
+    /// Skip the Teredo qualification test.
+    #[arg(long)]
+    no_teredo: bool,
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
+    let undo = UndoLog::default();
+    tokio::select! {
+        result = probe(args, &undo) => result,
+        () = interrupted() => {
+            // Whatever the checks changed on the gateway is undone before
+            // leaving, even when they were cut off mid-way.
+            for (what, result) in undo.run_all().await {
+                match result {
+                    Ok(()) => eprintln!("ranat: removed the {what}"),
+                    Err(e) => eprintln!("ranat: could not remove the {what}: {e}"),
+                }
+            }
+            Ok(130)
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
     let started = Instant::now();
     let specs = server_specs(&args)?;
     let progress = progress(&args);
@@ -58,7 +108,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
     let (v4, v6): (Vec<ServerAddr>, Vec<ServerAddr>) =
         addrs.into_iter().partition(|s| s.addr.is_ipv4());
     let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
-    let (ipv4, ipv6) = tokio::join!(
+    let stun_v4 = v4.first().map(|s| s.addr);
+    let (ipv4, ipv6, mut port_mapping) = tokio::join!(
         async {
             if args.ipv6_only {
                 skipped("not probed (-6)")
@@ -72,7 +123,28 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
             } else {
                 probe_family(v6, &args, deadline, dns_notes.clone()).await
             }
+        },
+        async {
+            if args.no_portmap {
+                PortMappingReport::skipped("not checked (--no-portmap)")
+            } else if args.ipv6_only {
+                PortMappingReport::skipped("not checked (-6)")
+            } else {
+                portmap::check(args.gateway, stun_v4, undo).await
+            }
         }
+    );
+    let answered: Vec<String> = ipv4
+        .servers
+        .iter()
+        .filter(|s| s.reachable)
+        .map(|s| s.address.clone())
+        .collect();
+    port_mapping.discount_silent_server(|server| answered.contains(&server.to_string()));
+    let topology = report::assess_topology(
+        ipv4.local_address.as_deref(),
+        ipv4.mapped_address.as_deref(),
+        &port_mapping,
     );
     progress.finish_and_clear();
     let verdict = report::verdict(&[&ipv4, &ipv6]);
@@ -81,6 +153,8 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
         ranat_version: env!("CARGO_PKG_VERSION").to_string(),
         ipv4,
         ipv6,
+        port_mapping,
+        topology,
         verdict,
         duration_ms: started.elapsed().as_millis() as u64,
     };

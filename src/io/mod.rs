@@ -1,5 +1,10 @@
 //! Drivers that run the sans-IO machines over tokio sockets, and DNS.
 
+pub mod gateway;
+pub mod portmap;
 pub mod probe;
+mod reach;
 pub mod resolve;
 pub mod serve;
+pub mod undo;
+pub mod upnp;

@@ -155,6 +155,11 @@ pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
         ranat_version: "0.1.0".to_string(),
         ipv4,
         ipv6,
+        port_mapping: super::PortMappingReport::skipped("not checked (--no-portmap)"),
+        topology: super::TopologyReport {
+            finding: super::Topology::Unknown,
+            evidence: vec!["no STUN server answered over IPv4".into()],
+        },
         verdict,
         duration_ms: 2345,
     }

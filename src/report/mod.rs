@@ -4,10 +4,15 @@ mod advice;
 mod family;
 #[cfg(test)]
 mod fixtures;
+mod gateway_view;
 mod model;
+mod portmap;
 mod table;
+mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
 pub use family::*;
 pub use model::*;
+pub use portmap::*;
 pub use table::{RenderOptions, render, render_with};
+pub use topology::{Topology, TopologyReport, assess as assess_topology, is_shared};

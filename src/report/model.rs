@@ -5,10 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::portmap::PortMappingReport;
+use super::topology::TopologyReport;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
 
 /// The version of the JSON report layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole report of `ranat probe`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +20,10 @@ pub struct ProbeReport {
     pub ranat_version: String,
     pub ipv4: FamilyReport,
     pub ipv6: FamilyReport,
+    /// UPnP IGD, PCP and NAT-PMP on the IPv4 gateway.
+    pub port_mapping: PortMappingReport,
+    /// Double NAT and carrier-grade NAT, with the evidence.
+    pub topology: TopologyReport,
     /// The overall verdict, also carried by the exit code.
     pub verdict: Verdict,
     /// Wall time of the whole probe.

@@ -8,6 +8,7 @@ use crate::proto::nat::PortAllocationKind;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
 
 use super::advice::{Family, advise_family, verdict_line};
+use super::gateway_view::{gateway_advice, render_gateway};
 use super::model::{FamilyReport, FamilyStatus, ProbeReport, ServerReport};
 
 /// How to lay out the human report.
@@ -56,6 +57,12 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
         out.push_str(&render_family(family, family.of(report), options));
     }
     out.push('\n');
+    out.push_str(&render_gateway(
+        &report.port_mapping,
+        &report.topology,
+        options,
+    ));
+    out.push('\n');
     out.push_str(&wrap(
         &format!("Verdict: {}", verdict_line(report)),
         width,
@@ -85,6 +92,11 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
             out.push_str(&format!("{}: what to do\n", family.name()));
             out.push_str(&bullets(&advice.actions, width));
         }
+    }
+    let gateway = gateway_advice(&report.port_mapping, &report.topology);
+    if !gateway.is_empty() {
+        out.push_str("\nPort mapping and NAT layers:\n");
+        out.push_str(&bullets(&gateway, width));
     }
     out
 }
@@ -192,7 +204,7 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
     out
 }
 
-fn new_table(options: &RenderOptions) -> Table {
+pub(super) fn new_table(options: &RenderOptions) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::ASCII_FULL_CONDENSED)
@@ -300,14 +312,14 @@ fn duration(ms: u64) -> String {
 
 /// Replaces control characters (a terminal escape from a server name or a
 /// note, a stray newline) with spaces.
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
 /// Each item as a "  - " bullet, wrapped with a hanging indent.
-fn bullets(items: &[String], width: usize) -> String {
+pub(super) fn bullets(items: &[String], width: usize) -> String {
     items
         .iter()
         .map(|item| wrap(item, width, "  - ", "    "))
@@ -317,7 +329,7 @@ fn bullets(items: &[String], width: usize) -> String {
 /// Greedy word wrap to `width` columns, `first` before the first line and
 /// `rest` before the others; a word longer than a line gets a line of its
 /// own. Ends with a newline.
-fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+pub(super) fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
     let text = clean(text);
     let mut out = String::new();
     let mut line = String::from(first);

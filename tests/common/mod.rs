@@ -249,11 +249,26 @@ pub fn run(cmd: &mut Command, limit: Duration) -> Output {
 }
 
 /// `ranat probe` with the given arguments; `RANAT_SERVERS` is removed so the
-/// public default list can never be used by accident.
+/// public default list can never be used by accident, and the gateway checks
+/// are off unless the arguments aim them at a test peer (`--gateway`,
+/// `--teredo-server`): nothing may reach the host's real router or DNS.
 pub fn probe(args: &[&str], limit: Duration) -> Output {
     let mut cmd = Command::new(RANAT);
     cmd.arg("probe").args(args).env_remove("RANAT_SERVERS");
+    cmd.args(offline_flags(args));
     run(&mut cmd, limit)
+}
+
+/// The flags that keep a probe with `args` off the host's own network.
+pub fn offline_flags(args: &[&str]) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if !args.contains(&"--gateway") {
+        flags.push("--no-portmap");
+    }
+    if !args.contains(&"--teredo-server") {
+        flags.push("--no-teredo");
+    }
+    flags
 }
 
 /// A background process that is always killed and reaped, whatever happens

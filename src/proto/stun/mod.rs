@@ -3,10 +3,12 @@
 
 mod attributes;
 mod datagram;
+mod reachability;
 mod responder;
 mod transaction;
 
 pub use attributes::*;
 pub use datagram::*;
+pub use reachability::*;
 pub use responder::*;
 pub use transaction::*;

@@ -1,0 +1,383 @@
+//! The UPnP IGD check, over igd-next: find the gateway by SSDP, read its
+//! external address and connection status, map a fresh UDP port for a
+//! minute, prove the mapping end to end, and delete it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use igd_next::aio::Provider;
+use igd_next::aio::tokio::{Tokio, search_gateway};
+use igd_next::{
+    AddPortError, GetExternalIpError, PortMappingProtocol, RemovePortError, RequestError,
+    SearchError, SearchOptions,
+};
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+
+use super::reach;
+use super::undo::UndoLog;
+use crate::report::{IgdDevice, MappingStatus, TestMapping, UpnpReport};
+
+type Gateway = igd_next::aio::Gateway<Tokio>;
+
+/// Where and how long to look.
+#[derive(Debug, Clone, Copy)]
+pub struct UpnpConfig {
+    /// The local address to search from and to map to.
+    pub local: IpAddr,
+    /// Where the M-SEARCH goes: the SSDP multicast group, or one gateway.
+    pub ssdp_target: SocketAddr,
+    /// How long to wait for a gateway to answer the search.
+    pub search_timeout: Duration,
+    /// How long one SOAP request may take.
+    pub request_timeout: Duration,
+    /// The lease asked for the test mapping.
+    pub lease: Duration,
+    /// The STUN server that tests the mapping from outside.
+    pub stun_server: Option<SocketAddr>,
+}
+
+/// The SSDP multicast group (UPnP Device Architecture 1.1 §1.3.2).
+pub const SSDP_PORT: u16 = 1900;
+
+/// The SSDP multicast group (UPnP Device Architecture 1.1 §1.3.2).
+pub const SSDP_MULTICAST: SocketAddr = SocketAddr::new(
+    IpAddr::V4(std::net::Ipv4Addr::new(239, 255, 255, 250)),
+    SSDP_PORT,
+);
+
+/// UPnP's ConflictInMappingEntry: another port is tried this many times.
+const CONFLICT_RETRIES: u32 = 3;
+
+const DESCRIPTION: &str = "ranat probe test (removed after the test)";
+
+/// Runs the whole check. The mapping's deletion is registered in `undo`
+/// before it is requested, so an interrupted run still removes it.
+pub async fn check(config: UpnpConfig, undo: &UndoLog) -> UpnpReport {
+    let mut report = UpnpReport::skipped("");
+    let gateway = match search(&config).await {
+        Ok(g) => g,
+        Err(e) => {
+            report.status = MappingStatus::NotFound;
+            report.detail = e;
+            return report;
+        }
+    };
+    report.device = Some(IgdDevice {
+        address: gateway.addr,
+        description_path: gateway.root_url.clone(),
+        service: short_service(&gateway.service_type),
+    });
+    match timeout(config.request_timeout, gateway.get_external_ip()).await {
+        Ok(Ok(ip)) => report.external_address = Some(ip),
+        Ok(Err(GetExternalIpError::ActionNotAuthorized)) => report.error_code = Some(606),
+        Ok(Err(GetExternalIpError::RequestError(e))) => report.error_code = error_code(&e),
+        Err(_) => {}
+    }
+    report.connection_status = connection_status(&gateway, config.request_timeout).await;
+    let socket = match UdpSocket::bind(SocketAddr::new(config.local, 0)).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.status = MappingStatus::Failed;
+            report.detail = format!("could not open a local UDP socket: {e}");
+            return report;
+        }
+    };
+    let internal = match socket.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            report.status = MappingStatus::Failed;
+            report.detail = format!("could not read the local socket's address: {e}");
+            return report;
+        }
+    };
+    let (mapping, key) = match add_mapping(&gateway, internal, &config, undo).await {
+        Ok(m) => m,
+        Err(refusal) => {
+            report.status = refusal.status;
+            report.error_code = refusal.code;
+            report.detail = refusal.detail;
+            return report;
+        }
+    };
+    let verification = reach::verify(&socket, config.stun_server, mapping.external_port).await;
+    let deleted = undo.run(key).await;
+    let external_ip = report
+        .external_address
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let test = TestMapping {
+        internal,
+        external: SocketAddr::new(external_ip, mapping.external_port),
+        lease_seconds: mapping.lease,
+        conflicts: mapping.conflicts,
+        verification,
+        deleted: deleted.is_ok(),
+        delete_error: deleted.err(),
+    };
+    report.status = MappingStatus::of(&test.verification);
+    report.detail = format!(
+        "mapped UDP {} → {}{}",
+        test.external,
+        test.internal,
+        if mapping.lease == 0 {
+            " (the router only grants permanent leases, 725: deleted right after the test)"
+        } else {
+            ""
+        }
+    );
+    report.mapping = Some(test);
+    report
+}
+
+async fn search(config: &UpnpConfig) -> Result<Gateway, String> {
+    let mut options = SearchOptions::default();
+    options.bind_addr = SocketAddr::new(config.local, 0);
+    options.broadcast_address = config.ssdp_target;
+    options.timeout = Some(config.search_timeout);
+    options.single_search_timeout = Some(config.search_timeout);
+    options.gateway_ip_version = igd_next::GatewayIpVersion::V4;
+    // A generous outer bound: igd-next also fetches the description and the
+    // service description inside its own timeout.
+    match timeout(
+        config.search_timeout + config.request_timeout,
+        search_gateway(options),
+    )
+    .await
+    {
+        Ok(Ok(gateway)) => Ok(gateway),
+        Ok(Err(SearchError::NoResponseWithinTimeout)) | Err(_) => Err(format!(
+            "no UPnP Internet Gateway Device answered within {:.1} s (UPnP is off, or the \
+             device that answered offers no WAN connection service)",
+            config.search_timeout.as_secs_f64()
+        )),
+        Ok(Err(e)) => Err(format!("UPnP discovery failed: {}", short(&e.to_string()))),
+    }
+}
+
+struct Added {
+    external_port: u16,
+    lease: u32,
+    conflicts: u32,
+}
+
+struct Refusal {
+    status: MappingStatus,
+    code: Option<u16>,
+    detail: String,
+}
+
+/// AddPortMapping for `internal`: the same external port first, another
+/// one on 718, a permanent lease on 725.
+async fn add_mapping(
+    gateway: &Gateway,
+    internal: SocketAddr,
+    config: &UpnpConfig,
+    undo: &UndoLog,
+) -> Result<(Added, super::undo::UndoKey), Refusal> {
+    let mut lease = u32::try_from(config.lease.as_secs())
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let mut external_port = internal.port();
+    let mut conflicts = 0;
+    loop {
+        let key = register_delete(gateway, external_port, undo);
+        let add = gateway.add_port(
+            PortMappingProtocol::UDP,
+            external_port,
+            internal,
+            lease,
+            DESCRIPTION,
+        );
+        let result = timeout(config.request_timeout, add).await;
+        let error = match result {
+            Ok(Ok(())) => {
+                return Ok((
+                    Added {
+                        external_port,
+                        lease,
+                        conflicts,
+                    },
+                    key,
+                ));
+            }
+            Ok(Err(e)) => e,
+            Err(_) => {
+                // The request may have been carried out: undo it anyway.
+                let _ = undo.run(key).await;
+                return Err(Refusal {
+                    status: MappingStatus::Failed,
+                    code: None,
+                    detail: format!(
+                        "AddPortMapping got no answer within {:.1} s",
+                        config.request_timeout.as_secs_f64()
+                    ),
+                });
+            }
+        };
+        undo.forget(key);
+        match error {
+            AddPortError::PortInUse if conflicts < CONFLICT_RETRIES => {
+                conflicts += 1;
+                external_port = rand::random_range(20_000..=60_000);
+            }
+            AddPortError::OnlyPermanentLeasesSupported if lease != 0 => lease = 0,
+            AddPortError::SamePortValuesRequired if external_port != internal.port() => {
+                external_port = internal.port();
+            }
+            other => return Err(refusal(other, conflicts)),
+        }
+    }
+}
+
+fn register_delete(gateway: &Gateway, external_port: u16, undo: &UndoLog) -> super::undo::UndoKey {
+    let gateway = gateway.clone();
+    let what = format!(
+        "UPnP mapping of UDP port {external_port} on {}",
+        gateway.addr
+    );
+    undo.register(what, move || async move {
+        match timeout(
+            Duration::from_secs(2),
+            gateway.remove_port(PortMappingProtocol::UDP, external_port),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(RemovePortError::NoSuchPortMapping)) => {
+                Err("the router no longer knew the mapping (714 NoSuchEntryInArray)".into())
+            }
+            Ok(Err(e)) => Err(format!(
+                "DeletePortMapping failed: {}",
+                short(&e.to_string())
+            )),
+            Err(_) => Err("DeletePortMapping got no answer within 2 s".into()),
+        }
+    })
+}
+
+fn refusal(error: AddPortError, conflicts: u32) -> Refusal {
+    let (status, code, detail) = match error {
+        AddPortError::ActionNotAuthorized => (
+            MappingStatus::Refused,
+            Some(606),
+            "the router refuses port mappings (606 Action not authorized): UPnP is read-only \
+             or limited to other clients"
+                .to_string(),
+        ),
+        AddPortError::PortInUse => (
+            MappingStatus::Refused,
+            Some(718),
+            format!("every port tried was taken (718 ConflictInMappingEntry, {conflicts} retries)"),
+        ),
+        AddPortError::OnlyPermanentLeasesSupported => (
+            MappingStatus::Refused,
+            Some(725),
+            "the router refused even a permanent lease (725)".to_string(),
+        ),
+        AddPortError::SamePortValuesRequired => (
+            MappingStatus::Refused,
+            Some(724),
+            "the router requires equal ports and still refused (724)".to_string(),
+        ),
+        AddPortError::DescriptionTooLong => (
+            MappingStatus::Refused,
+            Some(605),
+            "the router refused the mapping's description as too long (605)".to_string(),
+        ),
+        AddPortError::RequestError(e) => {
+            let code = error_code(&e);
+            let status = if code.is_some() {
+                MappingStatus::Refused
+            } else {
+                MappingStatus::Failed
+            };
+            (
+                status,
+                code,
+                format!("AddPortMapping failed: {}", describe(&e)),
+            )
+        }
+        AddPortError::InternalPortZeroInvalid | AddPortError::ExternalPortZeroInvalid => (
+            MappingStatus::Failed,
+            None,
+            "port 0 cannot be mapped".to_string(),
+        ),
+    };
+    Refusal {
+        status,
+        code,
+        detail,
+    }
+}
+
+/// GetStatusInfo's NewConnectionStatus, when the service offers the action.
+async fn connection_status(gateway: &Gateway, limit: Duration) -> Option<String> {
+    if !gateway.control_schema.contains_key("GetStatusInfo") {
+        return None;
+    }
+    let url = if gateway.control_url.starts_with("http://") {
+        gateway.control_url.clone()
+    } else {
+        format!("http://{}{}", gateway.addr, gateway.control_url)
+    };
+    let action = format!("\"{}#GetStatusInfo\"", gateway.service_type);
+    let body = format!(
+        "<?xml version=\"1.0\"?><s:Envelope s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\" \
+         xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><u:GetStatusInfo xmlns:u=\"{}\">\
+         </u:GetStatusInfo></s:Body></s:Envelope>",
+        gateway.service_type
+    );
+    let text = timeout(limit, Tokio::send_async(&url, &action, &body))
+        .await
+        .ok()?
+        .ok()?;
+    let envelope = xmltree::Element::parse(text.as_bytes()).ok()?;
+    let status = envelope
+        .get_child("Body")?
+        .get_child("GetStatusInfoResponse")?
+        .get_child("NewConnectionStatus")?
+        .get_text()?;
+    let status = status.trim();
+    (!status.is_empty() && status.len() <= 64).then(|| status.to_string())
+}
+
+fn error_code(e: &RequestError) -> Option<u16> {
+    match e {
+        RequestError::ErrorCode(code, _) => Some(*code),
+        _ => None,
+    }
+}
+
+/// A request error in words, without echoing a hostile device's whole reply.
+fn describe(e: &RequestError) -> String {
+    match e {
+        RequestError::ErrorCode(code, text) => format!("UPnP error {code} {}", short(text)),
+        RequestError::InvalidResponse(_) => {
+            "the router's reply was not a valid SOAP response".into()
+        }
+        RequestError::UnsupportedAction(a) => format!("the router does not offer {}", short(a)),
+        other => short(&other.to_string()),
+    }
+}
+
+/// `urn:schemas-upnp-org:service:WANIPConnection:1` → `WANIPConnection:1`.
+fn short_service(service_type: &str) -> String {
+    let short = service_type
+        .strip_prefix("urn:schemas-upnp-org:service:")
+        .unwrap_or(service_type);
+    self::short(short)
+}
+
+/// At most 120 characters of text that came from the network, on one line.
+fn short(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    if text.chars().count() > 120 {
+        format!("{line}…")
+    } else {
+        line
+    }
+}
