@@ -171,6 +171,38 @@ service() {
     rows+=("$(printf '%-21s %-58s %-10s' "$name" "$description" "${result/PASS/ok}") $result")
     echo "   $name: $result" >&2
 }
+# ranat's own gateway checks behind every profile: UPnP, PCP / NAT-PMP and
+# Teredo against the real miniupnpd on r2 and miredo-server, and the router's
+# rules once ranat is done (testnet/gateway.sh).
+gateway_cases() {
+    local entry name profile expected observed diff
+    load_profile r2 public || abort "could not load a profile into r2"
+    tn_start_miniupnpd r2 || abort "could not start miniupnpd on r2"
+    tn_start_miredo_server || abort "could not start miredo-server"
+    for entry in "${TN_GATEWAY_CASES[@]}"; do
+        read -r name profile expected <<<"$entry"
+        if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "$name"; then
+            continue
+        fi
+        IFS=: read -r -a spec <<<"$profile"
+        load_profile r2 "${spec[@]}" || abort "could not load profile $profile into r2"
+        local start=$(date +%s%N)
+        observed=$(tn_gateway_probe c2 r2 "$out/gateway-$name.json")
+        local ms=$((($(date +%s%N) - start) / 1000000))
+        if diff=$(tn_gateway_compare "$expected" "$observed"); then
+            passed=$((passed + 1)) result=PASS
+        else
+            failed=$((failed + 1)) result=FAIL
+            details+=("gateway $name: got $diff  (expected $expected; output in $out/gateway-$name.json*)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "gw:$name" "$expected")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $result")
+        echo "   gateway $name: $result" >&2
+    done
+}
+if [ "$mode" = ranat ]; then
+    gateway_cases
+fi
+
 if [ "$mode" = anchors ] && [ ${#only[@]} -eq 0 ]; then
     load_profile r2 port_restricted_cone || abort "could not load a profile into r2"
     service upnp_igd "miniupnpd on r2: upnpc maps UDP 4000, a datagram crosses" upnp_check

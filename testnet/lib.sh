@@ -489,3 +489,5 @@ set_delay() {
 . "$TN_LIB_DIR/profiles.sh"
 # shellcheck source=testnet/probes.sh
 . "$TN_LIB_DIR/probes.sh"
+# shellcheck source=testnet/gateway.sh
+. "$TN_LIB_DIR/gateway.sh"

@@ -59,8 +59,13 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "IP")]
     gateway: Option<Ipv4Addr>,
     /// Skip the Teredo qualification test.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "teredo_server")]
     no_teredo: bool,
+    /// The Teredo server, HOST[:PORT] (default: Windows' own,
+    /// win10.ipv6.microsoft.com); its second address is the next IPv4
+    /// address, as Windows assumes.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    teredo_server: Option<String>,
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
