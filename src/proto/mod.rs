@@ -1,4 +1,5 @@
 //! Sans-IO protocol logic: no sockets, no clock, no randomness of its own.
 
 pub mod nat;
+pub mod portmap;
 pub mod stun;
