@@ -20,14 +20,16 @@ TN_GATEWAY_FIELDS=(upnp pcp teredo topology removed)
 #   mappings are made but cannot be tested ("unverified"), and Teredo is
 #   offline.
 # - public: the client holds a public address outside miniupnpd's LAN, so
-#   miniupnpd ignores its SSDP search; there is no NAT to map through.
+#   miniupnpd ignores its SSDP search and its PCP requests (which come in
+#   on an address miniupnpd does not listen on); there is no NAT to map
+#   through.
 # - Teredo: a cone-flag RS is answered from the server's other address, which
 #   only endpoint-independent filtering admits (cone); the mapped ports seen
 #   by the two server addresses differ exactly when mapping depends on the
 #   destination (symmetric); otherwise restricted.
 #  case                  profile[:options]     upnp        pcp             teredo     topology   removed
 TN_GATEWAY_CASES=(
-    "public               public                not_found   refused         cone       no_nat     yes"
+    "public               public                not_found   not_found       cone       no_nat     yes"
     "udp_blocked          udp_blocked           unverified  unverified/pcp  offline    unknown    yes"
     "full_cone            full_cone             works       works/pcp       cone       single_nat yes"
     "restricted_cone      restricted_cone       works       works/pcp       restricted single_nat yes"

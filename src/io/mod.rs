@@ -1,6 +1,7 @@
 //! Drivers that run the sans-IO machines over tokio sockets, and DNS.
 
 pub mod gateway;
+mod pcp;
 pub mod portmap;
 pub mod probe;
 mod reach;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::gateway::{default_gateway, route_source};
 use super::undo::UndoLog;
-use super::upnp;
+use super::{pcp, upnp};
 use crate::report::{PortControlReport, PortMappingReport, UpnpReport};
 
 /// How long UPnP discovery waits for a gateway.
@@ -28,7 +28,7 @@ pub async fn check(
     let Some(gateway) = gateway.or_else(default_gateway) else {
         return PortMappingReport::skipped("no IPv4 default route, so no gateway to ask");
     };
-    let local = match route_source(SocketAddr::from((gateway, upnp::SSDP_PORT))).await {
+    let local = match route_source(SocketAddr::from((gateway, pcp::SERVER_PORT))).await {
         Ok(IpAddr::V4(local)) => local,
         Ok(IpAddr::V6(_)) | Err(_) => {
             return PortMappingReport {
@@ -49,8 +49,14 @@ pub async fn check(
         lease: LEASE,
         stun_server: stun,
     };
-    let upnp: UpnpReport = upnp::check(upnp_config, undo).await;
-    let pcp = PortControlReport::skipped("PCP / NAT-PMP: not yet built");
+    let pcp_config = pcp::PcpConfig {
+        gateway,
+        local,
+        lease: LEASE,
+        stun_server: stun,
+    };
+    let (upnp, pcp): (UpnpReport, PortControlReport) =
+        tokio::join!(upnp::check(upnp_config, undo), pcp::check(pcp_config, undo));
     PortMappingReport {
         gateway: Some(gateway.into()),
         upnp,
