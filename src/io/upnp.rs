@@ -115,6 +115,8 @@ pub async fn check(config: UpnpConfig, undo: &UndoLog) -> UpnpReport {
         delete_error: deleted.err(),
     };
     report.status = MappingStatus::of(&test.verification);
+    // A refused GetExternalIPAddress does not make the mapping less real.
+    report.error_code = None;
     report.detail = format!(
         "mapped UDP {} → {}{}",
         test.external,
@@ -136,6 +138,12 @@ async fn search(config: &UpnpConfig) -> Result<Gateway, String> {
     options.timeout = Some(config.search_timeout);
     options.single_search_timeout = Some(config.search_timeout);
     options.gateway_ip_version = igd_next::GatewayIpVersion::V4;
+    // A gateway the user named is trusted even where igd-next would not
+    // trust it by itself (a loopback address); multicast discovery keeps
+    // igd-next's rule that the device's URLs use the responder's address.
+    if config.ssdp_target != SSDP_MULTICAST {
+        options.allowed_gateway_ips = vec![config.ssdp_target.ip()];
+    }
     // A generous outer bound: igd-next also fetches the description and the
     // service description inside its own timeout.
     match timeout(
@@ -214,11 +222,21 @@ async fn add_mapping(
                 });
             }
         };
-        undo.forget(key);
+        // A parsed refusal means nothing was mapped; any other failure (a
+        // reply cut off or unreadable) may have come after the router acted,
+        // so the mapping is deleted to be sure (a 714 in answer is harmless).
+        if maybe_mapped(&error) {
+            let _ = undo.run(key).await;
+        } else {
+            undo.forget(key);
+        }
         match error {
             AddPortError::PortInUse if conflicts < CONFLICT_RETRIES => {
                 conflicts += 1;
-                external_port = rand::random_range(20_000..=60_000);
+                let taken = external_port;
+                while external_port == taken || external_port == internal.port() {
+                    external_port = rand::random_range(20_000..=60_000);
+                }
             }
             AddPortError::OnlyPermanentLeasesSupported if lease != 0 => lease = 0,
             AddPortError::SamePortValuesRequired if external_port != internal.port() => {
@@ -253,6 +271,16 @@ fn register_delete(gateway: &Gateway, external_port: u16, undo: &UndoLog) -> sup
             Err(_) => Err("DeletePortMapping got no answer within 2 s".into()),
         }
     })
+}
+
+/// Whether a failed AddPortMapping may still have made the mapping: the
+/// router answered, but not with a SOAP fault that says it did not.
+fn maybe_mapped(error: &AddPortError) -> bool {
+    matches!(
+        error,
+        AddPortError::RequestError(e)
+            if !matches!(e, RequestError::ErrorCode(..) | RequestError::UnsupportedAction(_))
+    )
 }
 
 fn refusal(error: AddPortError, conflicts: u32) -> Refusal {
