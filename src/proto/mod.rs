@@ -2,3 +2,4 @@
 
 pub mod nat;
 pub mod stun;
+pub mod teredo;
