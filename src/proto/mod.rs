@@ -3,3 +3,4 @@
 pub mod nat;
 pub mod portmap;
 pub mod stun;
+pub mod teredo;

@@ -1,0 +1,23 @@
+//! Teredo (RFC 4380, updated by RFC 5991 and RFC 6081): addresses, the
+//! encapsulation headers, the Router Solicitation / Advertisement exchange
+//! and a qualification machine that tells what a Teredo client would see
+//! behind this NAT. All sans-IO: nonces and time come from the caller.
+
+mod address;
+mod advert;
+mod outcome;
+mod packet;
+mod probe;
+mod qualify;
+
+#[cfg(test)]
+mod qualify_tests;
+#[cfg(test)]
+mod testing;
+
+pub use address::*;
+pub use advert::*;
+pub use outcome::{QualificationOutcome, TeredoNat, TeredoState};
+pub use packet::*;
+pub use probe::{AnswerError, CONE_SOCKET, InvalidAnswer, Probe, ProbeNonces, RESTRICTED_SOCKET};
+pub use qualify::*;
