@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::io::portmap;
 use crate::io::probe::{DriveError, discover_all};
 use crate::io::resolve::{self, ServerAddr, ServerSpec};
 use crate::io::undo::UndoLog;
+use crate::io::{portmap, teredo};
 use crate::proto::nat::DiscoveryConfig;
+use crate::proto::teredo::QualificationOutcome;
 use crate::report::{
-    self, FamilyReport, PortMappingReport, ProbeReport, SCHEMA_VERSION, ServerFailure, ServerResult,
+    self, FamilyReport, MappingStatus, NatSpecial, PortMappingReport, ProbeReport, SCHEMA_VERSION,
+    ServerFailure, ServerResult, TeredoReport,
 };
 
 /// Public RFC 5780-capable servers (two addresses × two ports), used when no
@@ -114,7 +116,7 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
         addrs.into_iter().partition(|s| s.addr.is_ipv4());
     let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
     let stun_v4 = v4.first().map(|s| s.addr);
-    let (ipv4, ipv6, mut port_mapping) = tokio::join!(
+    let (ipv4, ipv6, mut port_mapping, qualification) = tokio::join!(
         async {
             if args.ipv6_only {
                 skipped("not probed (-6)")
@@ -137,7 +139,8 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
             } else {
                 portmap::check(args.gateway, stun_v4, undo).await
             }
-        }
+        },
+        qualify_teredo(&args)
     );
     let answered: Vec<String> = ipv4
         .servers
@@ -153,6 +156,22 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
     );
     progress.finish_and_clear();
     let verdict = report::verdict(&[&ipv4, &ipv6]);
+    let existing = teredo::existing_interface();
+    let teredo = match qualification {
+        Err(why) => TeredoReport::skipped(why, existing),
+        Ok((outcome, name)) => {
+            let upnp = match port_mapping.upnp.status {
+                MappingStatus::Skipped => None,
+                MappingStatus::Works | MappingStatus::Unverified => Some(true),
+                _ => Some(false),
+            };
+            let special = NatSpecial {
+                upnp,
+                port_preserving: ipv4.port_preservation,
+            };
+            TeredoReport::from_outcome(&outcome, name, special, &ipv4, existing)
+        }
+    };
     let report = ProbeReport {
         schema_version: SCHEMA_VERSION,
         ranat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -160,6 +179,7 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
         ipv6,
         port_mapping,
         topology,
+        teredo,
         verdict,
         duration_ms: started.elapsed().as_millis() as u64,
     };
@@ -183,6 +203,28 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
         other => other?,
     }
     Ok(verdict.exit_code())
+}
+
+/// Runs the Teredo qualification unless told not to; the error is the
+/// reason it did not run.
+async fn qualify_teredo(
+    args: &ProbeArgs,
+) -> Result<(QualificationOutcome, Option<String>), String> {
+    if args.no_teredo {
+        return Err("not checked (--no-teredo)".into());
+    }
+    if args.ipv6_only {
+        return Err("not checked (-6): Teredo runs over IPv4".into());
+    }
+    let server = args
+        .teredo_server
+        .as_deref()
+        .unwrap_or(teredo::DEFAULT_SERVER);
+    let (primary, name) = teredo::server_address(server)
+        .await
+        .map_err(|e| e.to_string())?;
+    let outcome = teredo::qualify(primary).await.map_err(|e| e.to_string())?;
+    Ok((outcome, name))
 }
 
 /// A finite number of seconds above zero.

@@ -7,5 +7,6 @@ pub mod probe;
 mod reach;
 pub mod resolve;
 pub mod serve;
+pub mod teredo;
 pub mod undo;
 pub mod upnp;

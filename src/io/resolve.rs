@@ -153,6 +153,21 @@ pub async fn resolve(specs: &[ServerSpec]) -> (Vec<ServerAddr>, Vec<String>) {
     (slots.into_iter().flatten().flatten().collect(), notes)
 }
 
+/// The addresses of one host name, within [`RESOLVE_TIMEOUT`].
+pub async fn lookup_host(host: &str) -> Result<Vec<IpAddr>, String> {
+    let resolver = TokioResolver::builder_tokio()
+        .and_then(|b| b.build())
+        .map_err(|e| format!("no DNS resolver available: {e}"))?;
+    match tokio::time::timeout(RESOLVE_TIMEOUT, resolver.lookup_ip(host)).await {
+        Ok(Ok(ips)) => Ok(ips.iter().collect()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "DNS gave no answer within {} s",
+            RESOLVE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 async fn lookup(
     resolver: &TokioResolver,
     spec: &ServerSpec,

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use super::resolve::{self, ServerSpec};
 use crate::proto::nat::SocketId;
 use crate::proto::teredo::{
-    QualificationConfig, QualificationOutcome, Qualification, TEREDO_PORT, TeredoAddress,
+    Qualification, QualificationConfig, QualificationOutcome, TEREDO_PORT, TeredoAddress,
 };
 use crate::report::ExistingInterface;
 
@@ -152,7 +152,9 @@ mod tests {
         assert_eq!(found.name, "teredo");
         assert_eq!(
             found.address,
-            "2001:0:c633:6428:8000:63bf:3fff:fdd2".parse::<Ipv6Addr>().unwrap()
+            "2001:0:c633:6428:8000:63bf:3fff:fdd2"
+                .parse::<Ipv6Addr>()
+                .unwrap()
         );
     }
 

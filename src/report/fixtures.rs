@@ -160,6 +160,7 @@ pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
             finding: super::Topology::Unknown,
             evidence: vec!["no STUN server answered over IPv4".into()],
         },
+        teredo: super::TeredoReport::skipped("not checked (--no-teredo)", None),
         verdict,
         duration_ms: 2345,
     }

@@ -8,6 +8,8 @@ mod gateway_view;
 mod model;
 mod portmap;
 mod table;
+mod teredo;
+mod teredo_view;
 mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
@@ -15,4 +17,5 @@ pub use family::*;
 pub use model::*;
 pub use portmap::*;
 pub use table::{RenderOptions, render, render_with};
+pub use teredo::*;
 pub use topology::{Topology, TopologyReport, assess as assess_topology, is_shared};

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::portmap::PortMappingReport;
+use super::teredo::TeredoReport;
 use super::topology::TopologyReport;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
 
@@ -24,6 +25,8 @@ pub struct ProbeReport {
     pub port_mapping: PortMappingReport,
     /// Double NAT and carrier-grade NAT, with the evidence.
     pub topology: TopologyReport,
+    /// Teredo qualification (RFC 4380) as a Windows client would see it.
+    pub teredo: TeredoReport,
     /// The overall verdict, also carried by the exit code.
     pub verdict: Verdict,
     /// Wall time of the whole probe.

@@ -10,6 +10,7 @@ use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, Port
 use super::advice::{Family, advise_family, verdict_line};
 use super::gateway_view::{gateway_advice, render_gateway};
 use super::model::{FamilyReport, FamilyStatus, ProbeReport, ServerReport};
+use super::teredo_view::{render_teredo, teredo_advice};
 
 /// How to lay out the human report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
         options,
     ));
     out.push('\n');
+    out.push_str(&render_teredo(&report.teredo, options));
+    out.push('\n');
     out.push_str(&wrap(
         &format!("Verdict: {}", verdict_line(report)),
         width,
@@ -97,6 +100,11 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
     if !gateway.is_empty() {
         out.push_str("\nPort mapping and NAT layers:\n");
         out.push_str(&bullets(&gateway, width));
+    }
+    let teredo = teredo_advice(&report.teredo, &report.port_mapping);
+    if !teredo.is_empty() {
+        out.push_str("\nTeredo:\n");
+        out.push_str(&bullets(&teredo, width));
     }
     out
 }

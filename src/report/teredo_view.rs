@@ -84,7 +84,10 @@ pub fn render_teredo(teredo: &TeredoReport, options: &RenderOptions) -> String {
 }
 
 fn nat_words(teredo: &TeredoReport) -> String {
-    let ports = match (teredo.mapped_port_via_primary, teredo.mapped_port_via_secondary) {
+    let ports = match (
+        teredo.mapped_port_via_primary,
+        teredo.mapped_port_via_secondary,
+    ) {
         (Some(a), Some(b)) if a != b => {
             format!(" (the two server addresses saw ports {a} and {b})")
         }
@@ -125,10 +128,11 @@ pub fn teredo_advice(teredo: &TeredoReport, ports: &PortMappingReport) -> Vec<St
             teredo.server.map_or(3544, |s| s.port())
         )),
         (_, Some(TeredoNat::Symmetric)) => {
-            let mut line = "Teredo would not qualify behind this symmetric NAT for a plain RFC 4380 \
+            let mut line =
+                "Teredo would not qualify behind this symmetric NAT for a plain RFC 4380 \
                  client; Windows 7 and later keep the address (RFC 6081) but reach only peers \
                  behind cone or address-restricted NATs."
-                .to_string();
+                    .to_string();
             if upnp_best
                 || teredo
                     .rfc6081_extensions
