@@ -199,8 +199,19 @@ gateway_cases() {
         echo "   gateway $name: $result" >&2
     done
 }
+# With miredo running in c2, ranat reports the host's own Teredo interface.
+existing_teredo() {
+    tn_start_miredo_client c2 || return 1
+    tn_gateway_probe c2 r2 "$out/gateway-existing-teredo.json" >/dev/null
+    jq -e '.teredo.existing_interface.name == "teredo"
+           and (.teredo.existing_interface.address | startswith("2001:0:"))' \
+        "$out/gateway-existing-teredo.json"
+}
 if [ "$mode" = ranat ]; then
     gateway_cases
+    if [ ${#only[@]} -eq 0 ]; then
+        service existing_teredo "miredo running in c2: ranat reports its interface" existing_teredo
+    fi
 fi
 
 if [ "$mode" = anchors ] && [ ${#only[@]} -eq 0 ]; then
