@@ -7,6 +7,7 @@ pub mod probe;
 mod reach;
 pub mod resolve;
 pub mod serve;
+mod sockets;
 pub mod teredo;
 pub mod undo;
 pub mod upnp;

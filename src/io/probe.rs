@@ -2,18 +2,14 @@
 //! once.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::proto::nat::{Discovery, DiscoveryConfig, Observation, SocketId};
-
-/// Room for any datagram, so that an oversize one is seen whole and refused.
-const RECV_BUFFER: usize = 65_536;
+use super::gateway::route_source;
+use super::sockets::SocketSet;
+use crate::proto::nat::{Discovery, DiscoveryConfig, Observation};
 
 /// Why one server's discovery could not run.
 #[derive(Debug, thiserror::Error)]
@@ -55,57 +51,17 @@ pub async fn discover_all(
         .collect()
 }
 
-/// The local address the kernel would use toward `server`: a connected UDP
-/// socket learns it without sending anything.
-async fn route_source(server: SocketAddr) -> Result<IpAddr, DriveError> {
-    let unspecified: SocketAddr = if server.is_ipv4() {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let no_route = |source| DriveError::NoRoute { server, source };
-    let probe = UdpSocket::bind(unspecified).await.map_err(no_route)?;
-    probe.connect(server).await.map_err(no_route)?;
-    Ok(probe.local_addr().map_err(no_route)?.ip())
-}
-
 async fn drive(mut machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
-    let local_ip = route_source(machine.server()).await?;
-    let mut sockets = Vec::new();
-    while let Some(id) = machine.poll_bind() {
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-            .await
-            .map_err(DriveError::Socket)?;
-        let local = socket.local_addr().map_err(DriveError::Socket)?;
-        sockets.push(Arc::new(socket));
-        machine.handle_bound(Instant::now(), id, local);
-    }
-    let (tx, mut rx) = mpsc::channel::<(SocketId, SocketAddr, Vec<u8>)>(256);
-    let mut receivers = JoinSet::new();
-    for (i, socket) in sockets.iter().enumerate() {
-        let socket = Arc::clone(socket);
-        let tx = tx.clone();
-        let id = SocketId(i as u8);
-        receivers.spawn(async move {
-            let mut buf = vec![0; RECV_BUFFER];
-            loop {
-                // A receive error (an ICMP report) is a lost packet, not the
-                // end of the socket.
-                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-                    continue;
-                };
-                if tx.send((id, from, buf[..n].to_vec())).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    let server = machine.server();
+    let local_ip = route_source(server)
+        .await
+        .map_err(|source| DriveError::NoRoute { server, source })?;
+    let mut sockets = SocketSet::bind(local_ip, &mut machine)
+        .await
+        .map_err(DriveError::Socket)?;
     loop {
         while let Some(t) = machine.poll_transmit() {
-            if let Some(socket) = sockets.get(usize::from(t.socket.0)) {
-                // A failed send is a lost packet: the schedule retransmits.
-                let _ = socket.send_to(&t.payload, t.destination).await;
-            }
+            sockets.send(t.socket, t.destination, &t.payload).await;
         }
         if let Some(observation) = machine.observation() {
             return Ok(observation.clone());
@@ -115,7 +71,7 @@ async fn drive(mut machine: Discovery, deadline: Instant) -> Result<Observation,
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(1));
         tokio::select! {
-            Some((id, from, bytes)) = rx.recv() => {
+            Some((id, from, bytes)) = sockets.recv() => {
                 machine.handle_input(Instant::now(), id, from, &bytes);
             }
             () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),

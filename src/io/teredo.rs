@@ -1,16 +1,11 @@
 //! Runs the Teredo [`Qualification`] over two real UDP sockets, and finds a
 //! Teredo interface the host may already have.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-
 use super::resolve::{self, ServerSpec};
-use crate::proto::nat::SocketId;
+use super::sockets::SocketSet;
 use crate::proto::teredo::{
     Qualification, QualificationConfig, QualificationOutcome, TEREDO_PORT, TeredoAddress,
 };
@@ -66,39 +61,13 @@ pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, Tere
     let local_ip = super::gateway::route_source(primary.into())
         .await
         .map_err(|e| TeredoError::NoRoute(primary, e))?;
-    let mut sockets = Vec::new();
-    while let Some(id) = machine.poll_bind() {
-        let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0))
-            .await
-            .map_err(TeredoError::Socket)?;
-        let local = socket.local_addr().map_err(TeredoError::Socket)?;
-        sockets.push((id, Arc::new(socket)));
-        machine.handle_bound(Instant::now(), id, local);
-    }
-    let (tx, mut rx) = mpsc::channel::<(SocketId, SocketAddr, Vec<u8>)>(64);
-    let mut receivers = JoinSet::new();
-    for (id, socket) in &sockets {
-        let (id, socket, tx) = (*id, Arc::clone(socket), tx.clone());
-        receivers.spawn(async move {
-            let mut buf = vec![0; 65_536];
-            loop {
-                // An ICMP error is a lost packet, not the end of the socket.
-                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-                    continue;
-                };
-                if tx.send((id, from, buf[..n].to_vec())).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    let mut sockets = SocketSet::bind(local_ip, &mut machine)
+        .await
+        .map_err(TeredoError::Socket)?;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         while let Some(t) = machine.poll_transmit() {
-            if let Some((_, socket)) = sockets.iter().find(|(id, _)| *id == t.socket) {
-                // A failed send is a lost packet: the schedule retransmits.
-                let _ = socket.send_to(&t.payload, t.destination).await;
-            }
+            sockets.send(t.socket, t.destination, &t.payload).await;
         }
         if let Some(outcome) = machine.outcome() {
             return Ok(outcome.clone());
@@ -108,7 +77,7 @@ pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, Tere
             .map(tokio::time::Instant::from_std)
             .unwrap_or(deadline);
         tokio::select! {
-            Some((id, from, bytes)) = rx.recv() => {
+            Some((id, from, bytes)) = sockets.recv() => {
                 machine.handle_input(Instant::now(), id, from, &bytes);
             }
             () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),
