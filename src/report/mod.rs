@@ -5,6 +5,7 @@ mod family;
 #[cfg(test)]
 mod fixtures;
 mod gateway_view;
+mod load;
 mod model;
 mod portmap;
 mod table;
@@ -14,6 +15,7 @@ mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
 pub use family::*;
+pub use load::{LoadError, load};
 pub use model::*;
 pub use portmap::*;
 pub use table::{RenderOptions, render, render_with};
