@@ -331,7 +331,12 @@ fn serve_port_zero_is_refused_or_resolved() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = daemon.exited() {
-            // Refused: fine, if it says why.
+            // Refused: fine, if it says why. The reader thread may still be
+            // collecting stderr after the exit.
+            let settled = std::time::Instant::now() + Duration::from_secs(2);
+            while daemon.stderr().is_empty() && std::time::Instant::now() < settled {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             assert!(!status.success(), "{}", daemon.stderr());
             assert!(daemon.stderr().contains("port"), "{}", daemon.stderr());
             return;

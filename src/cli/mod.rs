@@ -22,6 +22,20 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// Writes `text` to stdout. A reader that stopped reading (`| head`) is
+/// not an error: the verdict still goes out in the exit code.
+fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 impl Cli {
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {

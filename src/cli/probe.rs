@@ -1,6 +1,6 @@
 //! `ranat probe`: NAT behaviour discovery for IPv4 and IPv6.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -71,9 +71,29 @@ pub struct ProbeArgs {
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
+    let json = args.json;
+    let Some(report) = measure_interruptible(args).await? else {
+        return Ok(130);
+    };
+    let text = if json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        let options = report::RenderOptions {
+            color: std::io::stdout().is_terminal(),
+            ..report::RenderOptions::default()
+        };
+        report::render_with(&report, &options)
+    };
+    super::print(&text)?;
+    Ok(report.verdict.exit_code())
+}
+
+/// Runs the probe; `None` when it was interrupted (and what it had changed
+/// on the gateway was undone).
+pub async fn measure_interruptible(args: ProbeArgs) -> anyhow::Result<Option<ProbeReport>> {
     let undo = UndoLog::default();
     tokio::select! {
-        result = probe(args, &undo) => result,
+        result = measure(args, &undo) => result.map(Some),
         () = interrupted() => {
             // Whatever the checks changed on the gateway is undone before
             // leaving, even when they were cut off mid-way.
@@ -83,7 +103,7 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
                     Err(e) => eprintln!("ranat: could not remove the {what}: {e}"),
                 }
             }
-            Ok(130)
+            Ok(None)
         }
     }
 }
@@ -104,7 +124,7 @@ async fn interrupted() {
     }
 }
 
-async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
+async fn measure(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<ProbeReport> {
     let started = Instant::now();
     let specs = server_specs(&args)?;
     let progress = progress(&args);
@@ -183,26 +203,7 @@ async fn probe(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<i32> {
         verdict,
         duration_ms: started.elapsed().as_millis() as u64,
     };
-    let text = if args.json {
-        serde_json::to_string_pretty(&report)? + "\n"
-    } else {
-        let options = report::RenderOptions {
-            color: std::io::stdout().is_terminal(),
-            ..report::RenderOptions::default()
-        };
-        report::render_with(&report, &options)
-    };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // A reader that stopped reading (`| head`) is not an error of ours;
-        // the verdict still goes out in the exit code.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other?,
-    }
-    Ok(verdict.exit_code())
+    Ok(report)
 }
 
 /// Runs the Teredo qualification unless told not to; the error is the
