@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod io;
+pub mod predict;
 pub mod proto;
 pub mod report;
 pub mod sim;

@@ -1,0 +1,245 @@
+//! UDP hole punching over IPv4 through a rendezvous (RFC 5128 §3.3).
+//!
+//! # The punching game (RFC 4787 semantics)
+//!
+//! Each side learns the other's STUN-mapped endpoint `E` from the
+//! rendezvous; both send to it at the same time, and a side that receives a
+//! packet answers to the source it saw. NATs keep one external address
+//! (RFC 4787 REQ-2, paired pooling). Behind a dependent mapping (ADM or
+//! APDM) the mapping toward the peer is a new one, with a port the peer
+//! cannot know: the peer's IP differs from the STUN server's, so an
+//! address-dependent mapping is as unpredictable here as an
+//! address-and-port-dependent one. A session opens if, for one ordering
+//! (receiver `R`, sender `S`):
+//!
+//! 1. `S`'s first packet to `E_R` is admitted: `R` filters nothing (EIF);
+//!    or `R` keeps one mapping (EIM) and filters by address only (ADF,
+//!    having sent to `S`'s address); or `R` is EIM with APDF and `S` is EIM
+//!    too, so `S`'s packets come from the very endpoint `R` sends to. With
+//!    a dependent mapping and ADF/APDF, `E_R` is the mapping made for the
+//!    STUN server, which admits only the server.
+//! 2. `R`'s answer gets back: `R` answers from `E_R` itself (EIM), which
+//!    `S` has sent to; or `S` filters by address only (EIF/ADF).
+//!
+//! This gives the known table (`protocols.md` §5.2): EIM on both sides
+//! works whatever the filtering; EIM+EIF/ADF ↔ ADM/APDM works;
+//! EIM+APDF ↔ ADM/APDM fails; dependent ↔ dependent fails unless one side
+//! is EIF and the other filters by address only (EIF/ADF).
+
+use crate::proto::nat::{FilteringBehavior, MappingBehavior};
+use crate::report::{FamilyReport, FamilyStatus};
+
+use super::side::{
+    FILTERINGS, MAPPINGS, Peer, agreed, completions, depends_on, filtering_abbrev, mapping_abbrev,
+    missing_behaviour,
+};
+use super::{Feasibility, Method, MethodVerdict};
+
+/// One side's RFC 4787 behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Nat {
+    pub mapping: MappingBehavior,
+    pub filtering: FilteringBehavior,
+}
+
+impl Nat {
+    pub fn new(mapping: MappingBehavior, filtering: FilteringBehavior) -> Self {
+        Self { mapping, filtering }
+    }
+
+    pub fn eim(self) -> bool {
+        self.mapping == MappingBehavior::EndpointIndependent
+    }
+
+    pub fn by_address(self) -> bool {
+        self.filtering != FilteringBehavior::AddressAndPortDependent
+    }
+
+    pub fn short(self) -> String {
+        format!(
+            "{}/{}",
+            mapping_abbrev(self.mapping),
+            filtering_abbrev(self.filtering)
+        )
+    }
+}
+
+/// Rule 1: `sender`'s first packet to `receiver`'s mapped endpoint gets in.
+fn first_packet_in(receiver: Nat, sender: Nat) -> bool {
+    match receiver.filtering {
+        FilteringBehavior::EndpointIndependent => true,
+        FilteringBehavior::AddressDependent => receiver.eim(),
+        FilteringBehavior::AddressAndPortDependent => receiver.eim() && sender.eim(),
+    }
+}
+
+/// Rule 2: `receiver`'s answer to the source it saw gets back to `sender`.
+fn answer_back(receiver: Nat, sender: Nat) -> bool {
+    receiver.eim() || sender.by_address()
+}
+
+/// Whether simultaneous sends through a rendezvous open a path.
+pub(crate) fn opens(a: Nat, b: Nat) -> bool {
+    (first_packet_in(a, b) && answer_back(a, b)) || (first_packet_in(b, a) && answer_back(b, a))
+}
+
+/// Every behaviour a family could have, given what was measured.
+pub(crate) fn behaviours(family: &FamilyReport) -> Vec<Nat> {
+    let mut out = Vec::new();
+    for m in completions(family.mapping, &MAPPINGS) {
+        for f in completions(family.filtering, &FILTERINGS) {
+            out.push(Nat::new(m, f));
+        }
+    }
+    out
+}
+
+/// Why the game between `r` (receiving) and `s` (sending) opens or not.
+fn explain(r: (Peer, Nat), s: (Peer, Nat)) -> String {
+    let ((rp, rn), (sp, sn)) = (r, s);
+    let (rname, sname) = (rp.name(), sp.name());
+    let in_ = first_packet_in(rn, sn);
+    let first = match (rn.filtering, rn.eim(), sn.eim()) {
+        (FilteringBehavior::EndpointIndependent, ..) => format!(
+            "{rname}'s NAT ({}) lets in packets from anyone, so {sname}'s first packet to its mapped endpoint gets in",
+            rn.short()
+        ),
+        (FilteringBehavior::AddressDependent, true, _) => format!(
+            "{rname}'s NAT ({}) keeps one mapping and, once it has sent to {sname}'s address, admits any port of it, so {sname}'s first packet gets in",
+            rn.short()
+        ),
+        (_, true, true) => format!(
+            "both NATs keep one mapping (EIM), so {sname}'s packets come from the very endpoint {rname} sends to and pass {rname}'s filter ({})",
+            rn.short()
+        ),
+        (_, true, false) => format!(
+            "{rname}'s NAT ({}) admits only the exact endpoint it sent to, but {sname}'s NAT ({}) sends from a new port for each destination, which {rname} cannot know",
+            rn.short(),
+            sn.short()
+        ),
+        (_, false, _) => format!(
+            "{sname}'s packets to {rname}'s mapped endpoint hit the mapping {rname}'s NAT ({}) made for the STUN server, which admits only the server; its mapping toward {sname} has a port {sname} cannot know",
+            rn.short()
+        ),
+    };
+    if !in_ {
+        return first;
+    }
+    let back = if rn.eim() {
+        format!("{rname} answers from that same mapped endpoint, which {sname} has sent to")
+    } else if sn.by_address() {
+        format!(
+            "{rname}'s answer leaves from a new port, which {sname}'s NAT ({}) admits by address",
+            sn.short()
+        )
+    } else {
+        format!(
+            "but {rname}'s answer leaves from a new port ({}), which {sname}'s NAT ({}) drops: it admits only the exact endpoint it sent to",
+            mapping_abbrev(rn.mapping),
+            sn.short()
+        )
+    };
+    format!("{first}; {back}")
+}
+
+/// The reason for a known pair of behaviours.
+pub(crate) fn explain_pair(n: (Peer, Nat), h: (Peer, Nat)) -> String {
+    let opened = opens(n.1, h.1);
+    let direction =
+        |r: (Peer, Nat), s: (Peer, Nat)| first_packet_in(r.1, s.1) && answer_back(r.1, s.1);
+    if opened {
+        let (r, s) = if direction(n, h) { (n, h) } else { (h, n) };
+        format!(
+            "Simultaneous sends through the rendezvous open a path (RFC 5128 §3.3): {}.",
+            explain(r, s)
+        )
+    } else {
+        format!(
+            "Simultaneous sends cannot open a path: {}; and {}.",
+            explain(n, h),
+            explain(h, n)
+        )
+    }
+}
+
+/// Fails or unknown when a side's IPv4 UDP cannot be punched at all.
+pub(crate) fn udp_precondition(method: Method, n: Peer, h: Peer) -> Option<MethodVerdict> {
+    let mut unknown = None;
+    for p in [n, h] {
+        match p.ipv4().status {
+            FamilyStatus::UdpBlocked => {
+                return Some(MethodVerdict::new(
+                    method,
+                    Feasibility::Fails,
+                    format!(
+                        "{}'s IPv4 UDP is blocked: no STUN server answered, so there is nothing to punch through.",
+                        p.title()
+                    ),
+                ));
+            }
+            FamilyStatus::Unavailable => {
+                return Some(MethodVerdict::new(
+                    method,
+                    Feasibility::Fails,
+                    format!("{} has no IPv4 route.", p.title()),
+                ));
+            }
+            FamilyStatus::NoServer => {
+                unknown.get_or_insert_with(|| {
+                    MethodVerdict::new(
+                        method,
+                        Feasibility::Unknown,
+                        format!(
+                            "{}'s IPv4 NAT was not measured (no STUN server).",
+                            p.title()
+                        ),
+                    )
+                });
+            }
+            FamilyStatus::Ok | FamilyStatus::Inconclusive => {}
+        }
+    }
+    unknown
+}
+
+fn missing(n: Peer, h: Peer) -> Vec<String> {
+    let mut out = missing_behaviour(n, n.ipv4(), "IPv4");
+    out.extend(missing_behaviour(h, h.ipv4(), "IPv4"));
+    out
+}
+
+/// Plain UDP hole punching over IPv4.
+pub(crate) fn hole_punching(n: Peer, h: Peer) -> MethodVerdict {
+    let method = Method::HolePunching;
+    if let Some(v) = udp_precondition(method, n, h) {
+        return v;
+    }
+    let mut outcomes = Vec::new();
+    for a in behaviours(n.ipv4()) {
+        for b in behaviours(h.ipv4()) {
+            outcomes.push((opens(a, b), explain_pair((n, a), (h, b))));
+        }
+    }
+    let opened: Vec<bool> = outcomes.iter().map(|o| o.0).collect();
+    match (agreed(&opened), outcomes.as_slice()) {
+        (Some(ok), [(_, reason)]) => MethodVerdict::new(method, works_or_fails(ok), reason),
+        (Some(ok), [(_, example), ..]) => MethodVerdict::new(
+            method,
+            works_or_fails(ok),
+            format!(
+                "{} for every value the unmeasured fields could take ({}). For example: {example}",
+                if ok { "Opens" } else { "Fails" },
+                missing(n, h).join(", ")
+            ),
+        ),
+        _ => MethodVerdict::new(method, Feasibility::Unknown, depends_on(&missing(n, h))),
+    }
+}
+
+fn works_or_fails(ok: bool) -> Feasibility {
+    if ok {
+        Feasibility::Works
+    } else {
+        Feasibility::Fails
+    }
+}

@@ -1,0 +1,217 @@
+//! Birthday punching: the maths against closed forms, the verdicts, and
+//! the probability against the simulator.
+
+use std::net::SocketAddr;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M, PortAllocationKind as A};
+use crate::sim::nat::{Allocation, Nat as SimNat, NatBehavior};
+
+use super::*;
+
+fn close(a: f64, b: f64, tolerance: f64) -> bool {
+    (a - b).abs() <= tolerance
+}
+
+#[test]
+fn small_cases_by_hand() {
+    // N = 4 ports, 1 open, 2 probes: C(3,2)/C(4,2) = 1/2 misses.
+    assert!(close(success_probability(4, 1, 2, 1), 0.5, 1e-12));
+    // T = 1 and T = 2 each with 1/4: E[T | T ≤ 2] = 1.5.
+    assert!(close(expected_probes(4, 1, 2, 1).unwrap(), 1.5, 1e-12));
+    // Two directions: S(1) = 3/4, S(2) = 1/2; P = 1 - 1/4;
+    // E = (1·(1 - 9/16) + 2·(9/16 - 1/4)) / (3/4) = 17/12.
+    assert!(close(success_probability(4, 1, 2, 2), 0.75, 1e-12));
+    assert!(close(
+        expected_probes(4, 1, 2, 2).unwrap(),
+        17.0 / 12.0,
+        1e-12
+    ));
+    // N = 10, 3 open, 3 probes: 1 - C(7,3)/C(10,3) = 1 - 35/120.
+    assert!(close(
+        success_probability(10, 3, 3, 1),
+        1.0 - 35.0 / 120.0,
+        1e-12
+    ));
+    // More probes than misses: certain.
+    assert!(close(success_probability(10, 3, 8, 1), 1.0, 1e-12));
+    // Nothing open, or no direction: impossible.
+    assert_eq!(success_probability(10, 0, 5, 1), 0.0);
+    assert_eq!(expected_probes(10, 0, 5, 1), None);
+    assert_eq!(expected_probes(10, 3, 5, 0), None);
+}
+
+#[test]
+fn unbounded_probing_takes_n_plus_one_over_k_plus_one() {
+    // With every port probed if need be, the first hit is at (N+1)/(k+1).
+    let (n, k) = (PORT_SPACE, OPEN_PORTS);
+    assert!(close(success_probability(n, k, n - k + 1, 1), 1.0, 1e-12));
+    let e = expected_probes(n, k, n - k + 1, 1).unwrap();
+    let closed = f64::from(n + 1) / f64::from(k + 1);
+    assert!(close(e, closed, 1e-6), "{e} vs {closed}");
+}
+
+#[test]
+fn the_stated_budget() {
+    // 1 - Π_{i<256} (64256 - i)/(64512 - i), computed independently (Python
+    // fractions): 0.639374437; 1 - e^(-k·m/N) ≈ 0.6379 is a sanity bound.
+    let one = super::super::birthday::estimate(1);
+    assert!(
+        close(one.success_probability, 0.639_374_437, 1e-8),
+        "{}",
+        one.success_probability
+    );
+    assert!(close(
+        one.success_probability,
+        1.0 - (-(256.0 * 256.0) / 64512.0_f64).exp(),
+        0.005
+    ));
+    let two = super::super::birthday::estimate(2);
+    let q = 1.0 - one.success_probability;
+    assert!(close(two.success_probability, 1.0 - q * q, 1e-12));
+    // Expected time: 2.56 s to open the mappings, then fewer than 256
+    // probes at 100/s.
+    let t = one.expected_seconds.unwrap();
+    assert!(t > 2.56 && t < 5.12, "{t}");
+    assert!(two.expected_seconds.unwrap() < t);
+}
+
+#[test]
+fn birthday_punching_one_sided_two_sided_and_hard_hard() {
+    use NatProfile::*;
+    let one = super::super::birthday::estimate(1);
+    let two = super::super::birthday::estimate(2);
+    // Port-restricted cone ↔ random symmetric: one direction.
+    let v = predict(&novice(PortRestrictedCone), &helper(SymmetricRandom));
+    let b = verdict(&v, Method::BirthdayPunching);
+    assert_eq!(b.feasibility, Feasibility::Likely, "{}", b.reason);
+    assert_eq!(b.success_probability, Some(one.success_probability));
+    assert_eq!(b.expected_seconds, one.expected_seconds);
+    assert!(
+        b.reason.contains("the helper opens 256 mappings"),
+        "{}",
+        b.reason
+    );
+    // Random APDM with address filtering on both sides: two directions.
+    let adf = |r| {
+        behaving(
+            r,
+            Some(M::AddressAndPortDependent),
+            Some(F::AddressDependent),
+            Some(A::Random),
+        )
+    };
+    let v = predict(&adf(novice(SymmetricRandom)), &adf(helper(SymmetricRandom)));
+    let b = verdict(&v, Method::BirthdayPunching);
+    assert_eq!(
+        b.success_probability,
+        Some(two.success_probability),
+        "{}",
+        b.reason
+    );
+    // An ADM side answers from the mapping the probe hit, so a port-
+    // restricted symmetric prober still gets the answer.
+    let adm = behaving(
+        novice(SymmetricRandom),
+        Some(M::AddressDependent),
+        Some(F::AddressDependent),
+        Some(A::Random),
+    );
+    let v = predict(&adm, &helper(SymmetricRandom));
+    let b = verdict(&v, Method::BirthdayPunching);
+    assert_eq!(
+        b.success_probability,
+        Some(one.success_probability),
+        "{}",
+        b.reason
+    );
+    // Random symmetric with port-dependent filtering on both sides: hard ↔ hard.
+    let v = predict(&novice(SymmetricRandom), &helper(SymmetricRandom));
+    let b = verdict(&v, Method::BirthdayPunching);
+    assert_eq!(b.feasibility, Feasibility::Fails);
+    assert!(b.reason.contains("relay"), "{}", b.reason);
+    assert_eq!(b.success_probability, None);
+    // No random side: does not apply.
+    let v = predict(&novice(PortRestrictedCone), &helper(SymmetricSequential));
+    assert_eq!(
+        verdict(&v, Method::BirthdayPunching).feasibility,
+        Feasibility::Fails
+    );
+    // Not needed when plain punching works.
+    let v = predict(&novice(FullCone), &helper(SymmetricRandom));
+    assert_eq!(
+        verdict(&v, Method::BirthdayPunching).feasibility,
+        Feasibility::Works
+    );
+    // The random side's allocation not measured: unknown.
+    let unmeasured = behaving(
+        helper(SymmetricRandom),
+        Some(M::AddressAndPortDependent),
+        Some(F::AddressAndPortDependent),
+        None,
+    );
+    assert_eq!(
+        feasibility(
+            &novice(PortRestrictedCone),
+            &unmeasured,
+            Method::BirthdayPunching
+        ),
+        Feasibility::Unknown
+    );
+}
+
+/// The one-sided birthday attack played in the simulator: the random side
+/// opens `OPEN_PORTS` mappings toward the EIM/APDF side's endpoint, which
+/// probes `PROBES` random ports; the hit rate over many seeds must match
+/// the formula.
+#[test]
+fn birthday_probability_matches_the_simulator() {
+    let trials = 200;
+    let mut hits = 0;
+    let easy_int: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    for seed in 0..trials {
+        let mut easy = SimNat::new(
+            NatBehavior {
+                mapping: M::EndpointIndependent,
+                filtering: F::AddressAndPortDependent,
+                allocation: Allocation::Preserving,
+                hairpinning: false,
+            },
+            "203.0.113.1".parse().unwrap(),
+        );
+        let hard_ip = "198.51.100.1".parse().unwrap();
+        let mut hard = SimNat::new(
+            NatBehavior {
+                mapping: M::AddressAndPortDependent,
+                filtering: F::AddressAndPortDependent,
+                allocation: Allocation::Random { seed },
+                hairpinning: false,
+            },
+            hard_ip,
+        );
+        let easy_ext = easy.outbound(easy_int, "192.0.2.1:3478".parse().unwrap());
+        for i in 0..OPEN_PORTS {
+            let internal = SocketAddr::new("10.0.1.1".parse().unwrap(), 20000 + i as u16);
+            hard.outbound(internal, easy_ext);
+        }
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+        let mut probed = std::collections::HashSet::new();
+        while probed.len() < PROBES as usize {
+            probed.insert(rng.random_range(1024..=65535u16));
+        }
+        let hit = probed.iter().any(|&port| {
+            let to = SocketAddr::new(hard_ip, port);
+            let from = easy.outbound(easy_int, to);
+            hard.inbound(from, to).is_some()
+        });
+        hits += u32::from(hit);
+    }
+    let observed = f64::from(hits) / f64::from(trials as u32);
+    let p = super::super::birthday::estimate(1).success_probability;
+    assert!(
+        (observed - p).abs() < 0.1,
+        "simulated {observed}, formula {p}"
+    );
+}
