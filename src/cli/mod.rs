@@ -1,5 +1,6 @@
 //! The command line: one file per command.
 
+mod check;
 mod probe;
 mod serve;
 
@@ -20,6 +21,12 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Run an RFC 5780 STUN server (two addresses × two ports).
     Serve(serve::ServeArgs),
+    /// Predict, method by method, whether a session between this machine
+    /// (or ME.json) and a peer connects: for Windows Remote Assistance and
+    /// for ranat.
+    Check(check::CheckArgs),
+    /// The prediction for every pair of NAT types.
+    Matrix(check::MatrixArgs),
 }
 
 /// Writes `text` to stdout. A reader that stopped reading (`| head`) is
@@ -42,6 +49,8 @@ impl Cli {
         match self.command {
             Command::Probe(args) => probe::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Check(args) => check::run(args).await,
+            Command::Matrix(args) => check::matrix(args),
         }
     }
 }

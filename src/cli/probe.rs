@@ -43,7 +43,7 @@ pub struct ProbeArgs {
     ipv6_only: bool,
     /// Print one JSON document instead of the table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Skip the hairpinning test (some firewalls log a packet to one's own
     /// public address as an attack).
     #[arg(long)]

@@ -1,0 +1,203 @@
+//! `ranat check`: will a session between two probed machines connect, and
+//! how? `ranat matrix`: the same question for every pair of NAT types.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use comfy_table::{Cell, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use super::probe::{self, ProbeArgs};
+use crate::predict::{self, Feasibility, Headline, Method, Prediction};
+use crate::report::{self, ProbeReport};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// This machine's report (`ranat probe --json > me.json`) and the
+    /// peer's; with `--peer`, only the peer's, and this machine is probed.
+    #[arg(value_name = "ME.json PEER.json", num_args = 0..=2)]
+    reports: Vec<PathBuf>,
+    /// The peer's report; this machine is probed first (with the probe
+    /// options below).
+    #[arg(long, value_name = "PEER.json", conflicts_with = "reports")]
+    peer: Option<PathBuf>,
+    #[command(flatten)]
+    probe: ProbeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The JSON document of `ranat check --json`.
+#[derive(Serialize)]
+struct CheckDocument<'a> {
+    schema_version: u32,
+    me: &'a str,
+    peer: &'a str,
+    prediction: &'a Prediction,
+}
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
+    let json = args.probe.json;
+    let (me, me_name, peer, peer_name) = match (&args.peer, args.reports.as_slice()) {
+        (Some(peer), []) => {
+            let peer_report = report::load(peer)?;
+            let Some(me) = probe::measure_interruptible(args.probe).await? else {
+                return Ok(130);
+            };
+            (
+                me,
+                "this machine".to_string(),
+                peer_report,
+                peer.display().to_string(),
+            )
+        }
+        (None, [me, peer]) => (
+            report::load(me)?,
+            me.display().to_string(),
+            report::load(peer)?,
+            peer.display().to_string(),
+        ),
+        _ => anyhow::bail!("give two reports (ME.json PEER.json), or --peer PEER.json"),
+    };
+    let prediction = predict::predict(&me, &peer);
+    let text = if json {
+        let document = CheckDocument {
+            schema_version: report::SCHEMA_VERSION,
+            me: &me_name,
+            peer: &peer_name,
+            prediction: &prediction,
+        };
+        serde_json::to_string_pretty(&document)? + "\n"
+    } else {
+        render_check(&prediction, &me_name, &peer_name, &me, &peer)
+    };
+    super::print(&text)?;
+    Ok(exit_code(&prediction.ranat))
+}
+
+pub fn matrix(args: MatrixArgs) -> anyhow::Result<i32> {
+    let rows = predict::matrix();
+    let text = if args.json {
+        serde_json::to_string_pretty(&rows)? + "\n"
+    } else {
+        let mut table = table();
+        table.set_header(vec![
+            "novice",
+            "helper",
+            "Windows Remote Assistance",
+            "ranat",
+        ]);
+        for row in &rows {
+            table.add_row(vec![
+                Cell::new(row.novice.label()),
+                Cell::new(row.helper.label()),
+                Cell::new(compact_words(&row.windows_remote_assistance)),
+                Cell::new(compact_words(&row.ranat)),
+            ]);
+        }
+        table.to_string() + "\n"
+    };
+    super::print(&text)?;
+    Ok(0)
+}
+
+/// 0: ranat connects directly; 20: only through a relay; 21: unknown.
+fn exit_code(ranat: &Headline) -> i32 {
+    let direct = ranat.via.iter().any(|m| *m != Method::Relay);
+    match ranat.connects {
+        Feasibility::Works | Feasibility::Likely if direct => 0,
+        Feasibility::Unknown => 21,
+        _ => 20,
+    }
+}
+
+fn render_check(
+    prediction: &Prediction,
+    me_name: &str,
+    peer_name: &str,
+    me: &ProbeReport,
+    peer: &ProbeReport,
+) -> String {
+    let mut out = format!(
+        "ranat check: {me_name} ({}) and {peer_name} ({})\n",
+        me.ipv4.classic.label(),
+        peer.ipv4.classic.label()
+    );
+    let mut table = table();
+    table.set_header(vec!["Method", "Verdict", "Why"]);
+    for m in &prediction.methods {
+        let mut verdict = feasibility_words(m.feasibility).to_string();
+        if let Some(p) = m.success_probability {
+            verdict.push_str(&format!(", p = {:.0} %", p * 100.0));
+        }
+        if let Some(s) = m.expected_seconds {
+            verdict.push_str(&format!(", ~{s:.1} s"));
+        }
+        table.add_row(vec![
+            Cell::new(method_words(m.method)),
+            Cell::new(verdict),
+            Cell::new(&m.reason),
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    for headline in [&prediction.windows_remote_assistance, &prediction.ranat] {
+        out.push_str(&headline.reason);
+        out.push('\n');
+    }
+    out
+}
+
+fn table() -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .force_no_tty()
+        .set_width(if std::io::stdout().is_terminal() {
+            100
+        } else {
+            80
+        });
+    table
+}
+
+/// A matrix cell: the verdict and the most direct method that carries it.
+fn compact_words(h: &Headline) -> String {
+    match h.via.first() {
+        Some(Method::Relay) => "relay only".to_string(),
+        Some(m) => format!("{}: {}", feasibility_words(h.connects), method_words(*m)),
+        None => feasibility_words(h.connects).to_string(),
+    }
+}
+
+fn feasibility_words(f: Feasibility) -> &'static str {
+    match f {
+        Feasibility::Works => "connects",
+        Feasibility::Likely => "likely",
+        Feasibility::Unlikely => "unlikely",
+        Feasibility::Fails => "fails",
+        Feasibility::Unknown => "unknown",
+    }
+}
+
+fn method_words(m: Method) -> &'static str {
+    match m {
+        Method::SameLan => "same LAN",
+        Method::PublicIpv4 => "public IPv4",
+        Method::PortMapping => "port mapping",
+        Method::Ipv6 => "IPv6",
+        Method::HolePunching => "UDP hole punching",
+        Method::PortPrediction => "port prediction",
+        Method::BirthdayPunching => "birthday punching",
+        Method::TeredoRfc4380 => "Teredo (RFC 4380)",
+        Method::TeredoRfc6081 => "Teredo (RFC 6081)",
+        Method::Relay => "relay",
+    }
+}

@@ -1,0 +1,125 @@
+//! `ranat check` and `ranat matrix` end to end: reports made by a real
+//! probe on loopback, and broken report files.
+//!
+//! Addresses: this file uses 127.0.50.0/24.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// A probe report of this machine against a local server, saved to a file.
+fn saved_report(dir: &Path, name: &str, host: u8) -> PathBuf {
+    let server = RanatServer::start(lo4(50, host), Some(lo4(50, host + 1)));
+    let out = probe(&["-4", "--json", "--server", &server.arg()], LIMIT);
+    assert_eq!(out.code, Some(0), "{out}");
+    let path = dir.join(name);
+    std::fs::write(&path, &out.stdout).expect("write report");
+    path
+}
+
+fn check(args: &[&std::ffi::OsStr]) -> Output {
+    let mut cmd = Command::new(RANAT);
+    cmd.arg("check").args(args).args(offline_flags(&[]));
+    run(&mut cmd, LIMIT)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ranat-check-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn two_open_internet_reports_connect_directly_for_both_engines() {
+    let dir = temp_dir("open");
+    let me = saved_report(&dir, "me.json", 1);
+    let peer = saved_report(&dir, "peer.json", 3);
+    let out = check(&[me.as_os_str(), peer.as_os_str(), "--json".as_ref()]);
+    out.assert_no_panic();
+    assert_eq!(out.code, Some(0), "{out}");
+    let j: Value = out.json();
+    let ranat = &j["prediction"]["ranat"];
+    assert_eq!(ranat["connects"], "works", "{out}");
+    assert_ne!(ranat["via"][0], "relay", "{out}");
+    let methods = j["prediction"]["methods"].as_array().expect("methods");
+    let public = methods
+        .iter()
+        .find(|m| m["method"] == "public_ipv4")
+        .expect("public_ipv4 verdict");
+    assert_eq!(public["feasibility"], "works", "{out}");
+
+    let table = check(&[me.as_os_str(), peer.as_os_str()]);
+    assert_eq!(table.code, Some(0), "{table}");
+    assert!(table.stdout.contains("public IPv4"), "{table}");
+    assert!(
+        table.stdout.contains("Windows Remote Assistance"),
+        "{table}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_broken_report_is_refused_naming_the_file_and_the_field() {
+    let dir = temp_dir("broken");
+    let me = saved_report(&dir, "me.json", 5);
+    let good = std::fs::read_to_string(&me).expect("read");
+    let cases = [
+        (
+            "old.json",
+            good.replace("\"schema_version\": 2", "\"schema_version\": 1"),
+            "schema_version 1",
+        ),
+        (
+            "enum.json",
+            good.replacen(
+                "\"classic\": \"open_internet\"",
+                "\"classic\": \"friendly\"",
+                1,
+            ),
+            "field `ipv4.classic`",
+        ),
+        ("cut.json", good[..good.len() / 3].to_string(), "not JSON"),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        let out = check(&[me.as_os_str(), path.as_os_str()]);
+        out.assert_no_panic();
+        assert_eq!(out.code, Some(1), "{name}: {out}");
+        assert!(out.stdout.is_empty(), "{name}: nothing else happens: {out}");
+        assert!(out.stderr.contains(name), "{name}: names the file: {out}");
+        assert!(out.stderr.contains(expected), "{name}: {out}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_matrix_covers_every_pair_of_nat_types() {
+    let mut cmd = Command::new(RANAT);
+    cmd.args(["matrix", "--json"]);
+    let out = run(&mut cmd, LIMIT);
+    assert_eq!(out.code, Some(0), "{out}");
+    let rows = out.json();
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 49, "{out}");
+    let cell = |novice: &str, helper: &str| {
+        rows.iter()
+            .find(|r| r["novice"] == novice && r["helper"] == helper)
+            .unwrap_or_else(|| panic!("no row {novice} / {helper}"))
+    };
+    let both_symmetric = cell("symmetric_random", "symmetric_random");
+    assert_eq!(
+        both_symmetric["windows_remote_assistance"]["connects"],
+        "fails"
+    );
+    assert_eq!(both_symmetric["ranat"]["via"][0], "relay");
+    let cones = cell("full_cone", "port_restricted_cone");
+    assert_eq!(cones["ranat"]["connects"], "works");
+}
