@@ -14,8 +14,8 @@ use crate::io::{portmap, teredo};
 use crate::proto::nat::DiscoveryConfig;
 use crate::proto::teredo::QualificationOutcome;
 use crate::report::{
-    self, FamilyReport, MappingStatus, NatSpecial, PortMappingReport, ProbeReport, SCHEMA_VERSION,
-    ServerFailure, ServerResult, TeredoReport,
+    self, FamilyReport, MappingStatus, NatSpecial, PortMappingReport, ProbeReport, ServerFailure,
+    ServerResult, TeredoReport,
 };
 
 /// Public RFC 5780-capable servers (two addresses × two ports), used when no
@@ -169,13 +169,7 @@ async fn measure(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<ProbeReport>
         .map(|s| s.address.clone())
         .collect();
     port_mapping.discount_silent_server(|server| answered.contains(&server.to_string()));
-    let topology = report::assess_topology(
-        ipv4.local_address.as_deref(),
-        ipv4.mapped_address.as_deref(),
-        &port_mapping,
-    );
     progress.finish_and_clear();
-    let verdict = report::verdict(&[&ipv4, &ipv6]);
     let existing = teredo::existing_interface();
     let teredo = match qualification {
         Err(why) => TeredoReport::skipped(why, existing),
@@ -192,17 +186,13 @@ async fn measure(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<ProbeReport>
             TeredoReport::from_outcome(&outcome, name, special, &ipv4, existing)
         }
     };
-    let report = ProbeReport {
-        schema_version: SCHEMA_VERSION,
-        ranat_version: env!("CARGO_PKG_VERSION").to_string(),
+    let report = ProbeReport::assemble(
         ipv4,
         ipv6,
         port_mapping,
-        topology,
         teredo,
-        verdict,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
+        started.elapsed().as_millis() as u64,
+    );
     Ok(report)
 }
 

@@ -11,8 +11,7 @@ use crate::proto::nat::{
 use crate::proto::teredo::TeredoNat;
 use crate::report::{
     FamilyReport, FamilyStatus, MappingStatus, NatSpecial, PortControlReport, PortMappingReport,
-    ProbeReport, Rfc6081Extension, SCHEMA_VERSION, TeredoReport, TeredoReportState, UpnpReport,
-    assess_topology, verdict,
+    ProbeReport, Rfc6081Extension, TeredoReport, TeredoReportState, UpnpReport,
 };
 
 use super::{Headline, predict};
@@ -189,24 +188,8 @@ pub fn synthetic_report(profile: NatProfile, public: Ipv4Addr) -> ProbeReport {
             ..PortControlReport::skipped("synthetic report: no PCP or NAT-PMP gateway answered")
         },
     };
-    let topology = assess_topology(
-        ipv4.local_address.as_deref(),
-        ipv4.mapped_address.as_deref(),
-        &port_mapping,
-    );
     let teredo = synthetic_teredo(profile, behind_nat, mapped, &note);
-    let verdict = verdict(&[&ipv4, &ipv6]);
-    ProbeReport {
-        schema_version: SCHEMA_VERSION,
-        ranat_version: env!("CARGO_PKG_VERSION").to_string(),
-        ipv4,
-        ipv6,
-        port_mapping,
-        topology,
-        teredo,
-        verdict,
-        duration_ms: 0,
-    }
+    ProbeReport::assemble(ipv4, ipv6, port_mapping, teredo, 0)
 }
 
 fn synthetic_teredo(

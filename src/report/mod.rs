@@ -20,4 +20,4 @@ pub use model::*;
 pub use portmap::*;
 pub use table::{RenderOptions, render, render_with};
 pub use teredo::*;
-pub use topology::{Topology, TopologyReport, assess as assess_topology, is_shared};
+pub use topology::{Topology, TopologyReport, is_shared};

@@ -126,6 +126,36 @@ impl Verdict {
     }
 }
 
+impl ProbeReport {
+    /// A report of this ranat version from its measured parts; the NAT-layer
+    /// finding and the verdict are derived from them.
+    pub fn assemble(
+        ipv4: FamilyReport,
+        ipv6: FamilyReport,
+        port_mapping: PortMappingReport,
+        teredo: TeredoReport,
+        duration_ms: u64,
+    ) -> Self {
+        let topology = super::topology::assess(
+            ipv4.local_address.as_deref(),
+            ipv4.mapped_address.as_deref(),
+            &port_mapping,
+        );
+        let verdict = super::family::verdict(&[&ipv4, &ipv6]);
+        Self {
+            schema_version: SCHEMA_VERSION,
+            ranat_version: env!("CARGO_PKG_VERSION").to_string(),
+            ipv4,
+            ipv6,
+            port_mapping,
+            topology,
+            teredo,
+            verdict,
+            duration_ms,
+        }
+    }
+}
+
 impl FamilyReport {
     /// A family that was not measured, with the reason.
     pub fn unmeasured(status: FamilyStatus, note: impl Into<String>) -> Self {
