@@ -235,6 +235,18 @@ mod tests {
     }
 
     #[test]
+    fn every_private_and_shared_gateway_address_is_classified() {
+        for ip in ["10.0.0.2", "172.20.1.1", "192.168.0.2", "169.254.1.1"] {
+            let r = assess(LOCAL, MAPPED, &ports(Some(ip), None));
+            assert_eq!(r.finding, Topology::DoubleNat, "{ip}");
+        }
+        for ip in ["100.64.0.1", "100.127.255.254"] {
+            let r = assess(LOCAL, MAPPED, &ports(None, Some(ip)));
+            assert_eq!(r.finding, Topology::CarrierGradeNatLikely, "{ip}");
+        }
+    }
+
+    #[test]
     fn a_public_gateway_address_the_internet_does_not_see_is_double_nat() {
         let r = assess(LOCAL, MAPPED, &ports(Some("198.51.100.7"), None));
         assert_eq!(r.finding, Topology::DoubleNat);

@@ -71,7 +71,8 @@ pub struct Transmit {
 /// Internet could reach, or `None` when it can be.
 ///
 /// Private and shared (CGN) addresses pass: they are unicast and usable, and
-/// only mean another NAT sits upstream (see [`Mapping::behind_another_nat`]).
+/// only mean another NAT sits upstream, which the report's NAT-layer assessment
+/// (`report::topology`) concludes.
 pub fn unusable_external(ip: Ipv4Addr) -> Option<&'static str> {
     let first = ip.octets()[0];
     if first == 0 {

@@ -20,17 +20,6 @@ pub struct Mapping {
     pub epoch: u32,
 }
 
-impl Mapping {
-    /// Whether the external address is private (RFC 1918) or shared
-    /// (100.64.0.0/10, RFC 6598): then the gateway itself sits behind
-    /// another NAT, and nobody on the Internet can reach this mapping.
-    pub fn behind_another_nat(&self) -> bool {
-        let ip = *self.external.ip();
-        let [a, b, ..] = ip.octets();
-        ip.is_private() || (a == 100 && (64..128).contains(&b))
-    }
-}
-
 /// A result code with which a gateway refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusalCode {

@@ -297,29 +297,6 @@ fn refuses_configurations_it_cannot_run() {
     assert_eq!(with(|_| ()), None);
 }
 
-#[test]
-fn private_or_shared_external_addresses_mean_another_nat() {
-    let mapping = |ip: [u8; 4]| Mapping {
-        protocol: Protocol::NatPmp,
-        external: SocketAddrV4::new(ip.into(), 1),
-        internal_port: PORT,
-        lifetime: 1,
-        epoch: 0,
-    };
-    for ip in [
-        [10, 0, 0, 2],
-        [172, 20, 1, 1],
-        [192, 168, 0, 2],
-        [100, 64, 0, 1],
-        [100, 127, 255, 254],
-    ] {
-        assert!(mapping(ip).behind_another_nat(), "{ip:?}");
-    }
-    for ip in [[203, 0, 113, 7], [100, 128, 0, 1], [172, 32, 0, 1]] {
-        assert!(!mapping(ip).behind_another_nat(), "{ip:?}");
-    }
-}
-
 /// Every truncation and many one-byte corruptions of every answer, offered
 /// to machines in each stage: nothing panics, and a corrupted answer never
 /// yields a mapping other than the one a clean answer gives.
