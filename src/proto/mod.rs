@@ -2,5 +2,6 @@
 
 pub mod nat;
 pub mod portmap;
+pub mod punch;
 pub mod stun;
 pub mod teredo;
