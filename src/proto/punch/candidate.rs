@@ -22,6 +22,9 @@ pub enum CandidateKind {
     /// The source of a check that arrived from an endpoint the peer did not
     /// advertise (RFC 8445 §7.3.1.3).
     PeerReflexive,
+    /// A random port of the peer's address, probed for the birthday
+    /// paradox; never advertised.
+    BirthdayProbe,
 }
 
 impl CandidateKind {
@@ -32,6 +35,7 @@ impl CandidateKind {
             Self::PortMapped => "port mapping",
             Self::Predicted => "predicted port",
             Self::PeerReflexive => "peer-reflexive",
+            Self::BirthdayProbe => "birthday probe",
         }
     }
 }
@@ -110,7 +114,10 @@ mod tests {
             ufrag: u.into(),
             pwd: p.into(),
         };
-        assert!(!c("abc", "0123456789012345678901").is_valid(), "short ufrag");
+        assert!(
+            !c("abc", "0123456789012345678901").is_valid(),
+            "short ufrag"
+        );
         assert!(!c("abcd", "012345678901234567890").is_valid(), "short pwd");
         assert!(!c("ab:d", "0123456789012345678901").is_valid(), "colon");
         assert!(!c(&"a".repeat(257), "0123456789012345678901").is_valid());

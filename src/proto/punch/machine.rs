@@ -1,0 +1,532 @@
+//! The punch: learn the server-reflexive endpoint, then send checks to the
+//! peer's candidates until one is answered from where it was sent
+//! (RFC 8445 §7.2.5.2.1), answering the peer's checks and checking back
+//! at their sources on the way (triggered checks, RFC 8445 §7.3.1.4).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::seq::index;
+use rand::{Rng, SeedableRng};
+use stun_types::message::{
+    BINDING, Message, MessageClass, MessageType, MessageWrite, MessageWriteVec, TransactionId,
+};
+
+use super::check::{self, Incoming};
+use super::outcome::{Path, PunchFailure, PunchOutcome};
+use super::{Candidate, CandidateKind, Credentials, PortGuess, PunchConfig};
+use crate::proto::nat::{SocketId, Transmit};
+use crate::proto::stun::{ClientTransaction, Datagram, Outcome};
+
+/// The most peer-reflexive pairs a punch adds: a peer cannot grow the
+/// check list without bound by checking from ever new ports.
+const MAX_PEER_REFLEXIVE: usize = 64;
+
+/// The port range random allocators draw from (the birthday maths'
+/// `PORT_SPACE`).
+const FIRST_DYNAMIC_PORT: u16 = 1024;
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the driver to bind every socket.
+    Binding,
+    Gathering(Box<ClientTransaction>),
+    /// Candidates known; waiting for the peer's.
+    Ready,
+    Checking(Box<Checking>),
+    Done,
+}
+
+#[derive(Debug)]
+struct Checking {
+    started: Instant,
+    peer: Credentials,
+    pairs: Vec<Pair>,
+    next_round: Option<Instant>,
+    gap: Duration,
+    spray: VecDeque<SocketAddr>,
+    next_probe: Option<Instant>,
+    probe_gap: Duration,
+    pending: HashMap<TransactionId, Sent>,
+    connected: Option<(Path, Instant)>,
+    stats: PunchFailure,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    socket: SocketId,
+    remote: SocketAddr,
+    kind: CandidateKind,
+    last_sent: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    socket: SocketId,
+    destination: SocketAddr,
+    kind: CandidateKind,
+    at: Instant,
+}
+
+/// A hole punch between this side and one peer.
+#[derive(Debug)]
+pub struct Punch {
+    config: PunchConfig,
+    rng: StdRng,
+    binds: VecDeque<SocketId>,
+    locals: Vec<Option<SocketAddr>>,
+    phase: Phase,
+    candidates: Option<Vec<Candidate>>,
+    gather_note: Option<String>,
+    transmits: VecDeque<Transmit>,
+    outcome: Option<PunchOutcome>,
+}
+
+impl Punch {
+    /// A punch with `config`; `seed` drives transaction ids and probe ports.
+    pub fn new(config: PunchConfig, seed: u64) -> Self {
+        let count = config.socket_count();
+        Self {
+            binds: (0..count).map(|i| SocketId(i as u8)).collect(),
+            locals: vec![None; count],
+            config,
+            rng: StdRng::seed_from_u64(seed),
+            phase: Phase::Binding,
+            candidates: None,
+            gather_note: None,
+            transmits: VecDeque::new(),
+            outcome: None,
+        }
+    }
+
+    /// The next socket the driver must bind.
+    pub fn poll_bind(&mut self) -> Option<SocketId> {
+        self.binds.pop_front()
+    }
+
+    /// The driver bound `socket` to `local`; once all are, gathering starts.
+    pub fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        if let Some(slot) = self.locals.get_mut(usize::from(socket.0)) {
+            *slot = Some(local);
+        }
+        if matches!(self.phase, Phase::Binding) && self.locals.iter().all(Option::is_some) {
+            self.gather(now);
+        }
+    }
+
+    fn gather(&mut self, now: Instant) {
+        let Some(server) = self.config.server else {
+            self.gather_note = Some("no STUN server: only the host's own addresses".into());
+            self.finish_gathering(None);
+            return;
+        };
+        let id = self.transaction_id();
+        let request = Message::builder(
+            MessageType::from_class_method(MessageClass::Request, BINDING),
+            id,
+            MessageWriteVec::new(),
+        )
+        .finish();
+        let transaction =
+            ClientTransaction::new(id, request, server, server, self.config.timing.gather, now);
+        self.phase = Phase::Gathering(Box::new(transaction));
+        self.drive_gathering(now);
+    }
+
+    fn drive_gathering(&mut self, now: Instant) {
+        let Phase::Gathering(transaction) = &mut self.phase else {
+            return;
+        };
+        transaction.handle_timeout(now);
+        let destination = transaction.destination();
+        while let Some(bytes) = transaction.poll_transmit(now) {
+            let payload = bytes.to_vec();
+            self.transmits.push_back(Transmit {
+                socket: SocketId(0),
+                destination,
+                payload,
+            });
+        }
+        let mapped = match transaction.outcome() {
+            None => return,
+            Some(Outcome::Success(r)) => r.mapped,
+            Some(other) => {
+                self.gather_note = Some(format!(
+                    "the STUN server gave no server-reflexive endpoint ({other:?})"
+                ));
+                None
+            }
+        };
+        self.finish_gathering(mapped);
+    }
+
+    /// The candidates to advertise: the server-reflexive endpoint and, by
+    /// the port guess, the predicted one (RFC 5128 §3.5).
+    fn finish_gathering(&mut self, mapped: Option<SocketAddr>) {
+        let mut out = Vec::new();
+        if let Some(mapped) = mapped {
+            out.push(Candidate {
+                address: mapped,
+                kind: CandidateKind::ServerReflexive,
+            });
+            let predicted = match self.config.guess {
+                Some(PortGuess::Sequential { delta }) => {
+                    let port = i32::from(mapped.port()) + delta;
+                    u16::try_from(port)
+                        .ok()
+                        .filter(|p| *p >= FIRST_DYNAMIC_PORT)
+                }
+                Some(PortGuess::Preserving) => {
+                    self.locals.get(1).copied().flatten().map(|a| a.port())
+                }
+                None => None,
+            };
+            if let Some(port) = predicted.filter(|p| *p != mapped.port()) {
+                out.push(Candidate {
+                    address: SocketAddr::new(mapped.ip(), port),
+                    kind: CandidateKind::Predicted,
+                });
+            }
+        }
+        self.candidates = Some(out);
+        self.phase = Phase::Ready;
+    }
+
+    /// What this side advertises, once gathering is over (the driver adds
+    /// host and port-mapped candidates it knows of).
+    pub fn local_candidates(&self) -> Option<&[Candidate]> {
+        self.candidates.as_deref()
+    }
+
+    /// Why gathering found less than it could, if it did.
+    pub fn gather_note(&self) -> Option<&str> {
+        self.gather_note.as_deref()
+    }
+
+    /// The local address of `socket`, once bound.
+    pub fn local_address(&self, socket: SocketId) -> Option<SocketAddr> {
+        self.locals.get(usize::from(socket.0)).copied().flatten()
+    }
+
+    /// The peer's credentials and candidates arrived: checks begin. Does
+    /// nothing before gathering is over or a second time.
+    pub fn start(&mut self, now: Instant, peer: Credentials, candidates: &[Candidate]) {
+        if !matches!(self.phase, Phase::Ready) {
+            return;
+        }
+        let mut pairs: Vec<Pair> = Vec::new();
+        for socket in 0..self.locals.len() {
+            for c in candidates {
+                let pair = Pair {
+                    socket: SocketId(socket as u8),
+                    remote: c.address,
+                    kind: c.kind,
+                    last_sent: None,
+                };
+                if !pairs
+                    .iter()
+                    .any(|p| p.socket == pair.socket && p.remote == pair.remote)
+                {
+                    pairs.push(pair);
+                }
+            }
+        }
+        let spray = self.spray_targets(candidates);
+        let probe_gap = self
+            .config
+            .spray
+            .map_or(Duration::ZERO, |s| Duration::from_secs(1) / s.rate.max(1));
+        self.phase = Phase::Checking(Box::new(Checking {
+            started: now,
+            peer,
+            pairs,
+            next_round: Some(now),
+            gap: self.config.timing.interval,
+            next_probe: (!spray.is_empty()).then_some(now),
+            spray,
+            probe_gap,
+            pending: HashMap::new(),
+            connected: None,
+            stats: PunchFailure::default(),
+        }));
+        self.handle_timeout(now);
+    }
+
+    /// Distinct random ports of the peer's server-reflexive address.
+    fn spray_targets(&mut self, candidates: &[Candidate]) -> VecDeque<SocketAddr> {
+        let (Some(spray), Some(target)) = (
+            self.config.spray,
+            candidates
+                .iter()
+                .find(|c| c.kind == CandidateKind::ServerReflexive)
+                .map(|c| c.address.ip()),
+        ) else {
+            return VecDeque::new();
+        };
+        let space = usize::from(u16::MAX - FIRST_DYNAMIC_PORT) + 1;
+        let count = usize::from(spray.probes).min(space);
+        index::sample(&mut self.rng, space, count)
+            .into_iter()
+            .map(|i| SocketAddr::new(target, FIRST_DYNAMIC_PORT + i as u16))
+            .collect()
+    }
+
+    fn transaction_id(&mut self) -> TransactionId {
+        TransactionId::from(self.rng.random::<u128>() >> 32)
+    }
+
+    /// A datagram arrived on `socket` from `from`.
+    pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        match &mut self.phase {
+            Phase::Gathering(transaction) => {
+                if socket == SocketId(0)
+                    && let Ok(datagram) = Datagram::parse(bytes)
+                {
+                    transaction.handle_response(now, from, &datagram);
+                    self.drive_gathering(now);
+                }
+            }
+            Phase::Checking(_) => self.handle_check_input(now, socket, from, bytes),
+            Phase::Binding | Phase::Ready | Phase::Done => {}
+        }
+    }
+
+    fn handle_check_input(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let own = self.config.credentials.clone();
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        match check::classify(bytes, from, &own, &c.peer) {
+            Incoming::Stranger => c.stats.strangers += 1,
+            Incoming::Check { answer } => {
+                c.stats.checks_heard += 1;
+                self.transmits.push_back(Transmit {
+                    socket,
+                    destination: from,
+                    payload: answer,
+                });
+                if c.connected.is_none() {
+                    self.triggered_check(now, socket, from);
+                }
+            }
+            Incoming::Answer { id, .. } => {
+                let Some(sent) = c.pending.get(&id).copied() else {
+                    c.stats.strangers += 1;
+                    return;
+                };
+                // RFC 8445 §7.2.5.2.1: an answer from anywhere but the
+                // check's destination, or to another socket, proves no path.
+                if sent.destination != from || sent.socket != socket {
+                    c.stats.asymmetric_answers += 1;
+                    return;
+                }
+                if c.connected.is_none() {
+                    let path = Path {
+                        socket,
+                        local: self.locals.get(usize::from(socket.0)).copied().flatten(),
+                        remote: from,
+                        kind: sent.kind,
+                        rtt: now.saturating_duration_since(sent.at),
+                        after: now.saturating_duration_since(c.started),
+                    };
+                    c.connected = Some((path, now));
+                    c.next_round = None;
+                    c.next_probe = None;
+                }
+            }
+        }
+    }
+
+    /// Checks back at the source of a check (RFC 8445 §7.3.1.4), adding it
+    /// as a peer-reflexive pair when new (§7.3.1.3); at most once per
+    /// interval per pair.
+    fn triggered_check(&mut self, now: Instant, socket: SocketId, from: SocketAddr) {
+        let interval = self.config.timing.interval;
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        let index = match c
+            .pairs
+            .iter()
+            .position(|p| p.socket == socket && p.remote == from)
+        {
+            Some(i) => i,
+            None => {
+                let reflexive = c
+                    .pairs
+                    .iter()
+                    .filter(|p| p.kind == CandidateKind::PeerReflexive)
+                    .count();
+                if reflexive >= MAX_PEER_REFLEXIVE {
+                    return;
+                }
+                c.pairs.push(Pair {
+                    socket,
+                    remote: from,
+                    kind: CandidateKind::PeerReflexive,
+                    last_sent: None,
+                });
+                c.pairs.len() - 1
+            }
+        };
+        if c.pairs[index]
+            .last_sent
+            .is_some_and(|at| now < at + interval)
+        {
+            return;
+        }
+        self.send_check(now, index);
+    }
+
+    /// Sends a check on pair `index`.
+    fn send_check(&mut self, now: Instant, index: usize) {
+        let id = self.transaction_id();
+        let own = &self.config.credentials;
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        let pair = &mut c.pairs[index];
+        pair.last_sent = Some(now);
+        let (socket, destination, kind) = (pair.socket, pair.remote, pair.kind);
+        self.transmits.push_back(Transmit {
+            socket,
+            destination,
+            payload: check::request(id, own, &c.peer),
+        });
+        c.pending.insert(
+            id,
+            Sent {
+                socket,
+                destination,
+                kind,
+                at: now,
+            },
+        );
+        c.stats.checks_sent += 1;
+    }
+
+    /// Sends the next birthday probe from socket 0.
+    fn send_probe(&mut self, now: Instant, destination: SocketAddr) {
+        let id = self.transaction_id();
+        let own = &self.config.credentials;
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        self.transmits.push_back(Transmit {
+            socket: SocketId(0),
+            destination,
+            payload: check::request(id, own, &c.peer),
+        });
+        c.pending.insert(
+            id,
+            Sent {
+                socket: SocketId(0),
+                destination,
+                kind: CandidateKind::BirthdayProbe,
+                at: now,
+            },
+        );
+        c.stats.checks_sent += 1;
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.phase, Phase::Gathering(_)) {
+            self.drive_gathering(now);
+            return;
+        }
+        let timing = self.config.timing;
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
+        if let Some((path, at)) = &c.connected {
+            if now >= *at + timing.linger {
+                self.outcome = Some(PunchOutcome::Connected(path.clone()));
+                self.phase = Phase::Done;
+            }
+            return;
+        }
+        if now >= c.started + timing.deadline {
+            self.outcome = Some(PunchOutcome::Failed(c.stats.clone()));
+            self.phase = Phase::Done;
+            return;
+        }
+        if c.next_round.is_some_and(|at| at <= now) {
+            c.next_round = Some(now + c.gap);
+            c.gap = (c.gap * 2).min(timing.max_interval);
+            for index in 0..c.pairs.len() {
+                self.send_check(now, index);
+            }
+        }
+        loop {
+            let Phase::Checking(c) = &mut self.phase else {
+                return;
+            };
+            if c.next_probe.is_none_or(|at| at > now) {
+                break;
+            }
+            let Some(destination) = c.spray.pop_front() else {
+                c.next_probe = None;
+                break;
+            };
+            c.next_probe = c.next_probe.map(|at| at + c.probe_gap);
+            self.send_probe(now, destination);
+        }
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next moment the punch needs [`Punch::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Gathering(t) => t.poll_timeout(),
+            Phase::Checking(c) => match &c.connected {
+                Some((_, at)) => Some(*at + self.config.timing.linger),
+                None => [
+                    c.next_round,
+                    c.next_probe,
+                    Some(c.started + self.config.timing.deadline),
+                ]
+                .into_iter()
+                .flatten()
+                .min(),
+            },
+            Phase::Binding | Phase::Ready | Phase::Done => None,
+        }
+    }
+
+    /// Connected as soon as one check is answered from its destination;
+    /// the outcome is final once the linger is over or the deadline passed.
+    pub fn connected(&self) -> Option<&Path> {
+        match (&self.phase, &self.outcome) {
+            (Phase::Checking(c), _) => c.connected.as_ref().map(|(p, _)| p),
+            (_, Some(PunchOutcome::Connected(p))) => Some(p),
+            _ => None,
+        }
+    }
+
+    pub fn outcome(&self) -> Option<&PunchOutcome> {
+        self.outcome.as_ref()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// The peer's address family, for a driver that must pick sockets.
+    pub fn peer_ip(&self) -> Option<IpAddr> {
+        match &self.phase {
+            Phase::Checking(c) => c.pairs.first().map(|p| p.remote.ip()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The punch between two machines wired back to back (no NAT; the NAT
+//! cases run in `crate::sim`), and against hostile input.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::proto::nat::{SocketId, Transmit};
+
+fn creds(seed: u8) -> Credentials {
+    let mut n = seed;
+    Credentials::generate(|| {
+        n = n.wrapping_mul(29).wrapping_add(11);
+        n
+    })
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// A punch bound at `local`, gathered without a server, its one candidate
+/// the host address.
+fn ready(seed: u64, own: Credentials, local: SocketAddr, now: Instant) -> Punch {
+    let mut p = Punch::new(PunchConfig::new(own, None), seed);
+    while let Some(id) = p.poll_bind() {
+        p.handle_bound(now, id, local);
+    }
+    assert_eq!(p.local_candidates(), Some(&[][..]));
+    p
+}
+
+fn host(a: SocketAddr) -> Candidate {
+    Candidate {
+        address: a,
+        kind: CandidateKind::Host,
+    }
+}
+
+/// Delivers every packet at once between `a` (at `la`) and `b` (at `lb`),
+/// dropping those `drop` refuses; returns the time both were done.
+fn run(
+    a: &mut Punch,
+    la: SocketAddr,
+    b: &mut Punch,
+    lb: SocketAddr,
+    start: Instant,
+    drop: impl Fn(&Transmit, bool) -> bool,
+) -> Instant {
+    let mut now = start;
+    for _ in 0..10_000 {
+        let mut moved = false;
+        while let Some(t) = a.poll_transmit() {
+            moved = true;
+            if t.destination == lb && !drop(&t, true) {
+                b.handle_input(now, SocketId(0), la, &t.payload);
+            }
+        }
+        while let Some(t) = b.poll_transmit() {
+            moved = true;
+            if t.destination == la && !drop(&t, false) {
+                a.handle_input(now, SocketId(0), lb, &t.payload);
+            }
+        }
+        if a.is_done() && b.is_done() {
+            return now;
+        }
+        if moved {
+            continue;
+        }
+        let Some(next) = [a.poll_timeout(), b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            return now;
+        };
+        now = next;
+        a.handle_timeout(now);
+        b.handle_timeout(now);
+    }
+    panic!("the punch never ended");
+}
+
+#[test]
+fn two_open_hosts_connect_in_one_round_trip() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let (la, lb) = (addr("198.51.100.7:5000"), addr("198.51.100.8:6000"));
+    let mut a = ready(1, ca.clone(), la, now);
+    let mut b = ready(2, cb.clone(), lb, now);
+    a.start(now, cb, &[host(lb)]);
+    b.start(now, ca, &[host(la)]);
+    let end = run(&mut a, la, &mut b, lb, now, |_, _| false);
+    for (p, remote) in [(&a, lb), (&b, la)] {
+        let Some(PunchOutcome::Connected(path)) = p.outcome() else {
+            panic!("{:?}", p.outcome());
+        };
+        assert_eq!(path.remote, remote);
+        assert_eq!(path.kind, CandidateKind::Host);
+        assert_eq!(path.after, Duration::ZERO);
+    }
+    assert_eq!(
+        end - now,
+        Timing::default().linger,
+        "done once the linger is over"
+    );
+}
+
+#[test]
+fn a_side_that_starts_late_is_still_met() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let (la, lb) = (addr("198.51.100.7:5000"), addr("198.51.100.8:6000"));
+    let mut a = ready(1, ca.clone(), la, now);
+    let mut b = ready(2, cb.clone(), lb, now);
+    a.start(now, cb, &[host(lb)]);
+    // B learns the candidates 1.2 s later; A's checks until then are lost.
+    let late = now + Duration::from_millis(1200);
+    let mut t = now;
+    while t < late {
+        while a.poll_transmit().is_some() {}
+        t = a.poll_timeout().unwrap().min(late);
+        a.handle_timeout(t);
+    }
+    b.start(late, ca, &[host(la)]);
+    run(&mut a, la, &mut b, lb, late, |_, _| false);
+    assert!(matches!(a.outcome(), Some(PunchOutcome::Connected(_))));
+    assert!(matches!(b.outcome(), Some(PunchOutcome::Connected(_))));
+}
+
+#[test]
+fn wrong_credentials_never_connect_and_the_deadline_holds() {
+    let now = Instant::now();
+    let (ca, cb, stranger) = (creds(1), creds(2), creds(3));
+    let (la, lb) = (addr("198.51.100.7:5000"), addr("198.51.100.8:6000"));
+    let mut a = ready(1, ca.clone(), la, now);
+    let mut b = ready(2, cb, lb, now);
+    // A believes B holds other credentials (a forged rendezvous answer).
+    a.start(now, stranger, &[host(lb)]);
+    b.start(now, ca, &[host(la)]);
+    let end = run(&mut a, la, &mut b, lb, now, |_, _| false);
+    assert_eq!(end - now, Timing::default().deadline);
+    let Some(PunchOutcome::Failed(fa)) = a.outcome() else {
+        panic!("{:?}", a.outcome())
+    };
+    assert!(fa.strangers > 0, "B's checks are strangers to A: {fa:?}");
+    assert!(matches!(b.outcome(), Some(PunchOutcome::Failed(_))));
+    // Rounds back off: far fewer checks than one per interval.
+    assert!(fa.checks_sent <= 12, "{fa:?}");
+}
+
+#[test]
+fn an_answer_from_elsewhere_proves_nothing() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let (la, lb) = (addr("198.51.100.7:5000"), addr("198.51.100.8:6000"));
+    let mut a = ready(1, ca.clone(), la, now);
+    let mut b = ready(2, cb.clone(), lb, now);
+    a.start(now, cb, &[host(lb)]);
+    b.start(now, ca, &[host(la)]);
+    // B's packets reach A from another port, as a NAT with a fresh
+    // mapping would send them; A's checks to B are dropped.
+    let shifted = addr("198.51.100.8:6001");
+    let mut t = now;
+    for _ in 0..200 {
+        while a.poll_transmit().is_some() {}
+        while let Some(x) = b.poll_transmit() {
+            a.handle_input(t, SocketId(0), shifted, &x.payload);
+        }
+        match a.poll_timeout() {
+            Some(next) if !a.is_done() => {
+                t = next;
+                a.handle_timeout(t);
+                b.handle_timeout(t);
+            }
+            _ => break,
+        }
+    }
+    // A heard B's checks and answered them, and its triggered checks to
+    // the shifted source went nowhere: no path.
+    let Some(PunchOutcome::Failed(f)) = a.outcome() else {
+        panic!("{:?}", a.outcome())
+    };
+    assert!(f.checks_heard > 0, "{f:?}");
+}
+
+#[test]
+fn gathering_learns_the_mapped_endpoint_and_the_guesses() {
+    use crate::proto::stun::{Responder, ResponderConfig};
+    let now = Instant::now();
+    let server = addr("198.51.100.1:3478");
+    let mapped = addr("203.0.113.5:20000");
+    for (guess, sockets, predicted) in [
+        (None, 1, None),
+        (Some(PortGuess::Sequential { delta: 1 }), 1, Some(20001)),
+        (Some(PortGuess::Sequential { delta: -2 }), 1, Some(19998)),
+        (Some(PortGuess::Preserving), 1, Some(40001)),
+    ] {
+        let mut config = PunchConfig::new(creds(1), Some(server));
+        config.guess = guess;
+        config.sockets = sockets;
+        let mut p = Punch::new(config, 5);
+        let mut port = 40000;
+        while let Some(id) = p.poll_bind() {
+            p.handle_bound(now, id, addr(&format!("10.0.0.2:{port}")));
+            port += 1;
+        }
+        let mut responder = Responder::new(ResponderConfig::new(server, None).unwrap());
+        let t = p.poll_transmit().expect("a Binding to the server");
+        assert_eq!((t.socket, t.destination), (SocketId(0), server));
+        responder.handle_input(server, mapped, &t.payload);
+        let answer = responder.poll_transmit().unwrap();
+        // Hostile datagrams first: ignored.
+        p.handle_input(now, SocketId(0), server, b"garbage");
+        p.handle_input(
+            now,
+            SocketId(0),
+            addr("198.51.100.66:3478"),
+            &answer.payload,
+        );
+        assert!(p.local_candidates().is_none());
+        p.handle_input(now, SocketId(0), server, &answer.payload);
+        let mut want = vec![Candidate {
+            address: mapped,
+            kind: CandidateKind::ServerReflexive,
+        }];
+        if let Some(port) = predicted {
+            want.push(Candidate {
+                address: SocketAddr::new(mapped.ip(), port),
+                kind: CandidateKind::Predicted,
+            });
+        }
+        assert_eq!(p.local_candidates(), Some(&want[..]), "{guess:?}");
+    }
+}
+
+#[test]
+fn a_silent_server_ends_gathering_with_no_candidates() {
+    let now = Instant::now();
+    let mut p = Punch::new(
+        PunchConfig::new(creds(1), Some(addr("198.51.100.1:3478"))),
+        5,
+    );
+    while let Some(id) = p.poll_bind() {
+        p.handle_bound(now, id, addr("10.0.0.2:40000"));
+    }
+    let mut t = now;
+    while let Some(next) = p.poll_timeout() {
+        while p.poll_transmit().is_some() {}
+        t = next;
+        p.handle_timeout(t);
+    }
+    assert_eq!(p.local_candidates(), Some(&[][..]));
+    assert!(p.gather_note().is_some());
+    assert!(t - now < Duration::from_secs(5), "{:?}", t - now);
+}
+
+#[test]
+fn spray_probes_distinct_ports_at_the_stated_rate() {
+    let now = Instant::now();
+    let mut config = PunchConfig::new(creds(1), None);
+    config.spray = Some(Spray {
+        probes: 256,
+        rate: 100,
+    });
+    let mut p = Punch::new(config, 9);
+    while let Some(id) = p.poll_bind() {
+        p.handle_bound(now, id, addr("10.0.0.2:40000"));
+    }
+    let peer = addr("203.0.113.9:30000");
+    p.start(
+        now,
+        creds(2),
+        &[Candidate {
+            address: peer,
+            kind: CandidateKind::ServerReflexive,
+        }],
+    );
+    let mut ports = std::collections::BTreeSet::new();
+    let mut t = now;
+    let mut last_probe = now;
+    while !p.is_done() {
+        while let Some(x) = p.poll_transmit() {
+            if x.destination != peer {
+                assert_eq!(x.destination.ip(), peer.ip());
+                assert!(x.destination.port() >= 1024);
+                assert!(ports.insert(x.destination.port()), "a port probed twice");
+                last_probe = t;
+            }
+        }
+        t = p.poll_timeout().unwrap();
+        p.handle_timeout(t);
+    }
+    assert!(ports.len() >= 255, "{}", ports.len());
+    let took = last_probe - now;
+    assert!(
+        (Duration::from_millis(2500)..=Duration::from_millis(2600)).contains(&took),
+        "{took:?}"
+    );
+}
