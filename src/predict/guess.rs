@@ -8,7 +8,7 @@ use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::report::FamilyReport;
 
 use super::birthday::{self, OPEN_PORTS, PORT_SPACE, PROBES, PROBES_PER_SECOND};
-use super::punch::{Nat, behaviours, opens, udp_precondition};
+use super::punch::{Nat, behaviours, opens, opens_knowing, udp_precondition};
 use super::side::{BOOLS, Peer, agreed, capitalise, mapping_abbrev};
 use super::{Feasibility, Method, MethodVerdict};
 
@@ -27,9 +27,18 @@ fn predictable(family: &FamilyReport) -> Vec<bool> {
     }
 }
 
-/// As the peer sees it: a predicted dependent mapping acts as EIM.
-fn predicted(nat: Nat, predictable: bool) -> Nat {
-    if predictable {
+/// As the peer sees it, a guessed mapping acts as EIM: an address-dependent
+/// one toward every port of the peer's address, an address-and-port-
+/// dependent one only toward the endpoint it was guessed for, so only when
+/// the peer checks from an endpoint known in advance (`peer_known`: it
+/// keeps one mapping, or its own is guessed).
+fn predicted(nat: Nat, predictable: bool, peer_known: bool) -> Nat {
+    let usable = match nat.mapping {
+        MappingBehavior::EndpointIndependent => false,
+        MappingBehavior::AddressDependent => predictable,
+        MappingBehavior::AddressAndPortDependent => predictable && peer_known,
+    };
+    if usable {
         Nat::new(MappingBehavior::EndpointIndependent, nat.filtering)
     } else {
         nat
@@ -102,13 +111,14 @@ fn prediction_outcome(n: (Peer, Nat, bool), h: (Peer, Nat, bool)) -> (Feasibilit
     }
     let dependent = |nat: Nat| !nat.eim();
     let (ea, eb) = (
-        predicted(na, dependent(na) && npred),
-        predicted(hb, dependent(hb) && hpred),
+        predicted(na, npred, hb.eim() || hpred),
+        predicted(hb, hpred, na.eim() || npred),
     );
-    if opens(ea, eb) {
+    let known = |nat: Nat, pred: bool| nat.eim() || pred;
+    if opens_knowing(ea, eb, known(na, npred), known(hb, hpred)) {
         let mut how = Vec::new();
-        for (p, nat, pred) in [(np, na, npred), (hp, hb, hpred)] {
-            if dependent(nat) && pred {
+        for (p, nat, guessed, pred) in [(np, na, ea, npred), (hp, hb, eb, hpred)] {
+            if nat != guessed || (dependent(nat) && pred) {
                 how.push(prediction_words(p, nat));
             }
         }
@@ -130,6 +140,12 @@ fn prediction_outcome(n: (Peer, Nat, bool), h: (Peer, Nat, bool)) -> (Feasibilit
             ));
         }
     }
+    if why.is_empty() {
+        why.push(
+            "even with the guessed ports, no check can get in and be answered from where it went"
+                .to_string(),
+        );
+    }
     (
         Feasibility::Fails,
         format!("{} (see birthday punching).", capitalise(&why.join("; "))),
@@ -149,14 +165,15 @@ fn random(family: &FamilyReport) -> Vec<bool> {
 /// [`PROBES`] probes to random ports of `r`'s address. A probe that lands on
 /// an open mapping must pass its filter (it comes from `s`'s mapped
 /// endpoint, which the mapping was opened toward, when `s` is EIM;
-/// otherwise `r` must filter by address only), and `r`'s answer must get
-/// back (`s` is EIM and sent exactly there; or `r` is ADM, whose mapping
-/// toward `s`'s address is the one hit; or `s` filters by address only).
-fn birthday_direction(r: Nat, r_random: bool, s: Nat) -> bool {
+/// otherwise `r` must filter by address only), and `r`'s answer must leave
+/// from the port the probe hit (RFC 8445 §7.2.5.2.1): `s` is EIM, so the
+/// probe came from the endpoint the mapping was opened toward; or `r` is
+/// ADM, whose mapping toward `s`'s address is the one hit.
+pub(crate) fn birthday_direction(r: Nat, r_random: bool, s: Nat) -> bool {
     r_random
         && !r.eim()
         && (s.eim() || r.by_address())
-        && (s.eim() || r.mapping == MappingBehavior::AddressDependent || s.by_address())
+        && (s.eim() || r.mapping == MappingBehavior::AddressDependent)
 }
 
 /// Hole punching by probing random ports (the birthday paradox).

@@ -17,6 +17,7 @@ mod guess;
 mod ipv6;
 mod matrix;
 mod methods;
+mod plan;
 mod punch;
 mod side;
 mod teredo;
@@ -32,6 +33,7 @@ pub use birthday::{
     estimate as birthday_estimate, expected_probes, success_probability,
 };
 pub use matrix::{MatrixRow, NatProfile, matrix, synthetic_report};
+pub use plan::{PunchPlan, punch_plan};
 
 use side::{Peer, Role};
 

@@ -1,30 +1,38 @@
 //! UDP hole punching over IPv4 through a rendezvous (RFC 5128 §3.3).
 //!
-//! # The punching game (RFC 4787 semantics)
+//! # The punching game (RFC 4787 semantics, RFC 8445 checks)
 //!
 //! Each side learns the other's STUN-mapped endpoint `E` from the
-//! rendezvous; both send to it at the same time, and a side that receives a
-//! packet answers to the source it saw. NATs keep one external address
-//! (RFC 4787 REQ-2, paired pooling). Behind a dependent mapping (ADM or
-//! APDM) the mapping toward the peer is a new one, with a port the peer
-//! cannot know: the peer's IP differs from the STUN server's, so an
-//! address-dependent mapping is as unpredictable here as an
-//! address-and-port-dependent one. A session opens if, for one ordering
-//! (receiver `R`, sender `S`):
+//! rendezvous; both send checks to it, and a side that receives a check
+//! answers it and checks back at the source it saw. A check counts only
+//! when its answer comes from the endpoint it was sent to (RFC 8445
+//! §7.2.5.2.1): that is what makes a path both sides can keep using. NATs
+//! keep one external address (RFC 4787 REQ-2, paired pooling). Behind a
+//! dependent mapping (ADM or APDM) the mapping toward the peer is a new
+//! one, with a port the peer cannot know: the peer's IP differs from the
+//! STUN server's, so an address-dependent mapping is as unpredictable here
+//! as an address-and-port-dependent one. A session opens if, for one
+//! ordering (receiver `R`, sender `S`):
 //!
-//! 1. `S`'s first packet to `E_R` is admitted: `R` filters nothing (EIF);
+//! 1. `S`'s first check to `E_R` is admitted: `R` filters nothing (EIF);
 //!    or `R` keeps one mapping (EIM) and filters by address only (ADF,
 //!    having sent to `S`'s address); or `R` is EIM with APDF and `S` is EIM
-//!    too, so `S`'s packets come from the very endpoint `R` sends to. With
+//!    too, so `S`'s checks come from the very endpoint `R` sends to. With
 //!    a dependent mapping and ADF/APDF, `E_R` is the mapping made for the
 //!    STUN server, which admits only the server.
-//! 2. `R`'s answer gets back: `R` answers from `E_R` itself (EIM), which
-//!    `S` has sent to; or `S` filters by address only (EIF/ADF).
+//! 2. `R`'s answer leaves from the endpoint `S` sent to: `R` keeps one
+//!    mapping (EIM). A dependent `R` answers from a new port, which `S`
+//!    must refuse as an answer; `S`'s check back to that port leaves from
+//!    yet another port of its own when `S` is dependent too, and so on.
 //!
-//! This gives the known table (`protocols.md` §5.2): EIM on both sides
-//! works whatever the filtering; EIM+EIF/ADF ↔ ADM/APDM works;
-//! EIM+APDF ↔ ADM/APDM fails; dependent ↔ dependent fails unless one side
-//! is EIF and the other filters by address only (EIF/ADF).
+//! This gives the table (`protocols.md` §5.2, with the ICE rule): EIM on
+//! both sides works whatever the filtering; EIM+EIF/ADF ↔ ADM/APDM works;
+//! EIM+APDF ↔ ADM/APDM fails; APDM ↔ APDM fails (only port prediction
+//! can open it, see [`super::guess`]).
+//!
+//! One more way opens: an address-dependent mapping is one mapping toward
+//! the peer's address, so once the peer learns its port from a check, it
+//! acts as an endpoint-independent one (see [`through_address_dependent`]).
 
 use crate::proto::nat::{FilteringBehavior, MappingBehavior};
 use crate::report::{FamilyReport, FamilyStatus};
@@ -73,14 +81,49 @@ fn first_packet_in(receiver: Nat, sender: Nat) -> bool {
     }
 }
 
-/// Rule 2: `receiver`'s answer to the source it saw gets back to `sender`.
-fn answer_back(receiver: Nat, sender: Nat) -> bool {
-    receiver.eim() || sender.by_address()
+/// Rule 2: `receiver` answers from the endpoint the check was sent to.
+fn answer_back(receiver: Nat) -> bool {
+    receiver.eim()
 }
 
-/// Whether simultaneous sends through a rendezvous open a path.
+/// An address-dependent `r` keeps one mapping toward `s`'s address, with
+/// a port `s` cannot know; the path runs through it when `s` learns it
+/// from a check (RFC 8445 §7.3.1.3) and the checks both ways get in:
+///
+/// - `s` admits `r`'s check from that port: `s` filters by address only,
+///   and the check arrives on a mapping that has sent to `r`'s address
+///   (`s` is EIF; or `s` is ADF and either keeps one mapping, which sent
+///   to `r`, or `r` is EIF and so took `s`'s first check, whose mapping
+///   `r` then checks back at);
+/// - `r` admits `s`'s check to that port: `r` filters by address only, or
+///   `s` keeps one mapping, which `r` has sent to.
+///
+/// `s_known`: `r` knows a mapping of `s`'s that has sent to `r`'s address
+/// (`s` keeps one mapping, or its port toward `r` was guessed).
+fn through_address_dependent(r: Nat, s: Nat, s_known: bool) -> bool {
+    r.mapping == MappingBehavior::AddressDependent
+        && match s.filtering {
+            FilteringBehavior::EndpointIndependent => true,
+            FilteringBehavior::AddressDependent => {
+                s_known || r.filtering == FilteringBehavior::EndpointIndependent
+            }
+            FilteringBehavior::AddressAndPortDependent => false,
+        }
+        && (r.by_address() || s.eim())
+}
+
+/// Whether checks both ways open a path.
 pub(crate) fn opens(a: Nat, b: Nat) -> bool {
-    (first_packet_in(a, b) && answer_back(a, b)) || (first_packet_in(b, a) && answer_back(b, a))
+    opens_knowing(a, b, a.eim(), b.eim())
+}
+
+/// [`opens`], where `a_known` / `b_known` say whether the other side knows
+/// in advance a mapping of this side's that has sent to it.
+pub(crate) fn opens_knowing(a: Nat, b: Nat, a_known: bool, b_known: bool) -> bool {
+    (first_packet_in(a, b) && answer_back(a))
+        || (first_packet_in(b, a) && answer_back(b))
+        || through_address_dependent(a, b, b_known)
+        || through_address_dependent(b, a, a_known)
 }
 
 /// Every behaviour a family could have, given what was measured.
@@ -127,16 +170,10 @@ fn explain(r: (Peer, Nat), s: (Peer, Nat)) -> String {
     }
     let back = if rn.eim() {
         format!("{rname} answers from that same mapped endpoint, which {sname} has sent to")
-    } else if sn.by_address() {
-        format!(
-            "{rname}'s answer leaves from a new port, which {sname}'s NAT ({}) admits by address",
-            sn.short()
-        )
     } else {
         format!(
-            "but {rname}'s answer leaves from a new port ({}), which {sname}'s NAT ({}) drops: it admits only the exact endpoint it sent to",
-            mapping_abbrev(rn.mapping),
-            sn.short()
+            "but {rname}'s answer leaves from a new port ({}), not from the endpoint {sname} sent to, so it proves no path (RFC 8445 §7.2.5.2.1)",
+            mapping_abbrev(rn.mapping)
         )
     };
     format!("{first}; {back}")
@@ -145,8 +182,7 @@ fn explain(r: (Peer, Nat), s: (Peer, Nat)) -> String {
 /// The reason for a known pair of behaviours.
 pub(crate) fn explain_pair(n: (Peer, Nat), h: (Peer, Nat)) -> String {
     let opened = opens(n.1, h.1);
-    let direction =
-        |r: (Peer, Nat), s: (Peer, Nat)| first_packet_in(r.1, s.1) && answer_back(r.1, s.1);
+    let direction = |r: (Peer, Nat), s: (Peer, Nat)| first_packet_in(r.1, s.1) && answer_back(r.1);
     if opened {
         let (r, s) = if direction(n, h) { (n, h) } else { (h, n) };
         format!(

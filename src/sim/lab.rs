@@ -166,7 +166,7 @@ pub fn run(
             };
             let packet = match nat.as_mut() {
                 Some(n) => {
-                    let from = n.outbound(local, t.destination);
+                    let from = n.outbound(now, local, t.destination);
                     // RFC 4787 §6: a hairpinning NAT loops the packet back
                     // with the external source.
                     let looped = n
@@ -238,9 +238,9 @@ pub fn run(
             }
             continue;
         }
-        let internal = match nat.as_ref() {
+        let internal = match nat.as_mut() {
             _ if packet.hairpinned => Some(packet.to),
-            Some(n) => n.inbound(packet.from, packet.to),
+            Some(n) => n.inbound(now, packet.from, packet.to),
             None => Some(packet.to),
         };
         let socket =

@@ -3,3 +3,6 @@
 
 pub mod lab;
 pub mod nat;
+pub mod pair;
+#[cfg(test)]
+mod sweep;

@@ -1,6 +1,8 @@
 //! A simulated NAT with RFC 4787 behaviours.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -34,9 +36,14 @@ struct Mapping {
     internal: SocketAddr,
     /// The destination part the mapping is keyed on (per `MappingBehavior`).
     key: Option<SocketAddr>,
-    external_port: u16,
     /// Remote endpoints the internal side has sent to through this mapping.
-    contacted: Vec<SocketAddr>,
+    contacted: HashSet<SocketAddr>,
+    contacted_ips: HashSet<IpAddr>,
+    /// The last outbound packet: RFC 4787 REQ-6 refreshes on outbound
+    /// traffic only.
+    refreshed: Instant,
+    /// A UPnP-style static mapping: never expires, admits anyone.
+    fixed: bool,
 }
 
 /// A NAT with one external address.
@@ -44,7 +51,12 @@ struct Mapping {
 pub struct Nat {
     behavior: NatBehavior,
     external_ip: IpAddr,
-    mappings: Vec<Mapping>,
+    /// External port -> mapping.
+    mappings: HashMap<u16, Mapping>,
+    /// (internal endpoint, key) -> external port.
+    index: HashMap<(SocketAddr, Option<SocketAddr>), u16>,
+    /// How long an idle dynamic mapping lives (RFC 4787 §4.3); `None`: for ever.
+    lifetime: Option<Duration>,
     next_sequential: Option<u16>,
     rng: StdRng,
 }
@@ -59,10 +71,30 @@ impl Nat {
         Self {
             behavior,
             external_ip,
-            mappings: Vec::new(),
+            mappings: HashMap::new(),
+            index: HashMap::new(),
+            lifetime: None,
             next_sequential,
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// Idle dynamic mappings expire after `lifetime` (RFC 4787 REQ-5 asks
+    /// for at least two minutes; real NATs often keep 30 s).
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// A static mapping, as a UPnP IGD AddPortMapping or PCP MAP makes:
+    /// `external_port` forwards to `internal` from anyone, and `internal`'s
+    /// packets leave from it. False if the port is taken.
+    pub fn add_static(&mut self, now: Instant, internal: SocketAddr, external_port: u16) -> bool {
+        if self.mappings.contains_key(&external_port) {
+            return false;
+        }
+        self.insert(now, internal, None, external_port, true);
+        true
     }
 
     pub fn external_ip(&self) -> IpAddr {
@@ -81,74 +113,121 @@ impl Nat {
         }
     }
 
+    fn insert(
+        &mut self,
+        now: Instant,
+        internal: SocketAddr,
+        key: Option<SocketAddr>,
+        port: u16,
+        fixed: bool,
+    ) {
+        self.index.insert((internal, key), port);
+        self.mappings.insert(
+            port,
+            Mapping {
+                internal,
+                key,
+                contacted: HashSet::new(),
+                contacted_ips: HashSet::new(),
+                refreshed: now,
+                fixed,
+            },
+        );
+    }
+
+    /// Forgets the mapping on `port` if it has been idle too long.
+    fn expire(&mut self, now: Instant, port: u16) {
+        let Some(lifetime) = self.lifetime else {
+            return;
+        };
+        if let Some(m) = self.mappings.get(&port)
+            && !m.fixed
+            && now >= m.refreshed + lifetime
+        {
+            self.index.remove(&(m.internal, m.key));
+            self.mappings.remove(&port);
+        }
+    }
+
     /// An internal endpoint sends to `destination`: returns the external
     /// endpoint the packet leaves with, creating a mapping if needed.
-    pub fn outbound(&mut self, internal: SocketAddr, destination: SocketAddr) -> SocketAddr {
+    pub fn outbound(
+        &mut self,
+        now: Instant,
+        internal: SocketAddr,
+        destination: SocketAddr,
+    ) -> SocketAddr {
         let key = self.key(destination);
-        let index = match self
-            .mappings
-            .iter()
-            .position(|m| m.internal == internal && m.key == key)
-        {
-            Some(i) => i,
+        let fixed = self
+            .index
+            .get(&(internal, None))
+            .copied()
+            .filter(|p| self.mappings.get(p).is_some_and(|m| m.fixed));
+        let port = match fixed {
+            Some(port) => port,
             None => {
-                let external_port = self.allocate(internal.port());
-                self.mappings.push(Mapping {
-                    internal,
-                    key,
-                    external_port,
-                    contacted: Vec::new(),
-                });
-                self.mappings.len() - 1
+                if let Some(port) = self.index.get(&(internal, key)).copied() {
+                    self.expire(now, port);
+                }
+                match self.index.get(&(internal, key)).copied() {
+                    Some(port) => port,
+                    None => {
+                        let port = self.allocate(now, internal.port());
+                        self.insert(now, internal, key, port, false);
+                        port
+                    }
+                }
             }
         };
-        let mapping = &mut self.mappings[index];
-        if !mapping.contacted.contains(&destination) {
-            mapping.contacted.push(destination);
+        if let Some(mapping) = self.mappings.get_mut(&port) {
+            mapping.refreshed = now;
+            mapping.contacted.insert(destination);
+            mapping.contacted_ips.insert(destination.ip());
         }
-        SocketAddr::new(self.external_ip, mapping.external_port)
+        SocketAddr::new(self.external_ip, port)
     }
 
     /// A packet from `from` arrives for `external`: returns the internal
     /// endpoint it is let through to, if filtering allows (RFC 4787 §5).
-    pub fn inbound(&self, from: SocketAddr, external: SocketAddr) -> Option<SocketAddr> {
+    pub fn inbound(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        external: SocketAddr,
+    ) -> Option<SocketAddr> {
         if external.ip() != self.external_ip {
             return None;
         }
-        self.mappings
-            .iter()
-            .filter(|m| m.external_port == external.port())
-            .find(|m| match self.behavior.filtering {
+        self.expire(now, external.port());
+        let m = self.mappings.get(&external.port())?;
+        let admitted = m.fixed
+            || match self.behavior.filtering {
                 FilteringBehavior::EndpointIndependent => true,
-                FilteringBehavior::AddressDependent => {
-                    m.contacted.iter().any(|c| c.ip() == from.ip())
-                }
+                FilteringBehavior::AddressDependent => m.contacted_ips.contains(&from.ip()),
                 FilteringBehavior::AddressAndPortDependent => m.contacted.contains(&from),
-            })
-            .map(|m| m.internal)
+            };
+        admitted.then_some(m.internal)
     }
 
     /// The internal endpoint behind an external port, ignoring filtering:
     /// what a hairpinning NAT delivers to.
     pub fn hairpin_target(&self, external: SocketAddr) -> Option<SocketAddr> {
         (external.ip() == self.external_ip)
-            .then(|| {
-                self.mappings
-                    .iter()
-                    .find(|m| m.external_port == external.port())
-                    .map(|m| m.internal)
-            })
+            .then(|| self.mappings.get(&external.port()).map(|m| m.internal))
             .flatten()
     }
 
-    fn in_use(&self, port: u16) -> bool {
-        self.mappings.iter().any(|m| m.external_port == port)
+    fn in_use(&mut self, now: Instant, port: u16) -> bool {
+        self.expire(now, port);
+        self.mappings.contains_key(&port)
     }
 
-    fn allocate(&mut self, internal_port: u16) -> u16 {
+    fn allocate(&mut self, now: Instant, internal_port: u16) -> u16 {
+        if self.behavior.allocation == Allocation::Preserving && !self.in_use(now, internal_port) {
+            return internal_port;
+        }
         loop {
             let candidate = match self.behavior.allocation {
-                Allocation::Preserving if !self.in_use(internal_port) => internal_port,
                 Allocation::Sequential { delta, .. } => {
                     let port = self.next_sequential.unwrap_or(1024);
                     let next = i32::from(port) + i32::from(delta);
@@ -161,7 +240,7 @@ impl Nat {
                 }
                 _ => self.rng.random_range(1024..=65535),
             };
-            if !self.in_use(candidate) {
+            if !self.in_use(now, candidate) {
                 return candidate;
             }
         }

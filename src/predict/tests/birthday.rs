@@ -94,11 +94,12 @@ fn birthday_punching_one_sided_two_sided_and_hard_hard() {
         "{}",
         b.reason
     );
-    // Random APDM with address filtering on both sides: two directions.
+    // Random ADM with address filtering on both sides: two directions (with
+    // APDM, each answer would leave from yet another port).
     let adf = |r| {
         behaving(
             r,
-            Some(M::AddressAndPortDependent),
+            Some(M::AddressDependent),
             Some(F::AddressDependent),
             Some(A::Random),
         )
@@ -171,6 +172,7 @@ fn birthday_probability_matches_the_simulator() {
     let trials = 200;
     let mut hits = 0;
     let easy_int: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+    let now = std::time::Instant::now();
     for seed in 0..trials {
         let mut easy = SimNat::new(
             NatBehavior {
@@ -191,10 +193,10 @@ fn birthday_probability_matches_the_simulator() {
             },
             hard_ip,
         );
-        let easy_ext = easy.outbound(easy_int, "192.0.2.1:3478".parse().unwrap());
+        let easy_ext = easy.outbound(now, easy_int, "192.0.2.1:3478".parse().unwrap());
         for i in 0..OPEN_PORTS {
             let internal = SocketAddr::new("10.0.1.1".parse().unwrap(), 20000 + i as u16);
-            hard.outbound(internal, easy_ext);
+            hard.outbound(now, internal, easy_ext);
         }
         let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
         let mut probed = std::collections::HashSet::new();
@@ -203,8 +205,8 @@ fn birthday_probability_matches_the_simulator() {
         }
         let hit = probed.iter().any(|&port| {
             let to = SocketAddr::new(hard_ip, port);
-            let from = easy.outbound(easy_int, to);
-            hard.inbound(from, to).is_some()
+            let from = easy.outbound(now, easy_int, to);
+            hard.inbound(now, from, to).is_some()
         });
         hits += u32::from(hit);
     }

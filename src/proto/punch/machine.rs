@@ -218,7 +218,7 @@ impl Punch {
         }
         let mut pairs: Vec<Pair> = Vec::new();
         for socket in 0..self.locals.len() {
-            for c in candidates {
+            for c in self.checked(candidates) {
                 let pair = Pair {
                     socket: SocketId(socket as u8),
                     remote: c.address,
@@ -252,6 +252,39 @@ impl Punch {
             stats: PunchFailure::default(),
         }));
         self.handle_timeout(now);
+    }
+
+    /// The peer's candidates worth checking, in the order of the first
+    /// round. A predicted port goes first: a sequential or preserving NAT
+    /// gives its guessed port to the first new mapping, and that must be
+    /// the one toward the peer's own guess. Host candidates are checked
+    /// only behind the same public address (RFC 5128 §3.2): sent anywhere
+    /// else they leave through the NAT, cost a port of a sequential
+    /// allocator and spoil its guess.
+    fn checked(&self, candidates: &[Candidate]) -> Vec<Candidate> {
+        let own_public = self.candidates.as_ref().and_then(|c| {
+            c.iter()
+                .find(|c| c.kind == CandidateKind::ServerReflexive)
+                .map(|c| c.address.ip())
+        });
+        let peer_public = candidates
+            .iter()
+            .find(|c| c.kind == CandidateKind::ServerReflexive)
+            .map(|c| c.address.ip());
+        let same_nat = own_public.is_none() || peer_public.is_none() || own_public == peer_public;
+        let mut out: Vec<Candidate> = candidates
+            .iter()
+            .filter(|c| same_nat || c.kind != CandidateKind::Host)
+            .copied()
+            .collect();
+        out.sort_by_key(|c| match c.kind {
+            CandidateKind::Predicted => 0,
+            CandidateKind::PortMapped => 1,
+            CandidateKind::ServerReflexive => 2,
+            CandidateKind::Host => 3,
+            CandidateKind::PeerReflexive | CandidateKind::BirthdayProbe => 4,
+        });
+        out
     }
 
     /// Distinct random ports of the peer's server-reflexive address.

@@ -1,0 +1,192 @@
+//! The whole scenario space, both sides: every gateway the simulator
+//! offers (open Internet, UDP blocked, and every RFC 4787 mapping ×
+//! filtering × port allocation × hairpinning) against every other. For
+//! each pair the real probe runs behind each side, the prediction is made
+//! from the two reports, and the real punch runs with the plan the
+//! reports give: the simulated probe must equal the configured NAT, and
+//! the prediction the simulated outcome.
+
+use std::net::SocketAddr;
+
+use super::lab::{self, Conditions, Gateway, Server};
+use super::nat::{Allocation, NatBehavior};
+use super::pair::{self, Meeting, Side};
+use crate::predict::{Feasibility, Method, predict, punch_plan};
+use crate::proto::nat::{DiscoveryConfig, FilteringBehavior as F, MappingBehavior as M};
+use crate::proto::punch::{Credentials, PunchOutcome};
+use crate::report::{
+    FamilyReport, FamilyStatus, PortMappingReport, ProbeReport, ServerResult, TeredoReport, combine,
+};
+
+/// Every gateway of the scenario space; `seed` varies random allocators.
+fn gateways(seed: u64) -> Vec<Gateway> {
+    let mut out = vec![Gateway::None, Gateway::Blocked];
+    for mapping in [
+        M::EndpointIndependent,
+        M::AddressDependent,
+        M::AddressAndPortDependent,
+    ] {
+        for filtering in [
+            F::EndpointIndependent,
+            F::AddressDependent,
+            F::AddressAndPortDependent,
+        ] {
+            for allocation in [
+                Allocation::Preserving,
+                Allocation::Sequential {
+                    start: 20000,
+                    delta: 1,
+                },
+                Allocation::Random { seed },
+            ] {
+                for hairpinning in [false, true] {
+                    out.push(Gateway::Nat {
+                        behavior: NatBehavior {
+                            mapping,
+                            filtering,
+                            allocation,
+                            hairpinning,
+                        },
+                        firewall_only: false,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The report `ranat probe` would write behind `gateway`, from the real
+/// discovery machine run in the lab.
+fn probe(gateway: Gateway) -> ProbeReport {
+    let (observation, _) = lab::run(
+        gateway,
+        Server::Full,
+        Conditions::default(),
+        DiscoveryConfig::new,
+    );
+    if let Gateway::Nat { behavior, .. } = gateway {
+        assert_eq!(observation.mapping, Some(behavior.mapping), "{gateway:?}");
+        assert_eq!(
+            observation.filtering,
+            Some(behavior.filtering),
+            "{gateway:?}"
+        );
+        assert_eq!(
+            observation.hairpinning,
+            Some(behavior.hairpinning),
+            "{gateway:?}"
+        );
+    }
+    let server: SocketAddr = "198.51.100.1:3478".parse().expect("constant");
+    let ipv4 = combine(
+        vec![ServerResult {
+            name: None,
+            address: server,
+            observation: Ok(observation),
+        }],
+        Vec::new(),
+    );
+    let ipv6 = FamilyReport::unmeasured(FamilyStatus::Unavailable, "simulated: no IPv6");
+    ProbeReport::assemble(
+        ipv4,
+        ipv6,
+        PortMappingReport::skipped("simulated: no gateway protocols"),
+        TeredoReport::skipped("simulated: no Teredo", None),
+        0,
+    )
+}
+
+fn credentials(seed: u8) -> Credentials {
+    let mut n = seed;
+    Credentials::generate(|| {
+        n = n.wrapping_mul(37).wrapping_add(17);
+        n
+    })
+}
+
+fn verdict(prediction: &crate::predict::Prediction, method: Method) -> Feasibility {
+    prediction
+        .methods
+        .iter()
+        .find(|v| v.method == method)
+        .map(|v| v.feasibility)
+        .expect("every method has a verdict")
+}
+
+#[test]
+fn every_prediction_equals_the_simulated_punch() {
+    let sides: Vec<(Gateway, ProbeReport)> = gateways(11)
+        .into_iter()
+        .zip(gateways(23))
+        .map(|(g, _)| (g, probe(g)))
+        .collect();
+    let peers: Vec<(Gateway, ProbeReport)> =
+        gateways(23).into_iter().map(|g| (g, probe(g))).collect();
+    let mut scenarios = 0;
+    let mut connected = 0;
+    let mut wrong: Vec<String> = Vec::new();
+    let server: SocketAddr = "198.51.100.1:3478".parse().expect("constant");
+    for (i, (ga, ra)) in sides.iter().enumerate() {
+        for (j, (gb, rb)) in peers.iter().enumerate() {
+            let prediction = predict(ra, rb);
+            let plain = verdict(&prediction, Method::HolePunching);
+            let guessed = verdict(&prediction, Method::PortPrediction);
+            let expected = plain == Feasibility::Works
+                || matches!(guessed, Feasibility::Works | Feasibility::Likely);
+            assert!(
+                expected || (plain == Feasibility::Fails && guessed == Feasibility::Fails),
+                "every field was measured, so no verdict may be unknown: {plain:?} {guessed:?} for {ga:?} / {gb:?}"
+            );
+            let configs = [
+                punch_plan(ra, rb, false).config(credentials(1), Some(server)),
+                punch_plan(rb, ra, false).config(credentials(2), Some(server)),
+            ];
+            let trial = pair::punch(
+                [Side::new(*ga), Side::new(*gb)],
+                configs,
+                Meeting::default(),
+                (i * 1000 + j) as u64,
+            );
+            let ends = trial
+                .outcomes
+                .iter()
+                .map(|o| matches!(o, Some(PunchOutcome::Connected(_))))
+                .collect::<Vec<_>>();
+            assert_eq!(ends[0], ends[1], "one side only: {trial:?}\n{ga:?}\n{gb:?}");
+            if trial.connected() != expected {
+                let short = |g: &Gateway| match g {
+                    Gateway::Nat { behavior: b, .. } => {
+                        format!("{:?}/{:?}/{:?}", b.mapping, b.filtering, b.allocation)
+                    }
+                    other => format!("{other:?}"),
+                };
+                wrong.push(format!(
+                    "{plain:?}/{guessed:?} but {} : {} <-> {}",
+                    if trial.connected() {
+                        "connected"
+                    } else {
+                        "failed"
+                    },
+                    short(ga),
+                    short(gb)
+                ));
+            }
+            scenarios += 1;
+            connected += usize::from(trial.connected());
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(
+        wrong.is_empty(),
+        "{} disagreements:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(scenarios, 56 * 56);
+    assert!(
+        connected > 1000 && connected < scenarios - 500,
+        "{connected}"
+    );
+}
