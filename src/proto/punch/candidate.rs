@@ -110,7 +110,10 @@ mod tests {
             ufrag: u.into(),
             pwd: p.into(),
         };
-        assert!(!c("abc", "0123456789012345678901").is_valid(), "short ufrag");
+        assert!(
+            !c("abc", "0123456789012345678901").is_valid(),
+            "short ufrag"
+        );
         assert!(!c("abcd", "012345678901234567890").is_valid(), "short pwd");
         assert!(!c("ab:d", "0123456789012345678901").is_valid(), "colon");
         assert!(!c(&"a".repeat(257), "0123456789012345678901").is_valid());
