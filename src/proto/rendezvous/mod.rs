@@ -11,7 +11,7 @@ mod server;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
 pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
-pub use server::{ConnId, Output, Rendezvous, RendezvousConfig, RendezvousStats};
+pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
 
 #[cfg(test)]
 mod hostile_input;
