@@ -19,7 +19,8 @@ enum Command {
     /// Classify this network's NAT (RFC 5780 mapping and filtering, classic
     /// label, hairpinning, port allocation) for IPv4 and IPv6.
     Probe(probe::ProbeArgs),
-    /// Run an RFC 5780 STUN server (two addresses × two ports).
+    /// Run an RFC 5780 STUN server (two addresses × two ports) and the
+    /// rendezvous that pairs two clients by a short code.
     Serve(serve::ServeArgs),
     /// Predict, method by method, whether a session between this machine
     /// (or ME.json) and a peer connects: for Windows Remote Assistance and

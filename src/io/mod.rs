@@ -5,6 +5,7 @@ mod pcp;
 pub mod portmap;
 pub mod probe;
 mod reach;
+pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
 mod sockets;

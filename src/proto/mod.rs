@@ -3,5 +3,6 @@
 pub mod nat;
 pub mod portmap;
 pub mod punch;
+pub mod rendezvous;
 pub mod stun;
 pub mod teredo;

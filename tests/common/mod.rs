@@ -350,6 +350,32 @@ impl Daemon {
         ))
     }
 
+    /// The rendezvous address `ranat serve` printed at start, waiting up
+    /// to `limit` for the line.
+    pub fn rendezvous_address(&mut self, limit: Duration) -> Result<SocketAddr, String> {
+        const PREFIX: &str = "rendezvous listening on TCP ";
+        let deadline = Instant::now() + limit;
+        loop {
+            let stderr = self.stderr();
+            if let Some(line) = stderr.lines().find(|l| l.contains(PREFIX)) {
+                let (_, addr) = line.split_once(PREFIX).unwrap_or_default();
+                let addr: SocketAddr = addr
+                    .trim()
+                    .parse()
+                    .map_err(|e| format!("bad rendezvous address in {line:?}: {e}"))?;
+                assert_loopback(addr);
+                return Ok(addr);
+            }
+            if Instant::now() >= deadline || self.exited().is_some() {
+                return Err(format!(
+                    "{} printed no rendezvous address:\n{stderr}",
+                    self.name
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM, waits (bounded) and returns the exit status and stderr.
     pub fn terminate(mut self) -> (Option<ExitStatus>, String) {
         let mut child = self.child.take().expect("a running child");
@@ -382,6 +408,8 @@ pub struct RanatServer {
     pub daemon: Daemon,
     pub primary: SocketAddr,
     pub alternate: Option<SocketAddr>,
+    /// Its rendezvous (TCP, on a free port of the primary address).
+    pub rendezvous: SocketAddr,
 }
 
 impl RanatServer {
@@ -396,18 +424,23 @@ impl RanatServer {
             let mut cmd = Command::new(RANAT);
             cmd.args(["serve", "--primary", &primary.to_string()])
                 .args(["--port", &port.to_string()])
-                .args(["--alt-port", &alt_port.to_string()]);
+                .args(["--alt-port", &alt_port.to_string()])
+                .args(["--rendezvous-port", "0"]);
             if let Some(alt) = alternate {
                 cmd.args(["--alternate", &alt.to_string()]);
             }
             let mut daemon = Daemon::spawn("ranat serve", &mut cmd);
             let server = SocketAddr::new(primary, port);
-            match daemon.wait_until_answers(server, Duration::from_secs(10)) {
-                Ok(()) => {
+            let up = daemon
+                .wait_until_answers(server, Duration::from_secs(10))
+                .and_then(|()| daemon.rendezvous_address(Duration::from_secs(5)));
+            match up {
+                Ok(rendezvous) => {
                     return Self {
                         daemon,
                         primary: server,
                         alternate: alternate.map(|ip| SocketAddr::new(ip, alt_port)),
+                        rendezvous,
                     };
                 }
                 Err(e) => last = e,

@@ -1,0 +1,17 @@
+//! The rendezvous ("Easy Connect"): two clients that share a short code
+//! meet through the server, swap their probe reports, then their punch
+//! candidates, and part. The server never relays anything else, and never
+//! to anyone but the other member of the room.
+
+mod code;
+mod frame;
+mod message;
+mod server;
+
+pub use code::{ALPHABET, CODE_LEN, Code, CodeError};
+pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
+pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
+
+#[cfg(test)]
+mod hostile_input;

@@ -1,0 +1,677 @@
+//! Every rule of the rendezvous, on virtual time.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::proto::punch::CandidateKind;
+
+/// A deterministic stand-in for the server's random source.
+fn lcg(seed: u64) -> impl FnMut() -> u32 + Send + 'static {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 32) as u32
+    }
+}
+
+/// The server, its clock, and the connections' addresses.
+struct Bench {
+    server: Rendezvous,
+    start: Instant,
+    next: u64,
+}
+
+impl Bench {
+    fn new() -> Self {
+        Self::with(RendezvousConfig::default())
+    }
+
+    fn with(config: RendezvousConfig) -> Self {
+        Self {
+            server: Rendezvous::new(config, lcg(1)),
+            start: Instant::now(),
+            next: 1,
+        }
+    }
+
+    fn at(&self, secs: u64) -> Instant {
+        self.start + Duration::from_secs(secs)
+    }
+
+    /// A new connection at `secs`, from a distinct address.
+    fn connect(&mut self, secs: u64) -> ConnId {
+        let id = ConnId(self.next);
+        self.next += 1;
+        self.server.connect(self.at(secs), id, peer_addr(id));
+        id
+    }
+
+    fn message(&mut self, secs: u64, id: ConnId, message: ClientMessage) -> Vec<Output> {
+        self.server.handle_message(self.at(secs), id, message);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Output> {
+        std::iter::from_fn(|| self.server.poll_output()).collect()
+    }
+
+    /// A helper that created a room at `secs`: its id and the code.
+    fn create(&mut self, secs: u64) -> (ConnId, Code) {
+        let helper = self.connect(secs);
+        let out = self.message(secs, helper, hello(None));
+        match out.as_slice() {
+            [
+                Output::Send(
+                    to,
+                    ServerMessage::Welcome {
+                        code,
+                        role: Role::Helper,
+                        ..
+                    },
+                ),
+            ] if *to == helper => (helper, *code),
+            other => panic!("expected a Welcome for the helper, got {other:?}"),
+        }
+    }
+
+    /// A paired room: (helper, novice, code).
+    fn pair(&mut self, secs: u64) -> (ConnId, ConnId, Code) {
+        let (helper, code) = self.create(secs);
+        let novice = self.connect(secs);
+        let out = self.message(secs, novice, hello(Some(code)));
+        assert!(
+            matches!(
+                out.as_slice(),
+                [
+                    Output::Send(n, ServerMessage::Welcome { role: Role::Novice, .. }),
+                    Output::Send(h, ServerMessage::PeerJoined),
+                ] if *n == novice && *h == helper
+            ),
+            "{out:?}"
+        );
+        (helper, novice, code)
+    }
+
+    /// A paired room whose reports have been swapped.
+    fn reported(&mut self, secs: u64) -> (ConnId, ConnId, Code) {
+        let (helper, novice, code) = self.pair(secs);
+        assert_eq!(self.message(secs, helper, report("h")), vec![]);
+        assert_eq!(self.message(secs, novice, report("n")).len(), 2);
+        (helper, novice, code)
+    }
+}
+
+fn peer_addr(id: ConnId) -> SocketAddr {
+    let n = u16::try_from(id.0).expect("few connections in a test");
+    SocketAddr::from(([192, 0, 2, 1], 40_000 + n))
+}
+
+fn hello(code: Option<Code>) -> ClientMessage {
+    ClientMessage::Hello {
+        version: PROTOCOL_VERSION,
+        code,
+    }
+}
+
+fn report(tag: &str) -> ClientMessage {
+    ClientMessage::Report {
+        report: serde_json::json!({ "from": tag }),
+    }
+}
+
+fn credentials(tag: char) -> Credentials {
+    Credentials {
+        ufrag: tag.to_string().repeat(4),
+        pwd: tag.to_string().repeat(22),
+    }
+}
+
+fn candidate(port: u16) -> Candidate {
+    Candidate {
+        address: SocketAddr::from(([198, 51, 100, 9], port)),
+        kind: CandidateKind::Host,
+    }
+}
+
+fn candidates(tag: char, n: u16) -> ClientMessage {
+    ClientMessage::Candidates {
+        credentials: credentials(tag),
+        candidates: (0..n).map(|i| candidate(1000 + i)).collect(),
+    }
+}
+
+fn error_and_close(id: ConnId, error: RendezvousError) -> Vec<Output> {
+    vec![
+        Output::Send(id, ServerMessage::Error { error }),
+        Output::Close(id),
+    ]
+}
+
+/// Every output addressed to `id`.
+fn to(outputs: &[Output], id: ConnId) -> Vec<&Output> {
+    outputs
+        .iter()
+        .filter(|o| matches!(o, Output::Send(c, _) | Output::Close(c) if *c == id))
+        .collect()
+}
+
+#[test]
+fn a_hello_without_code_creates_a_room_for_ten_minutes() {
+    let mut bench = Bench::new();
+    let helper = bench.connect(0);
+    let out = bench.message(0, helper, hello(None));
+    let [
+        Output::Send(
+            id,
+            ServerMessage::Welcome {
+                code,
+                role,
+                expires_in_secs,
+            },
+        ),
+    ] = out.as_slice()
+    else {
+        panic!("{out:?}");
+    };
+    assert_eq!((*id, *role, *expires_in_secs), (helper, Role::Helper, 600));
+    assert_eq!(code.to_string().len(), 7);
+    assert_eq!(bench.server.rooms(), 1);
+    assert_eq!(bench.server.stats().rooms_created, 1);
+}
+
+#[test]
+fn joining_tells_the_novice_its_role_and_the_time_left_and_the_helper_that_it_joined() {
+    let mut bench = Bench::new();
+    let (helper, code) = bench.create(0);
+    let novice = bench.connect(100);
+    let out = bench.message(100, novice, hello(Some(code)));
+    assert_eq!(
+        out,
+        vec![
+            Output::Send(
+                novice,
+                ServerMessage::Welcome {
+                    code,
+                    role: Role::Novice,
+                    expires_in_secs: 500,
+                }
+            ),
+            Output::Send(helper, ServerMessage::PeerJoined),
+        ]
+    );
+    assert_eq!(bench.server.stats().rooms_paired, 1);
+}
+
+#[test]
+fn a_full_exchange_swaps_reports_then_candidates_and_forgets_the_room() {
+    let mut bench = Bench::new();
+    let (helper, novice, code) = bench.pair(0);
+
+    assert_eq!(bench.message(1, novice, report("novice")), vec![]);
+    let out = bench.message(2, helper, report("helper"));
+    assert_eq!(
+        out,
+        vec![
+            Output::Send(
+                novice,
+                ServerMessage::PeerReport {
+                    report: serde_json::json!({"from": "helper"})
+                }
+            ),
+            Output::Send(
+                helper,
+                ServerMessage::PeerReport {
+                    report: serde_json::json!({"from": "novice"})
+                }
+            ),
+        ]
+    );
+
+    assert_eq!(bench.message(3, helper, candidates('h', 2)), vec![]);
+    let out = bench.message(4, novice, candidates('n', 3));
+    let expected_for = |id: ConnId, tag: char, n: u16, from: ConnId| {
+        Output::Send(
+            id,
+            ServerMessage::PeerCandidates {
+                credentials: credentials(tag),
+                candidates: (0..n).map(|i| candidate(1000 + i)).collect(),
+                observed: peer_addr(from),
+            },
+        )
+    };
+    assert_eq!(
+        out,
+        vec![
+            expected_for(helper, 'n', 3, novice),
+            expected_for(novice, 'h', 2, helper),
+            Output::Close(novice),
+            Output::Close(helper),
+        ]
+    );
+    assert_eq!((bench.server.rooms(), bench.server.connections()), (0, 0));
+    assert_eq!(bench.server.poll_timeout(), None);
+    let stats = bench.server.stats();
+    assert_eq!(
+        (
+            stats.rooms_created,
+            stats.rooms_paired,
+            stats.rooms_completed
+        ),
+        (1, 1, 1)
+    );
+
+    // Single use: the code is gone, and the closed connections are ignored.
+    let late = bench.connect(5);
+    assert_eq!(
+        bench.message(5, late, hello(Some(code))),
+        error_and_close(late, RendezvousError::UnknownCode)
+    );
+    assert_eq!(bench.message(5, helper, report("again")), vec![]);
+}
+
+#[test]
+fn an_unknown_code_is_refused() {
+    let mut bench = Bench::new();
+    let _room = bench.create(0);
+    let stranger = bench.connect(0);
+    let code: Code = "222-222".parse().expect("code");
+    assert_eq!(
+        bench.message(0, stranger, hello(Some(code))),
+        error_and_close(stranger, RendezvousError::UnknownCode)
+    );
+    assert_eq!(bench.server.stats().refused, 1);
+    assert_eq!(bench.server.connections(), 1, "only the helper is left");
+}
+
+#[test]
+fn a_third_connection_with_the_code_is_refused_and_sees_nothing_of_the_room() {
+    let mut bench = Bench::new();
+    let (helper, novice, code) = bench.pair(0);
+    let third = bench.connect(1);
+    assert_eq!(
+        bench.message(1, third, hello(Some(code))),
+        error_and_close(third, RendezvousError::CodeInUse)
+    );
+    // The third party's later messages are ignored, and the exchange goes
+    // on between the two members only.
+    let mut all = Vec::new();
+    all.extend(bench.message(2, third, report("intruder")));
+    all.extend(bench.message(2, helper, report("h")));
+    all.extend(bench.message(2, third, candidates('x', 1)));
+    all.extend(bench.message(2, novice, report("n")));
+    all.extend(bench.message(3, helper, candidates('h', 1)));
+    all.extend(bench.message(3, novice, candidates('n', 1)));
+    assert!(to(&all, third).is_empty(), "{all:?}");
+    assert!(
+        !format!("{all:?}").contains("intruder") && !format!("{all:?}").contains("xxxx"),
+        "{all:?}"
+    );
+    assert_eq!(to(&all, helper).len(), 3, "{all:?}");
+    assert_eq!(to(&all, novice).len(), 3, "{all:?}");
+    assert_eq!(bench.server.stats().rooms_completed, 1);
+}
+
+#[test]
+fn two_rooms_at_once_never_see_each_others_messages() {
+    let mut bench = Bench::new();
+    let (h1, n1, c1) = bench.pair(0);
+    let (h2, n2, c2) = bench.pair(0);
+    assert_ne!(c1, c2);
+    let mut all = Vec::new();
+    for (id, tag) in [(h1, "h1"), (h2, "h2"), (n2, "n2"), (n1, "n1")] {
+        all.extend(bench.message(1, id, report(tag)));
+    }
+    let report_to = |id: ConnId| -> Vec<serde_json::Value> {
+        all.iter()
+            .filter_map(|o| match o {
+                Output::Send(c, ServerMessage::PeerReport { report }) if *c == id => {
+                    Some(report.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(report_to(h1), vec![serde_json::json!({"from": "n1"})]);
+    assert_eq!(report_to(n1), vec![serde_json::json!({"from": "h1"})]);
+    assert_eq!(report_to(h2), vec![serde_json::json!({"from": "n2"})]);
+    assert_eq!(report_to(n2), vec![serde_json::json!({"from": "h2"})]);
+}
+
+/// Brings a paired room's helper to some state; returns its next message.
+type Setup = fn(&mut Bench, ConnId) -> ClientMessage;
+
+#[test]
+fn messages_out_of_order_end_the_connection_and_the_room() {
+    // A report before the Hello.
+    let mut bench = Bench::new();
+    let early = bench.connect(0);
+    assert_eq!(
+        bench.message(0, early, report("early")),
+        error_and_close(early, RendezvousError::OutOfOrder)
+    );
+
+    // Candidates before the Hello.
+    let early = bench.connect(0);
+    assert_eq!(
+        bench.message(0, early, candidates('a', 1)),
+        error_and_close(early, RendezvousError::OutOfOrder)
+    );
+
+    // The helper's report before anyone joined: the room ends.
+    let (helper, code) = bench.create(0);
+    assert_eq!(
+        bench.message(0, helper, report("alone")),
+        error_and_close(helper, RendezvousError::OutOfOrder)
+    );
+    let late = bench.connect(0);
+    assert_eq!(
+        bench.message(0, late, hello(Some(code))),
+        error_and_close(late, RendezvousError::UnknownCode)
+    );
+
+    // A second Hello; then a second report; then candidates before the
+    // peer's report: each ends the room, the other member hears PeerLeft.
+    let cases: [(&str, Setup); 3] = [
+        ("second hello", |_, _| hello(None)),
+        ("second report", |bench, helper| {
+            assert_eq!(bench.message(0, helper, report("h")), vec![]);
+            report("h again")
+        }),
+        ("candidates before the peer's report", |bench, helper| {
+            assert_eq!(bench.message(0, helper, report("h")), vec![]);
+            candidates('h', 1)
+        }),
+    ];
+    for (what, setup) in cases {
+        let (helper, novice, _) = bench.pair(0);
+        let message = setup(&mut bench, helper);
+        let out = bench.message(0, helper, message);
+        let mut expected = error_and_close(novice, RendezvousError::PeerLeft);
+        expected.extend(error_and_close(helper, RendezvousError::OutOfOrder));
+        let sorted = |mut v: Vec<Output>| {
+            v.sort_by_key(|o| format!("{o:?}"));
+            v
+        };
+        assert_eq!(sorted(out), sorted(expected), "{what}");
+    }
+
+    // Second candidates: the room is already over by then, so the closest
+    // case is candidates twice before the other side's arrive.
+    let (helper, novice, _) = bench.reported(0);
+    assert_eq!(bench.message(0, helper, candidates('h', 1)), vec![]);
+    let out = bench.message(0, helper, candidates('h', 1));
+    assert_eq!(to(&out, helper).len(), 2, "{out:?}");
+    assert!(out.contains(&Output::Send(
+        helper,
+        ServerMessage::Error {
+            error: RendezvousError::OutOfOrder
+        }
+    )));
+    assert!(out.contains(&Output::Send(
+        novice,
+        ServerMessage::Error {
+            error: RendezvousError::PeerLeft
+        }
+    )));
+    assert_eq!(bench.server.rooms(), 0);
+    assert_eq!(bench.server.connections(), 0);
+    assert_eq!(bench.server.stats().protocol_errors, 7);
+}
+
+#[test]
+fn another_protocol_version_is_refused() {
+    let mut bench = Bench::new();
+    let id = bench.connect(0);
+    let out = bench.message(
+        0,
+        id,
+        ClientMessage::Hello {
+            version: 2,
+            code: None,
+        },
+    );
+    assert_eq!(
+        out,
+        error_and_close(id, RendezvousError::UnsupportedVersion)
+    );
+    assert_eq!(bench.server.rooms(), 0);
+}
+
+#[test]
+fn at_most_sixteen_candidates_are_accepted() {
+    let mut bench = Bench::new();
+    let (helper, novice, _) = bench.reported(0);
+    assert_eq!(bench.message(0, helper, candidates('h', 16)), vec![]);
+    let out = bench.message(0, novice, candidates('n', 17));
+    assert!(
+        out.starts_with(&error_and_close(helper, RendezvousError::PeerLeft))
+            || out.ends_with(&error_and_close(helper, RendezvousError::PeerLeft)),
+        "{out:?}"
+    );
+    assert!(
+        out.windows(2)
+            .any(|w| w == error_and_close(novice, RendezvousError::TooManyCandidates)),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Send(_, ServerMessage::PeerCandidates { .. }))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn credentials_that_fail_the_ice_rules_are_refused() {
+    let mut bench = Bench::new();
+    let (helper, _novice, _) = bench.reported(0);
+    let out = bench.message(
+        0,
+        helper,
+        ClientMessage::Candidates {
+            credentials: Credentials {
+                ufrag: "ab:c".into(),
+                pwd: "0123456789012345678901".into(),
+            },
+            candidates: vec![],
+        },
+    );
+    assert!(
+        out.windows(2)
+            .any(|w| w == error_and_close(helper, RendezvousError::BadCredentials)),
+        "{out:?}"
+    );
+    assert_eq!(bench.server.rooms(), 0);
+}
+
+#[test]
+fn a_malformed_or_oversize_frame_ends_the_connection_and_the_peer_hears_peer_left() {
+    let mut bench = Bench::new();
+    let lone = bench.connect(0);
+    bench
+        .server
+        .handle_malformed(bench.at(0), lone, RendezvousError::Malformed);
+    assert_eq!(
+        bench.drain(),
+        error_and_close(lone, RendezvousError::Malformed)
+    );
+
+    let (helper, novice, _) = bench.pair(0);
+    bench
+        .server
+        .handle_malformed(bench.at(1), novice, RendezvousError::TooLarge);
+    let mut expected = error_and_close(helper, RendezvousError::PeerLeft);
+    expected.extend(error_and_close(novice, RendezvousError::TooLarge));
+    assert_eq!(bench.drain(), expected);
+    assert_eq!((bench.server.rooms(), bench.server.connections()), (0, 0));
+    assert_eq!(bench.server.stats().protocol_errors, 2);
+}
+
+#[test]
+fn a_member_that_disconnects_ends_the_room() {
+    let mut bench = Bench::new();
+    let (helper, novice, code) = bench.pair(0);
+    bench.server.handle_disconnect(bench.at(1), helper);
+    assert_eq!(
+        bench.drain(),
+        error_and_close(novice, RendezvousError::PeerLeft)
+    );
+    assert_eq!((bench.server.rooms(), bench.server.connections()), (0, 0));
+    let again = bench.connect(2);
+    assert_eq!(
+        bench.message(2, again, hello(Some(code))),
+        error_and_close(again, RendezvousError::UnknownCode)
+    );
+
+    // A helper that leaves before anyone joined takes its room along,
+    // silently.
+    let (helper, code) = bench.create(3);
+    bench.server.handle_disconnect(bench.at(3), helper);
+    assert_eq!(bench.drain(), vec![]);
+    let late = bench.connect(4);
+    assert_eq!(
+        bench.message(4, late, hello(Some(code))),
+        error_and_close(late, RendezvousError::UnknownCode)
+    );
+
+    // A disconnect the machine already forgot changes nothing.
+    bench.server.handle_disconnect(bench.at(5), helper);
+    bench.server.handle_disconnect(bench.at(5), ConnId(999));
+    assert_eq!(bench.drain(), vec![]);
+}
+
+#[test]
+fn rooms_expire_ten_minutes_after_creation_paired_or_not() {
+    let mut bench = Bench::new();
+    let (lonely, _) = bench.create(0);
+    let (helper, novice, _) = bench.pair(60);
+    assert_eq!(bench.server.poll_timeout(), Some(bench.at(600)));
+
+    bench.server.handle_timeout(bench.at(599));
+    assert_eq!(bench.drain(), vec![]);
+    bench.server.handle_timeout(bench.at(600));
+    assert_eq!(
+        bench.drain(),
+        error_and_close(lonely, RendezvousError::Expired)
+    );
+    assert_eq!(bench.server.poll_timeout(), Some(bench.at(660)));
+
+    bench.server.handle_timeout(bench.at(700));
+    let mut expected = error_and_close(helper, RendezvousError::Expired);
+    expected.extend(error_and_close(novice, RendezvousError::Expired));
+    assert_eq!(bench.drain(), expected);
+    assert_eq!(bench.server.stats().rooms_expired, 2);
+    assert_eq!((bench.server.rooms(), bench.server.connections()), (0, 0));
+    assert_eq!(bench.server.poll_timeout(), None);
+}
+
+#[test]
+fn joining_a_room_past_its_lifetime_says_expired_before_the_timer_runs() {
+    let mut bench = Bench::new();
+    let (helper, code) = bench.create(0);
+    let late = bench.connect(600);
+    let out = bench.message(600, late, hello(Some(code)));
+    let mut expected = error_and_close(late, RendezvousError::Expired);
+    expected.extend(error_and_close(helper, RendezvousError::Expired));
+    assert_eq!(out, expected);
+    assert_eq!(bench.server.rooms(), 0);
+}
+
+#[test]
+fn a_connection_without_hello_is_closed_after_ten_seconds() {
+    let mut bench = Bench::new();
+    let silent = bench.connect(0);
+    let (_helper, _) = bench.create(0);
+    assert_eq!(bench.server.poll_timeout(), Some(bench.at(10)));
+    bench.server.handle_timeout(bench.at(9));
+    assert_eq!(bench.drain(), vec![]);
+    bench.server.handle_timeout(bench.at(10));
+    assert_eq!(bench.drain(), vec![Output::Close(silent)]);
+    assert_eq!(bench.server.stats().idle_closed, 1);
+    // The helper that did say Hello stays, until its room expires.
+    assert_eq!(bench.server.connections(), 1);
+    assert_eq!(bench.server.poll_timeout(), Some(bench.at(600)));
+    assert_eq!(bench.message(11, silent, hello(None)), vec![]);
+}
+
+#[test]
+fn the_room_limit_refuses_new_rooms_but_not_joins() {
+    let mut bench = Bench::with(RendezvousConfig {
+        max_rooms: 2,
+        ..RendezvousConfig::default()
+    });
+    let (first, _) = bench.create(0);
+    let (_, code) = bench.create(0);
+    let extra = bench.connect(0);
+    assert_eq!(
+        bench.message(0, extra, hello(None)),
+        error_and_close(extra, RendezvousError::ServerFull)
+    );
+    let novice = bench.connect(0);
+    assert_eq!(bench.message(0, novice, hello(Some(code))).len(), 2);
+    bench.server.handle_disconnect(bench.at(1), first);
+    let _ = bench.drain();
+    let (_, _) = bench.create(1);
+    assert_eq!(bench.server.stats().refused, 1);
+}
+
+#[test]
+fn the_connection_limit_refuses_extra_connections_at_once() {
+    let mut bench = Bench::with(RendezvousConfig {
+        max_connections: 2,
+        ..RendezvousConfig::default()
+    });
+    let _a = bench.connect(0);
+    let _b = bench.connect(0);
+    let extra = bench.connect(0);
+    assert_eq!(
+        bench.drain(),
+        error_and_close(extra, RendezvousError::ServerFull)
+    );
+    assert_eq!(bench.server.connections(), 2);
+    assert_eq!(bench.message(0, extra, hello(None)), vec![]);
+}
+
+#[test]
+fn a_code_already_in_use_is_never_handed_out_twice() {
+    // The source repeats the first code's draws, then moves on.
+    let first = [0u32, 1, 2, 3, 4, 5];
+    let second = [6u32, 7, 8, 9, 10, 11];
+    let mut draws = first.into_iter().chain(first).chain(second);
+    let mut server = Rendezvous::new(RendezvousConfig::default(), move || {
+        draws.next().unwrap_or(0)
+    });
+    let now = Instant::now();
+    let mut codes = Vec::new();
+    for n in 1..=2 {
+        server.connect(now, ConnId(n), peer_addr(ConnId(n)));
+        server.handle_message(now, ConnId(n), hello(None));
+        match server.poll_output() {
+            Some(Output::Send(_, ServerMessage::Welcome { code, .. })) => codes.push(code),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(codes[0].as_str(), "234567");
+    assert_eq!(codes[1].as_str(), "89ABCD");
+}
+
+#[test]
+fn a_random_source_stuck_on_one_value_gives_server_full_not_a_hang() {
+    let mut server = Rendezvous::new(RendezvousConfig::default(), || 7);
+    let now = Instant::now();
+    for n in 1..=2 {
+        server.connect(now, ConnId(n), peer_addr(ConnId(n)));
+        server.handle_message(now, ConnId(n), hello(None));
+    }
+    let out: Vec<Output> = std::iter::from_fn(|| server.poll_output()).collect();
+    assert!(matches!(
+        out[0],
+        Output::Send(_, ServerMessage::Welcome { .. })
+    ));
+    assert_eq!(
+        out[1..],
+        error_and_close(ConnId(2), RendezvousError::ServerFull)
+    );
+}
