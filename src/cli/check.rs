@@ -9,7 +9,9 @@ use comfy_table::{Cell, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use super::probe::{self, ProbeArgs};
+use super::via;
 use crate::predict::{self, Feasibility, Headline, Method, Prediction};
+use crate::proto::rendezvous::{Code, Role};
 use crate::report::{self, ProbeReport};
 
 #[derive(Debug, Args)]
@@ -22,6 +24,15 @@ pub struct CheckArgs {
     /// options below).
     #[arg(long, value_name = "PEER.json", conflicts_with = "reports")]
     peer: Option<PathBuf>,
+    /// Meet the peer at this `ranat serve` (HOST[:PORT], rendezvous port
+    /// 3480 by default): both sides probe, exchange reports, and make a
+    /// real UDP hole-punching attempt. Without --code, the server gives a
+    /// code for the other side.
+    #[arg(long, value_name = "SERVER", conflicts_with_all = ["reports", "peer"])]
+    via: Option<String>,
+    /// The code the other side was given (with --via).
+    #[arg(long, value_name = "CODE", requires = "via")]
+    code: Option<Code>,
     #[command(flatten)]
     probe: ProbeArgs,
 }
@@ -40,10 +51,19 @@ struct CheckDocument<'a> {
     me: &'a str,
     peer: &'a str,
     prediction: &'a Prediction,
+    /// The live punch of `--via`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<&'a via::LivePunch>,
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     let json = args.probe.json;
+    if let Some(server) = &args.via {
+        let Some(live) = via::run(server, args.code, args.probe).await? else {
+            return Ok(130);
+        };
+        return print_live(&live, json);
+    }
     let (me, me_name, peer, peer_name) = match (&args.peer, args.reports.as_slice()) {
         (Some(peer), []) => {
             let peer_report = report::load(peer)?;
@@ -72,6 +92,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
             me: &me_name,
             peer: &peer_name,
             prediction: &prediction,
+            live: None,
         };
         serde_json::to_string_pretty(&document)? + "\n"
     } else {
@@ -79,6 +100,45 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
     };
     super::print(&text)?;
     Ok(exit_code(&prediction.ranat))
+}
+
+/// Prints the prediction and the live punch; the exit code is the punch's:
+/// 0 connected, 20 not (only a relay would carry the session).
+fn print_live(live: &via::Live, json: bool) -> anyhow::Result<i32> {
+    let (me, peer) = match live.role {
+        Role::Helper => ("the helper (this machine)", "the novice"),
+        Role::Novice => ("the novice (this machine)", "the helper"),
+    };
+    let text = if json {
+        let document = CheckDocument {
+            schema_version: report::SCHEMA_VERSION,
+            me,
+            peer,
+            prediction: &live.prediction,
+            live: Some(&live.punch),
+        };
+        serde_json::to_string_pretty(&document)? + "\n"
+    } else {
+        let p = &live.punch;
+        let expected = match p.expected {
+            via::Expected::Connects => "connects",
+            via::Expected::Fails => "fails",
+            via::Expected::Unknown => "unknown",
+        };
+        let agreement = match p.agrees {
+            Some(true) => "as predicted",
+            Some(false) => "NOT as predicted",
+            None => "nothing was predicted",
+        };
+        format!(
+            "{}\nLive UDP hole punch: predicted {expected}, observed {}: {agreement}.\n  {}\n",
+            render_check(&live.prediction, me, peer, &live.me, &live.peer),
+            if p.connected { "connected" } else { "no path" },
+            p.detail
+        )
+    };
+    super::print(&text)?;
+    Ok(if live.punch.connected { 0 } else { 20 })
 }
 
 pub fn matrix(args: MatrixArgs) -> anyhow::Result<i32> {

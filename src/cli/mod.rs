@@ -3,6 +3,7 @@
 mod check;
 mod probe;
 mod serve;
+mod via;
 
 use clap::{Parser, Subcommand};
 

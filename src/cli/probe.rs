@@ -34,7 +34,7 @@ pub struct ProbeArgs {
     /// A STUN server, HOST[:PORT]; repeatable. Without a port, `_stun._udp`
     /// SRV records are looked up (RFC 8489 §8.1), then port 3478.
     #[arg(long = "server", short = 's', value_name = "HOST[:PORT]")]
-    servers: Vec<ServerSpec>,
+    pub(super) servers: Vec<ServerSpec>,
     /// Probe IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6_only")]
     ipv4_only: bool,

@@ -4,6 +4,7 @@ pub mod gateway;
 mod pcp;
 pub mod portmap;
 pub mod probe;
+pub mod punch;
 mod reach;
 pub mod rendezvous;
 pub mod resolve;

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::proto::nat::{Discovery, SocketId};
+use crate::proto::punch::Punch;
 use crate::proto::teredo::Qualification;
 
 /// Room for any datagram, so that an oversize one is seen whole and refused.
@@ -39,6 +40,16 @@ impl MultiSocket for Qualification {
 
     fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
         Qualification::handle_bound(self, now, socket, local);
+    }
+}
+
+impl MultiSocket for Punch {
+    fn poll_bind(&mut self) -> Option<SocketId> {
+        Punch::poll_bind(self)
+    }
+
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        Punch::handle_bound(self, now, socket, local);
     }
 }
 

@@ -15,7 +15,7 @@ mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
 pub use family::*;
-pub use load::{LoadError, load};
+pub use load::{LoadError, load, parse};
 pub use model::*;
 pub use portmap::*;
 pub use table::{RenderOptions, render, render_with};
