@@ -207,7 +207,37 @@ existing_teredo() {
            and (.teredo.existing_interface.address | startswith("2001:0:"))' \
         "$out/gateway-existing-teredo.json"
 }
+# Live punch trials for every pair of NAT profiles (c1 behind r1 makes the
+# code, c2 behind r2 joins), each against its own prediction
+# (testnet/punch.sh). The markdown table goes to $out/punch-table.md.
+punch_cases() {
+    local i j p1 p2 result verdict table="$out/punch-table.md"
+    printf '| client1 behind | client2 behind | predicted | observed (c1 / c2) | |\n|---|---|---|---|---|\n' >"$table"
+    for ((i = 0; i < ${#TN_PROFILES[@]}; i++)); do
+        for ((j = i; j < ${#TN_PROFILES[@]}; j++)); do
+            p1=${TN_PROFILES[i]} p2=${TN_PROFILES[j]}
+            local name="punch:$p1+$p2"
+            if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "punch"; then
+                continue
+            fi
+            local start=$(date +%s%N)
+            result=$(tn_punch_trial "$p1" "$p2" "$out/punch-$p1-$p2")
+            local ms=$((($(date +%s%N) - start) / 1000000))
+            if tn_punch_agrees "$result"; then
+                passed=$((passed + 1)) verdict=PASS
+            else
+                failed=$((failed + 1)) verdict=FAIL
+                details+=("$name: expected/observed $result (output in $out/punch-$p1-$p2-*)")
+            fi
+            read -r e o1 o2 <<<"$result"
+            printf '| %s | %s | %s | %s / %s | %s |\n' "$p1" "$p2" "$e" "$o1" "$o2" "$verdict" >>"$table"
+            rows+=("$(printf '%-21s %-58s' "$p1+$p2" "punch: predicted $e, observed $o1/$o2")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+            echo "   $name: $verdict" >&2
+        done
+    done
+}
 if [ "$mode" = ranat ]; then
+    punch_cases
     gateway_cases
     if [ ${#only[@]} -eq 0 ]; then
         service existing_teredo "miredo running in c2: ranat reports its interface" existing_teredo

@@ -491,3 +491,5 @@ set_delay() {
 . "$TN_LIB_DIR/probes.sh"
 # shellcheck source=testnet/gateway.sh
 . "$TN_LIB_DIR/gateway.sh"
+# shellcheck source=testnet/punch.sh
+. "$TN_LIB_DIR/punch.sh"
