@@ -123,3 +123,61 @@ fn the_matrix_covers_every_pair_of_nat_types() {
     let cones = cell("full_cone", "port_restricted_cone");
     assert_eq!(cones["ranat"]["connects"], "works");
 }
+
+/// `check --via` on loopback: the helper's side gets a code, the novice
+/// joins with it, both probe the server's STUN, and the live punch opens
+/// and agrees with the prediction on both sides. A wrong code is refused.
+#[test]
+fn check_via_a_rendezvous_punches_and_agrees_with_the_prediction() {
+    let server = RanatServer::start(lo4(50, 60), Some(lo4(50, 61)));
+    let via = server.rendezvous.to_string();
+    let stun = server.arg();
+    let mut helper = std::process::Command::new(RANAT);
+    helper
+        .args(["check", "--via", &via, "--json", "-4", "--server", &stun])
+        .args(offline_flags(&[]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut helper = helper.spawn().expect("spawn the helper's check");
+    let mut stderr = std::io::BufReader::new(helper.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let code = loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).expect("read stderr");
+        assert!(n > 0, "the helper's check ended without a code");
+        if let Some(rest) = line.split("your code is ").nth(1) {
+            break rest.split_whitespace().next().expect("a code").to_string();
+        }
+    };
+    let wrong = check(&[
+        "--via".as_ref(),
+        via.as_ref(),
+        "--code".as_ref(),
+        "ZZZ-ZZZ".as_ref(),
+    ]);
+    assert_ne!(wrong.code, Some(0), "{wrong}");
+    assert!(wrong.stderr.contains("code"), "{wrong}");
+    let novice = check(&[
+        "--via".as_ref(),
+        via.as_ref(),
+        "--code".as_ref(),
+        code.as_ref(),
+        "--json".as_ref(),
+        "-4".as_ref(),
+        "--server".as_ref(),
+        stun.as_ref(),
+    ]);
+    let helper = helper.wait_with_output().expect("the helper's check ends");
+    assert_eq!(novice.code, Some(0), "{novice}");
+    assert_eq!(helper.status.code(), Some(0));
+    for stdout in [
+        novice.stdout.clone(),
+        String::from_utf8_lossy(&helper.stdout).into_owned(),
+    ] {
+        let doc: Value = serde_json::from_str(&stdout).expect("one JSON document");
+        assert_eq!(doc["live"]["expected"], "connects", "{stdout}");
+        assert_eq!(doc["live"]["connected"], true, "{stdout}");
+        assert_eq!(doc["live"]["agrees"], true, "{stdout}");
+        assert!(doc["live"]["path"]["remote"].is_string(), "{stdout}");
+    }
+}
