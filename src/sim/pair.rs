@@ -256,3 +256,111 @@ pub fn punch(sides: [Side; 2], configs: [PunchConfig; 2], meeting: Meeting, seed
         took: now - start,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M};
+    use crate::proto::punch::Credentials;
+    use crate::sim::nat::{Allocation, NatBehavior};
+
+    fn symmetric(seed: u64) -> Gateway {
+        Gateway::Nat {
+            behavior: NatBehavior {
+                mapping: M::AddressAndPortDependent,
+                filtering: F::AddressAndPortDependent,
+                allocation: Allocation::Random { seed },
+                hairpinning: false,
+            },
+            firewall_only: false,
+        }
+    }
+
+    fn configs() -> [PunchConfig; 2] {
+        let server = Some(SERVER.parse().unwrap());
+        let mut n = [3u8, 9u8];
+        [0, 1].map(|i| {
+            PunchConfig::new(
+                Credentials::generate(|| {
+                    n[i] = n[i].wrapping_mul(41).wrapping_add(5);
+                    n[i]
+                }),
+                server,
+            )
+        })
+    }
+
+    #[test]
+    fn a_static_mapping_opens_two_symmetric_nats() {
+        let plain = punch(
+            [Side::new(symmetric(1)), Side::new(symmetric(2))],
+            configs(),
+            Meeting::default(),
+            1,
+        );
+        assert!(!plain.connected(), "{plain:?}");
+        let mapped = Side {
+            static_port: Some(45000),
+            ..Side::new(symmetric(1))
+        };
+        let trial = punch(
+            [mapped, Side::new(symmetric(2))],
+            configs(),
+            Meeting::default(),
+            1,
+        );
+        assert!(trial.connected(), "{trial:?}");
+        for outcome in &trial.outcomes {
+            let Some(PunchOutcome::Connected(path)) = outcome else {
+                unreachable!()
+            };
+            assert!(
+                path.remote.port() == 45000 || path.local.is_some_and(|l| l.port() == 40000),
+                "the path runs through the static mapping: {path:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn checks_keep_a_short_lived_mapping_open_for_a_late_peer() {
+        let cone = |lifetime| Side {
+            lifetime: Some(lifetime),
+            ..Side::new(Gateway::Nat {
+                behavior: NatBehavior {
+                    mapping: M::EndpointIndependent,
+                    filtering: F::AddressAndPortDependent,
+                    allocation: Allocation::Random { seed: 5 },
+                    hairpinning: false,
+                },
+                firewall_only: false,
+            })
+        };
+        let late = Meeting {
+            skew: Duration::from_millis(900),
+            ..Meeting::default()
+        };
+        // The early side's checks refresh its 1 s mapping while it waits,
+        // and the late side's mapping, idle for 0.9 s, is still there.
+        let kept = punch(
+            [cone(Duration::from_secs(1)), cone(Duration::from_secs(1))],
+            configs(),
+            late,
+            4,
+        );
+        assert!(kept.connected(), "{kept:?}");
+        // A 0.5 s mapping: the late side's advertised endpoint dies while
+        // it waits for the candidates (a punch sends nothing before it
+        // starts), its first check gets a new random port, and the
+        // port-restricted cone on the other side never admits it.
+        let lost = punch(
+            [
+                cone(Duration::from_millis(500)),
+                cone(Duration::from_millis(500)),
+            ],
+            configs(),
+            late,
+            4,
+        );
+        assert!(!lost.connected(), "{lost:?}");
+    }
+}
