@@ -4,7 +4,7 @@
 //! at their sources on the way (triggered checks, RFC 8445 §7.3.1.4).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -421,14 +421,29 @@ impl Punch {
 
     /// Sends a check on pair `index`.
     fn send_check(&mut self, now: Instant, index: usize) {
-        let id = self.transaction_id();
-        let own = &self.config.credentials;
         let Phase::Checking(c) = &mut self.phase else {
             return;
         };
         let pair = &mut c.pairs[index];
         pair.last_sent = Some(now);
         let (socket, destination, kind) = (pair.socket, pair.remote, pair.kind);
+        self.send(now, socket, destination, kind);
+    }
+
+    /// Sends a check from `socket` to `destination`, remembered as `kind`
+    /// for the path its answer would prove.
+    fn send(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        destination: SocketAddr,
+        kind: CandidateKind,
+    ) {
+        let id = self.transaction_id();
+        let own = &self.config.credentials;
+        let Phase::Checking(c) = &mut self.phase else {
+            return;
+        };
         self.transmits.push_back(Transmit {
             socket,
             destination,
@@ -440,30 +455,6 @@ impl Punch {
                 socket,
                 destination,
                 kind,
-                at: now,
-            },
-        );
-        c.stats.checks_sent += 1;
-    }
-
-    /// Sends the next birthday probe from socket 0.
-    fn send_probe(&mut self, now: Instant, destination: SocketAddr) {
-        let id = self.transaction_id();
-        let own = &self.config.credentials;
-        let Phase::Checking(c) = &mut self.phase else {
-            return;
-        };
-        self.transmits.push_back(Transmit {
-            socket: SocketId(0),
-            destination,
-            payload: check::request(id, own, &c.peer),
-        });
-        c.pending.insert(
-            id,
-            Sent {
-                socket: SocketId(0),
-                destination,
-                kind: CandidateKind::BirthdayProbe,
                 at: now,
             },
         );
@@ -510,7 +501,7 @@ impl Punch {
                 break;
             };
             c.next_probe = c.next_probe.map(|at| at + c.probe_gap);
-            self.send_probe(now, destination);
+            self.send(now, SocketId(0), destination, CandidateKind::BirthdayProbe);
         }
     }
 
@@ -537,29 +528,11 @@ impl Punch {
         }
     }
 
-    /// Connected as soon as one check is answered from its destination;
-    /// the outcome is final once the linger is over or the deadline passed.
-    pub fn connected(&self) -> Option<&Path> {
-        match (&self.phase, &self.outcome) {
-            (Phase::Checking(c), _) => c.connected.as_ref().map(|(p, _)| p),
-            (_, Some(PunchOutcome::Connected(p))) => Some(p),
-            _ => None,
-        }
-    }
-
     pub fn outcome(&self) -> Option<&PunchOutcome> {
         self.outcome.as_ref()
     }
 
     pub fn is_done(&self) -> bool {
         self.outcome.is_some()
-    }
-
-    /// The peer's address family, for a driver that must pick sockets.
-    pub fn peer_ip(&self) -> Option<IpAddr> {
-        match &self.phase {
-            Phase::Checking(c) => c.pairs.first().map(|p| p.remote.ip()),
-            _ => None,
-        }
     }
 }
