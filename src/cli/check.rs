@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::probe::{self, ProbeArgs};
 use super::via;
-use crate::predict::{self, Feasibility, Headline, Method, Prediction};
+use crate::predict::{self, Feasibility, Headline, Method, Prediction, PunchExpectation};
 use crate::proto::rendezvous::{Code, Role};
 use crate::report::{self, ProbeReport};
 
@@ -121,9 +121,9 @@ fn print_live(live: &via::Live, json: bool) -> anyhow::Result<i32> {
     } else {
         let p = &live.punch;
         let expected = match p.expected {
-            via::Expected::Connects => "connects",
-            via::Expected::Fails => "fails",
-            via::Expected::Unknown => "unknown",
+            PunchExpectation::Connects => "connects",
+            PunchExpectation::Fails => "fails",
+            PunchExpectation::Unknown => "unknown",
         };
         let agreement = match p.agrees {
             Some(true) => "as predicted",

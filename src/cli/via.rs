@@ -13,7 +13,7 @@ use super::probe::{self, ProbeArgs};
 use crate::io::punch;
 use crate::io::rendezvous::RendezvousClient;
 use crate::io::resolve;
-use crate::predict::{self, Feasibility, Method, Prediction, punch_plan};
+use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
 use crate::proto::punch::{Candidate, Credentials, Punch, PunchOutcome};
 use crate::proto::rendezvous::{Code, Role};
 use crate::report::{self, ProbeReport};
@@ -21,42 +21,10 @@ use crate::report::{self, ProbeReport};
 /// The rendezvous port of `ranat serve` when SERVER names none.
 pub const RENDEZVOUS_PORT: u16 = 3480;
 
-/// What the live punch was expected to do, from the prediction: the
-/// punch tries plain hole punching and port prediction (birthday probing
-/// is never sent to a real network by `check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Expected {
-    Connects,
-    Fails,
-    Unknown,
-}
-
-fn expected(prediction: &Prediction) -> Expected {
-    let verdict = |m: Method| {
-        prediction
-            .methods
-            .iter()
-            .find(|v| v.method == m)
-            .map_or(Feasibility::Unknown, |v| v.feasibility)
-    };
-    let (plain, guessed) = (
-        verdict(Method::HolePunching),
-        verdict(Method::PortPrediction),
-    );
-    if plain == Feasibility::Works || matches!(guessed, Feasibility::Works | Feasibility::Likely) {
-        Expected::Connects
-    } else if plain == Feasibility::Fails && guessed == Feasibility::Fails {
-        Expected::Fails
-    } else {
-        Expected::Unknown
-    }
-}
-
 /// The live punch in the `--json` document.
 #[derive(Debug, Serialize)]
 pub struct LivePunch {
-    pub expected: Expected,
+    pub expected: PunchExpectation,
     pub connected: bool,
     /// `expected` and the outcome agree (`None` when nothing was expected).
     pub agrees: Option<bool>,
@@ -169,7 +137,7 @@ pub async fn run(
     let outcome = gathered
         .punch(peer_side.credentials, &peer_side.candidates)
         .await;
-    let expected = expected(&prediction);
+    let expected = prediction.punch_expectation();
     let punch = live_punch(
         expected,
         outcome,
@@ -187,7 +155,7 @@ pub async fn run(
 }
 
 fn live_punch(
-    expected: Expected,
+    expected: PunchExpectation,
     outcome: PunchOutcome,
     local_candidates: Vec<Candidate>,
     peer_candidates: Vec<Candidate>,
@@ -235,9 +203,9 @@ fn live_punch(
         }
     };
     let agrees = match expected {
-        Expected::Connects => Some(connected),
-        Expected::Fails => Some(!connected),
-        Expected::Unknown => None,
+        PunchExpectation::Connects => Some(connected),
+        PunchExpectation::Fails => Some(!connected),
+        PunchExpectation::Unknown => None,
     };
     LivePunch {
         expected,

@@ -197,6 +197,43 @@ pub struct Prediction {
     pub ranat: Headline,
 }
 
+/// What a punch that tries plain hole punching and port prediction (not
+/// birthday probing) should end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PunchExpectation {
+    Connects,
+    Fails,
+    /// A verdict it rests on is unknown.
+    Unknown,
+}
+
+impl Prediction {
+    fn feasibility(&self, method: Method) -> Feasibility {
+        self.methods
+            .iter()
+            .find(|v| v.method == method)
+            .map_or(Feasibility::Unknown, |v| v.feasibility)
+    }
+
+    /// The outcome expected of the punch `ranat check --via` and the
+    /// simulator run: it connects when plain punching works or port
+    /// prediction works or is likely, and fails when both fail.
+    pub fn punch_expectation(&self) -> PunchExpectation {
+        let plain = self.feasibility(Method::HolePunching);
+        let guessed = self.feasibility(Method::PortPrediction);
+        if plain == Feasibility::Works
+            || matches!(guessed, Feasibility::Works | Feasibility::Likely)
+        {
+            PunchExpectation::Connects
+        } else if plain == Feasibility::Fails && guessed == Feasibility::Fails {
+            PunchExpectation::Fails
+        } else {
+            PunchExpectation::Unknown
+        }
+    }
+}
+
 /// Predicts, method by method, whether `novice` and `helper` can connect.
 pub fn predict(novice: &ProbeReport, helper: &ProbeReport) -> Prediction {
     let n = Peer::new(Role::Novice, novice);

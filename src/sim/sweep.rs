@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use super::lab::{self, Conditions, Gateway, Server};
 use super::nat::{Allocation, NatBehavior};
 use super::pair::{self, Meeting, Side};
-use crate::predict::{Feasibility, Method, predict, punch_plan};
+use crate::predict::{PunchExpectation, predict, punch_plan};
 use crate::proto::nat::{DiscoveryConfig, FilteringBehavior as F, MappingBehavior as M};
 use crate::proto::punch::{Credentials, PunchOutcome};
 use crate::report::{
@@ -105,22 +105,10 @@ fn credentials(seed: u8) -> Credentials {
     })
 }
 
-fn verdict(prediction: &crate::predict::Prediction, method: Method) -> Feasibility {
-    prediction
-        .methods
-        .iter()
-        .find(|v| v.method == method)
-        .map(|v| v.feasibility)
-        .expect("every method has a verdict")
-}
-
 #[test]
 fn every_prediction_equals_the_simulated_punch() {
-    let sides: Vec<(Gateway, ProbeReport)> = gateways(11)
-        .into_iter()
-        .zip(gateways(23))
-        .map(|(g, _)| (g, probe(g)))
-        .collect();
+    let sides: Vec<(Gateway, ProbeReport)> =
+        gateways(11).into_iter().map(|g| (g, probe(g))).collect();
     let peers: Vec<(Gateway, ProbeReport)> =
         gateways(23).into_iter().map(|g| (g, probe(g))).collect();
     let mut scenarios = 0;
@@ -129,15 +117,13 @@ fn every_prediction_equals_the_simulated_punch() {
     let server: SocketAddr = "198.51.100.1:3478".parse().expect("constant");
     for (i, (ga, ra)) in sides.iter().enumerate() {
         for (j, (gb, rb)) in peers.iter().enumerate() {
-            let prediction = predict(ra, rb);
-            let plain = verdict(&prediction, Method::HolePunching);
-            let guessed = verdict(&prediction, Method::PortPrediction);
-            let expected = plain == Feasibility::Works
-                || matches!(guessed, Feasibility::Works | Feasibility::Likely);
-            assert!(
-                expected || (plain == Feasibility::Fails && guessed == Feasibility::Fails),
-                "every field was measured, so no verdict may be unknown: {plain:?} {guessed:?} for {ga:?} / {gb:?}"
+            let expectation = predict(ra, rb).punch_expectation();
+            assert_ne!(
+                expectation,
+                PunchExpectation::Unknown,
+                "every field was measured, so no verdict may be unknown: {ga:?} / {gb:?}"
             );
+            let expected = expectation == PunchExpectation::Connects;
             let configs = [
                 punch_plan(ra, rb, false).config(credentials(1), Some(server)),
                 punch_plan(rb, ra, false).config(credentials(2), Some(server)),
@@ -162,7 +148,7 @@ fn every_prediction_equals_the_simulated_punch() {
                     other => format!("{other:?}"),
                 };
                 wrong.push(format!(
-                    "{plain:?}/{guessed:?} but {} : {} <-> {}",
+                    "{expectation:?} but {} : {} <-> {}",
                     if trial.connected() {
                         "connected"
                     } else {
