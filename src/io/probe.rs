@@ -59,25 +59,14 @@ async fn drive(mut machine: Discovery, deadline: Instant) -> Result<Observation,
     let mut sockets = SocketSet::bind(local_ip, &mut machine)
         .await
         .map_err(DriveError::Socket)?;
+    let deadline = tokio::time::Instant::from_std(deadline);
     loop {
-        while let Some(t) = machine.poll_transmit() {
-            sockets.send(t.socket, t.destination, &t.payload).await;
-        }
+        sockets.send_queued(&mut machine).await;
         if let Some(observation) = machine.observation() {
             return Ok(observation.clone());
         }
-        let wake = machine
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            Some((id, from, bytes)) = sockets.recv() => {
-                machine.handle_input(Instant::now(), id, from, &bytes);
-            }
-            () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                machine.cut_short();
-            }
+        if !sockets.wait(&mut machine, Some(deadline)).await {
+            machine.cut_short();
         }
     }
 }

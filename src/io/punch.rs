@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::gateway::route_source;
 use super::sockets::SocketSet;
@@ -22,7 +22,8 @@ pub async fn gather(mut machine: Punch, server: SocketAddr) -> io::Result<Gather
     let local_ip = route_source(server).await?;
     let mut sockets = SocketSet::bind(local_ip, &mut machine).await?;
     while machine.local_candidates().is_none() {
-        drive_once(&mut machine, &mut sockets).await;
+        sockets.send_queued(&mut machine).await;
+        sockets.wait(&mut machine, None).await;
     }
     Ok(Gathered { machine, sockets })
 }
@@ -52,30 +53,11 @@ impl Gathered {
     pub async fn punch(mut self, peer: Credentials, candidates: &[Candidate]) -> PunchOutcome {
         self.machine.start(Instant::now(), peer, candidates);
         loop {
+            self.sockets.send_queued(&mut self.machine).await;
             if let Some(outcome) = self.machine.outcome() {
                 return outcome.clone();
             }
-            drive_once(&mut self.machine, &mut self.sockets).await;
+            self.sockets.wait(&mut self.machine, None).await;
         }
-    }
-}
-
-/// Sends what is due, then waits for a datagram or the next timer.
-async fn drive_once(machine: &mut Punch, sockets: &mut SocketSet) {
-    while let Some(t) = machine.poll_transmit() {
-        sockets.send(t.socket, t.destination, &t.payload).await;
-    }
-    let wake = machine
-        .poll_timeout()
-        .map(tokio::time::Instant::from_std)
-        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(1));
-    tokio::select! {
-        Some((id, from, bytes)) = sockets.recv() => {
-            machine.handle_input(Instant::now(), id, from, &bytes);
-        }
-        () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),
-    }
-    while let Some(t) = machine.poll_transmit() {
-        sockets.send(t.socket, t.destination, &t.payload).await;
     }
 }

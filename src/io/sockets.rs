@@ -1,5 +1,6 @@
 //! Fresh UDP sockets for a multi-socket machine (STUN discovery, Teredo
-//! qualification), each with a receiver task feeding one channel.
+//! qualification, hole punching), each with a receiver task feeding one
+//! channel, and the loop step that drives the machine over them.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -10,48 +11,51 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::proto::nat::{Discovery, SocketId};
+use crate::proto::nat::{Discovery, SocketId, Transmit};
 use crate::proto::punch::Punch;
 use crate::proto::teredo::Qualification;
 
 /// Room for any datagram, so that an oversize one is seen whole and refused.
 const RECV_BUFFER: usize = 65_536;
 
-/// A machine that asks for fresh sockets before it starts.
+/// A machine that asks for fresh sockets before it starts, and is then
+/// driven over them.
 pub trait MultiSocket {
     fn poll_bind(&mut self) -> Option<SocketId>;
     fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr);
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]);
+    fn handle_timeout(&mut self, now: Instant);
 }
 
-impl MultiSocket for Discovery {
-    fn poll_bind(&mut self) -> Option<SocketId> {
-        Discovery::poll_bind(self)
-    }
-
-    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        Discovery::handle_bound(self, now, socket, local);
-    }
+/// Forwards [`MultiSocket`] to the machines' own methods of those names.
+macro_rules! multi_socket {
+    ($($machine:ty),*) => {$(
+        impl MultiSocket for $machine {
+            fn poll_bind(&mut self) -> Option<SocketId> {
+                <$machine>::poll_bind(self)
+            }
+            fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+                <$machine>::handle_bound(self, now, socket, local);
+            }
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                <$machine>::poll_transmit(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$machine>::poll_timeout(self)
+            }
+            fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+                <$machine>::handle_input(self, now, socket, from, bytes);
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$machine>::handle_timeout(self, now);
+            }
+        }
+    )*};
 }
 
-impl MultiSocket for Qualification {
-    fn poll_bind(&mut self) -> Option<SocketId> {
-        Qualification::poll_bind(self)
-    }
-
-    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        Qualification::handle_bound(self, now, socket, local);
-    }
-}
-
-impl MultiSocket for Punch {
-    fn poll_bind(&mut self) -> Option<SocketId> {
-        Punch::poll_bind(self)
-    }
-
-    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        Punch::handle_bound(self, now, socket, local);
-    }
-}
+multi_socket!(Discovery, Qualification, Punch);
 
 /// A datagram that arrived on one of the set's sockets.
 pub type Arrival = (SocketId, SocketAddr, Vec<u8>);
@@ -103,6 +107,40 @@ impl SocketSet {
     pub async fn send(&self, id: SocketId, destination: SocketAddr, payload: &[u8]) {
         if let Some((_, socket)) = self.sockets.iter().find(|(s, _)| *s == id) {
             let _ = socket.send_to(payload, destination).await;
+        }
+    }
+
+    /// Sends everything `machine` has queued.
+    pub async fn send_queued(&self, machine: &mut impl MultiSocket) {
+        while let Some(t) = machine.poll_transmit() {
+            self.send(t.socket, t.destination, &t.payload).await;
+        }
+    }
+
+    /// Waits for one datagram or `machine`'s next timer and hands it over;
+    /// false, with nothing handed over, when `limit` comes first.
+    pub async fn wait(
+        &mut self,
+        machine: &mut impl MultiSocket,
+        limit: Option<tokio::time::Instant>,
+    ) -> bool {
+        let until = |at: Option<tokio::time::Instant>| async move {
+            match at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let wake = machine.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            Some((id, from, bytes)) = self.recv() => {
+                machine.handle_input(Instant::now(), id, from, &bytes);
+                true
+            }
+            () = until(wake) => {
+                machine.handle_timeout(Instant::now());
+                true
+            }
+            () = until(limit) => false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! Teredo interface the host may already have.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::resolve::{self, ServerSpec};
 use super::sockets::SocketSet;
@@ -66,22 +66,12 @@ pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, Tere
         .map_err(TeredoError::Socket)?;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        while let Some(t) = machine.poll_transmit() {
-            sockets.send(t.socket, t.destination, &t.payload).await;
-        }
+        sockets.send_queued(&mut machine).await;
         if let Some(outcome) = machine.outcome() {
             return Ok(outcome.clone());
         }
-        let wake = machine
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .unwrap_or(deadline);
-        tokio::select! {
-            Some((id, from, bytes)) = sockets.recv() => {
-                machine.handle_input(Instant::now(), id, from, &bytes);
-            }
-            () = tokio::time::sleep_until(wake) => machine.handle_timeout(Instant::now()),
-            () = tokio::time::sleep_until(deadline) => machine.cut_short(),
+        if !sockets.wait(&mut machine, Some(deadline)).await {
+            machine.cut_short();
         }
     }
 }
