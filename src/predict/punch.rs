@@ -38,8 +38,7 @@ use crate::proto::nat::{FilteringBehavior, MappingBehavior};
 use crate::report::{FamilyReport, FamilyStatus};
 
 use super::side::{
-    FILTERINGS, MAPPINGS, Peer, agreed, completions, depends_on, filtering_abbrev, mapping_abbrev,
-    missing_behaviour,
+    Peer, agreed, completions, depends_on, filtering_abbrev, mapping_abbrev, missing_behaviour,
 };
 use super::{Feasibility, Method, MethodVerdict};
 
@@ -129,8 +128,8 @@ pub(crate) fn opens_knowing(a: Nat, b: Nat, a_known: bool, b_known: bool) -> boo
 /// Every behaviour a family could have, given what was measured.
 pub(crate) fn behaviours(family: &FamilyReport) -> Vec<Nat> {
     let mut out = Vec::new();
-    for m in completions(family.mapping, &MAPPINGS) {
-        for f in completions(family.filtering, &FILTERINGS) {
+    for m in completions(family.mapping, &MappingBehavior::ALL) {
+        for f in completions(family.filtering, &FilteringBehavior::ALL) {
             out.push(Nat::new(m, f));
         }
     }

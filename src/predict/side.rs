@@ -103,18 +103,6 @@ pub(crate) fn completions<T: Copy>(measured: Option<T>, all: &[T]) -> Vec<T> {
     measured.map_or_else(|| all.to_vec(), |v| vec![v])
 }
 
-pub(crate) const MAPPINGS: [MappingBehavior; 3] = [
-    MappingBehavior::EndpointIndependent,
-    MappingBehavior::AddressDependent,
-    MappingBehavior::AddressAndPortDependent,
-];
-
-pub(crate) const FILTERINGS: [FilteringBehavior; 3] = [
-    FilteringBehavior::EndpointIndependent,
-    FilteringBehavior::AddressDependent,
-    FilteringBehavior::AddressAndPortDependent,
-];
-
 pub(crate) const BOOLS: [bool; 2] = [true, false];
 
 /// The one value every completion gives, if they agree.

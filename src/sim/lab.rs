@@ -294,16 +294,8 @@ mod tests {
             (Allocation::Random { seed: 7 }, PortAllocationKind::Random),
         ];
         let mut scenarios = 0;
-        for mapping in [
-            M::EndpointIndependent,
-            M::AddressDependent,
-            M::AddressAndPortDependent,
-        ] {
-            for filtering in [
-                F::EndpointIndependent,
-                F::AddressDependent,
-                F::AddressAndPortDependent,
-            ] {
+        for mapping in M::ALL {
+            for filtering in F::ALL {
                 for (allocation, kind) in allocations {
                     for hairpinning in [true, false] {
                         let gateway = nat(mapping, filtering, allocation, hairpinning);

@@ -21,16 +21,8 @@ use crate::report::{
 /// Every gateway of the scenario space; `seed` varies random allocators.
 fn gateways(seed: u64) -> Vec<Gateway> {
     let mut out = vec![Gateway::None, Gateway::Blocked];
-    for mapping in [
-        M::EndpointIndependent,
-        M::AddressDependent,
-        M::AddressAndPortDependent,
-    ] {
-        for filtering in [
-            F::EndpointIndependent,
-            F::AddressDependent,
-            F::AddressAndPortDependent,
-        ] {
+    for mapping in M::ALL {
+        for filtering in F::ALL {
             for allocation in [
                 Allocation::Preserving,
                 Allocation::Sequential {

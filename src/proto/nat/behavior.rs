@@ -16,6 +16,15 @@ pub enum MappingBehavior {
     AddressAndPortDependent,
 }
 
+impl MappingBehavior {
+    /// Every behaviour, most traversal-friendly first.
+    pub const ALL: [Self; 3] = [
+        Self::EndpointIndependent,
+        Self::AddressDependent,
+        Self::AddressAndPortDependent,
+    ];
+}
+
 /// Which inbound packets a NAT or firewall lets through to a mapping
 /// (RFC 4787 §5, tested per RFC 5780 §4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -27,6 +36,15 @@ pub enum FilteringBehavior {
     AddressDependent,
     /// Only packets from an IP address and port the client has sent to.
     AddressAndPortDependent,
+}
+
+impl FilteringBehavior {
+    /// Every behaviour, most traversal-friendly first.
+    pub const ALL: [Self; 3] = [
+        Self::EndpointIndependent,
+        Self::AddressDependent,
+        Self::AddressAndPortDependent,
+    ];
 }
 
 /// The classic RFC 3489 §5 label, derived from mapping and filtering for display.
