@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::probe::{self, ProbeArgs};
 use crate::io::punch;
 use crate::io::rendezvous::RendezvousClient;
-use crate::io::resolve;
+use crate::io::resolve::{self, ServerSpec};
 use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
 use crate::proto::punch::{Candidate, Credentials, Punch, PunchOutcome};
 use crate::proto::rendezvous::{Code, Role};
@@ -58,21 +58,14 @@ pub struct Live {
 
 /// `HOST[:PORT]`, the rendezvous; the port defaults to 3480.
 async fn rendezvous_address(via: &str) -> anyhow::Result<SocketAddr> {
-    if let Ok(addr) = via.parse::<SocketAddr>() {
-        return Ok(addr);
+    let spec: ServerSpec = via
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--via {via}: {e}"))?;
+    let port = spec.port.unwrap_or(RENDEZVOUS_PORT);
+    if let Ok(ip) = spec.host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
     }
-    if let Ok(ip) = via.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, RENDEZVOUS_PORT));
-    }
-    let (host, port) = match via.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse()
-                .with_context(|| format!("--via {via}: '{p}' is not a port"))?,
-        ),
-        None => (via, RENDEZVOUS_PORT),
-    };
-    let ip = resolve::lookup_host(host)
+    let ip = resolve::lookup_host(&spec.host)
         .await
         .map_err(|e| anyhow::anyhow!("--via {via}: {e}"))?
         .into_iter()
@@ -92,11 +85,10 @@ pub async fn run(
     // with, unless --server names others.
     let stun = SocketAddr::new(server.ip(), resolve::DEFAULT_PORT);
     if probe_args.servers.is_empty() {
-        probe_args.servers = vec![
-            stun.to_string()
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        ];
+        probe_args.servers = vec![ServerSpec {
+            host: stun.ip().to_string(),
+            port: Some(stun.port()),
+        }];
     }
     let (mut client, welcome) = RendezvousClient::connect(server, code).await?;
     if welcome.role == Role::Helper {
