@@ -33,11 +33,15 @@ tn_punch_trial() {
     tn_exec c2 timeout 60 "$bin" check --via "${TN_SERVER_RANAT[0]}" --code "$code" "${flags[@]}" \
         >"$out-c2.json" 2>"$out-c2.stderr"
     wait "$pid"
-    local expected observed1 observed2
+    local expected
     expected=$(jq -r '.live.expected // "error"' "$out-c2.json" 2>/dev/null || echo error)
-    observed1=$(jq -r 'if .live.connected == true then "connected" elif .live.connected == false then "failed" else "error" end' "$out-c1.json" 2>/dev/null || echo error)
-    observed2=$(jq -r 'if .live.connected == true then "connected" elif .live.connected == false then "failed" else "error" end' "$out-c2.json" 2>/dev/null || echo error)
-    echo "$expected $observed1 $observed2"
+    echo "$expected $(_tn_punch_observed "$out-c1.json") $(_tn_punch_observed "$out-c2.json")"
+}
+
+# _tn_punch_observed JSON: what one side's live punch saw.
+_tn_punch_observed() {
+    jq -r 'if .live.connected == true then "connected"
+           elif .live.connected == false then "failed" else "error" end' "$1" 2>/dev/null || echo error
 }
 
 # tn_punch_agrees "expected observed1 observed2": the trial's verdict.
