@@ -118,7 +118,7 @@ pub async fn run(
     let credentials = Credentials::generate(rand::random::<u8>);
     let plan = punch_plan(&me, &peer, false);
     let machine = Punch::new(plan.config(credentials.clone(), Some(stun)), rand::random());
-    let gathered = punch::gather(machine, stun)
+    let gathered = punch::gather(machine)
         .await
         .context("binding the hole-punching socket")?;
     let local_candidates = gathered.candidates();
@@ -128,7 +128,8 @@ pub async fn run(
         .await?;
     let outcome = gathered
         .punch(peer_side.credentials, &peer_side.candidates)
-        .await;
+        .await
+        .outcome();
     let expected = prediction.punch_expectation();
     let punch = live_punch(
         expected,

@@ -1,5 +1,6 @@
 //! Drivers that run the sans-IO machines over tokio sockets, and DNS.
 
+pub mod driver;
 pub mod gateway;
 mod pcp;
 pub mod portmap;
@@ -9,7 +10,6 @@ mod reach;
 pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
-mod sockets;
 pub mod teredo;
 pub mod undo;
 pub mod upnp;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use super::driver::Driver;
 use super::reach;
 use super::undo::UndoLog;
 use crate::proto::portmap::{
@@ -93,7 +94,7 @@ pub async fn check(config: PcpConfig, undo: &UndoLog) -> PortControlReport {
         }
     };
     *granted.lock().unwrap_or_else(|e| e.into_inner()) = Some(mapping);
-    let verification = reach::verify(&socket, config.stun_server, mapping.external.port()).await;
+    let verification = reach::verify(socket, config.stun_server, mapping.external.port()).await;
     let deleted = undo.run(key).await;
     report.protocol = Some(protocol(mapping.protocol));
     report.external_address = Some(IpAddr::V4(*mapping.external.ip()));
@@ -119,32 +120,14 @@ pub async fn check(config: PcpConfig, undo: &UndoLog) -> PortControlReport {
 
 /// Drives one exchange to its end over a fresh control socket (the mapped
 /// socket itself stays silent until its end-to-end test).
-async fn run(mut machine: PortMapper) -> Result<Mapping, PortMapError> {
-    let socket = match UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).await {
-        Ok(s) => s,
-        Err(e) => return Err(PortMapError::Malformed(format!("no UDP socket: {e}"))),
-    };
-    let mut buf = vec![0; 2048];
-    loop {
-        while let Some(t) = machine.poll_transmit() {
-            // A failed send (e.g. ICMP unreachable) is a lost packet; the
-            // schedule and the deadline bound the wait.
-            let _ = socket.send_to(&t.payload, t.destination).await;
-        }
-        if let Some(outcome) = machine.outcome() {
-            return outcome.clone();
-        }
-        let Some(wake) = machine.poll_timeout() else {
-            return Err(PortMapError::Malformed("the exchange stalled".into()));
-        };
-        tokio::select! {
-            Ok((n, from)) = socket.recv_from(&mut buf) => {
-                machine.handle_input(Instant::now(), from, &buf[..n]);
-            }
-            () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                machine.handle_timeout(Instant::now());
-            }
-        }
+async fn run(machine: PortMapper) -> Result<Mapping, PortMapError> {
+    let mut driver = Driver::bind(machine)
+        .await
+        .map_err(|e| PortMapError::Malformed(format!("no UDP socket: {e}")))?;
+    driver.run(None).await;
+    match driver.machine().outcome() {
+        Some(outcome) => outcome.clone(),
+        None => Err(PortMapError::Malformed("the exchange stalled".into())),
     }
 }
 

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::gateway::route_source;
-use super::sockets::SocketSet;
+use super::driver::{BindError, Driver};
 use crate::proto::nat::{Discovery, DiscoveryConfig, Observation};
 
 /// Why one server's discovery could not run.
@@ -51,22 +50,16 @@ pub async fn discover_all(
         .collect()
 }
 
-async fn drive(mut machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
+async fn drive(machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
     let server = machine.server();
-    let local_ip = route_source(server)
-        .await
-        .map_err(|source| DriveError::NoRoute { server, source })?;
-    let mut sockets = SocketSet::bind(local_ip, &mut machine)
-        .await
-        .map_err(DriveError::Socket)?;
-    let deadline = tokio::time::Instant::from_std(deadline);
-    loop {
-        sockets.send_queued(&mut machine).await;
-        if let Some(observation) = machine.observation() {
-            return Ok(observation.clone());
-        }
-        if !sockets.wait(&mut machine, Some(deadline)).await {
-            machine.cut_short();
-        }
-    }
+    let mut driver = Driver::bind(machine).await.map_err(|e| match e {
+        BindError::NoRoute { source, .. } => DriveError::NoRoute { server, source },
+        BindError::Socket { source, .. } => DriveError::Socket(source),
+    })?;
+    driver.run(Some(deadline)).await;
+    driver
+        .machine()
+        .observation()
+        .cloned()
+        .ok_or_else(|| DriveError::Socket(io::Error::other("the discovery stalled")))
 }

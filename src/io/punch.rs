@@ -1,39 +1,66 @@
-//! Runs the [`Punch`] machine on real UDP sockets.
+//! Runs the [`Punch`] machine on real UDP sockets, and hands the path it
+//! proves, socket and all, to whatever runs next.
 
-use std::io;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::gateway::route_source;
-use super::sockets::SocketSet;
-use crate::proto::nat::SocketId;
-use crate::proto::punch::{Candidate, CandidateKind, Credentials, Punch, PunchOutcome};
+use tokio::net::UdpSocket;
+
+use super::driver::{BindError, Driver};
+use crate::proto::machine::SocketId;
+use crate::proto::punch::{
+    Candidate, CandidateKind, Credentials, Path, Punch, PunchFailure, PunchOutcome,
+};
 
 /// A punch whose sockets are bound and whose candidates are gathered,
 /// waiting for the peer's.
 pub struct Gathered {
-    machine: Punch,
-    sockets: SocketSet,
+    driver: Driver<Punch>,
 }
 
-/// Binds the punch's sockets on the address that routes to `server` and
-/// learns the server-reflexive (and guessed) candidates.
-pub async fn gather(mut machine: Punch, server: SocketAddr) -> io::Result<Gathered> {
-    let local_ip = route_source(server).await?;
-    let mut sockets = SocketSet::bind(local_ip, &mut machine).await?;
-    while machine.local_candidates().is_none() {
-        sockets.send_queued(&mut machine).await;
-        sockets.wait(&mut machine, None).await;
+/// The path a punch proved, ready to be taken over: the socket the checks
+/// went through (its receiver stopped), and the selected pair with its
+/// measured round-trip time.
+#[derive(Debug)]
+pub struct Winner {
+    pub socket: Arc<UdpSocket>,
+    pub path: Path,
+}
+
+/// How the punch ended, with the winner when it connected.
+#[derive(Debug)]
+pub enum Punched {
+    Connected(Winner),
+    Failed(PunchFailure),
+}
+
+impl Punched {
+    /// The machine's outcome, without the socket.
+    pub fn outcome(&self) -> PunchOutcome {
+        match self {
+            Punched::Connected(w) => PunchOutcome::Connected(w.path.clone()),
+            Punched::Failed(f) => PunchOutcome::Failed(f.clone()),
+        }
     }
-    Ok(Gathered { machine, sockets })
+}
+
+/// Binds the punch's sockets (on the address that routes toward its STUN
+/// server) and learns the server-reflexive (and guessed) candidates.
+pub async fn gather(machine: Punch) -> Result<Gathered, BindError> {
+    let mut driver = Driver::bind(machine).await?;
+    driver
+        .run_until(|m| m.local_candidates().is_some(), None)
+        .await;
+    Ok(Gathered { driver })
 }
 
 impl Gathered {
     /// What to advertise: the gathered candidates and socket 0's own
     /// address (RFC 8445 §5.1.1.1 host candidate).
     pub fn candidates(&self) -> Vec<Candidate> {
-        let mut out = self.machine.local_candidates().unwrap_or_default().to_vec();
-        if let Some(local) = self.machine.local_address(SocketId(0))
+        let machine = self.driver.machine();
+        let mut out = machine.local_candidates().unwrap_or_default().to_vec();
+        if let Some(local) = machine.local_address(SocketId(0))
             && !out.iter().any(|c| c.address == local)
         {
             out.push(Candidate {
@@ -46,18 +73,28 @@ impl Gathered {
 
     /// Why gathering found less than it could, if it did.
     pub fn note(&self) -> Option<&str> {
-        self.machine.gather_note()
+        self.driver.machine().gather_note()
     }
 
     /// Checks the peer's candidates until the punch ends.
-    pub async fn punch(mut self, peer: Credentials, candidates: &[Candidate]) -> PunchOutcome {
-        self.machine.start(Instant::now(), peer, candidates);
-        loop {
-            self.sockets.send_queued(&mut self.machine).await;
-            if let Some(outcome) = self.machine.outcome() {
-                return outcome.clone();
+    pub async fn punch(mut self, peer: Credentials, candidates: &[Candidate]) -> Punched {
+        self.driver
+            .machine_mut()
+            .start(Instant::now(), peer, candidates);
+        self.driver.run(None).await;
+        let (machine, sockets) = self.driver.into_parts();
+        match machine.outcome() {
+            Some(PunchOutcome::Connected(path)) => {
+                match sockets.into_iter().find(|(id, _)| *id == path.socket) {
+                    Some((_, socket)) => Punched::Connected(Winner {
+                        socket,
+                        path: path.clone(),
+                    }),
+                    None => Punched::Failed(PunchFailure::default()),
+                }
             }
-            self.sockets.wait(&mut self.machine, None).await;
+            Some(PunchOutcome::Failed(f)) => Punched::Failed(f.clone()),
+            None => Punched::Failed(PunchFailure::default()),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! Teredo interface the host may already have.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::driver::{BindError, Driver};
 use super::resolve::{self, ServerSpec};
-use super::sockets::SocketSet;
 use crate::proto::teredo::{
     Qualification, QualificationConfig, QualificationOutcome, TEREDO_PORT, TeredoAddress,
 };
@@ -57,23 +57,17 @@ pub async fn server_address(server: &str) -> Result<(SocketAddrV4, Option<String
 
 /// Qualifies against `primary` and its next address.
 pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, TeredoError> {
-    let mut machine = Qualification::from_seed(QualificationConfig::new(primary), rand::random());
-    let local_ip = super::gateway::route_source(primary.into())
-        .await
-        .map_err(|e| TeredoError::NoRoute(primary, e))?;
-    let mut sockets = SocketSet::bind(local_ip, &mut machine)
-        .await
-        .map_err(TeredoError::Socket)?;
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        sockets.send_queued(&mut machine).await;
-        if let Some(outcome) = machine.outcome() {
-            return Ok(outcome.clone());
-        }
-        if !sockets.wait(&mut machine, Some(deadline)).await {
-            machine.cut_short();
-        }
-    }
+    let machine = Qualification::from_seed(QualificationConfig::new(primary), rand::random());
+    let mut driver = Driver::bind(machine).await.map_err(|e| match e {
+        BindError::NoRoute { source, .. } => TeredoError::NoRoute(primary, source),
+        BindError::Socket { source, .. } => TeredoError::Socket(source),
+    })?;
+    driver.run(Some(Instant::now() + DEADLINE)).await;
+    driver
+        .machine()
+        .outcome()
+        .cloned()
+        .ok_or_else(|| TeredoError::Socket(std::io::Error::other("the qualification stalled")))
 }
 
 /// A Teredo (2001:0::/32) address on one of this host's interfaces.

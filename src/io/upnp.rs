@@ -100,7 +100,7 @@ pub async fn check(config: UpnpConfig, undo: &UndoLog) -> UpnpReport {
             return report;
         }
     };
-    let verification = reach::verify(&socket, config.stun_server, mapping.external_port).await;
+    let verification = reach::verify(socket, config.stun_server, mapping.external_port).await;
     let deleted = undo.run(key).await;
     let external_ip = report
         .external_address

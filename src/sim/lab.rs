@@ -1,16 +1,15 @@
-//! A probe lab: one client, an optional NAT, and an RFC 5780 server, in
-//! virtual time. The real [`Discovery`] and [`Responder`] machines run in it
-//! unchanged.
+//! A probe lab: one client, an optional NAT, and an RFC 5780 server, set up
+//! in the simulated [`World`], where the real [`Discovery`] and
+//! [`Responder`] machines run unchanged.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
 use super::nat::{Nat, NatBehavior};
-use crate::proto::nat::{Discovery, DiscoveryConfig, Observation, SocketId};
+use super::wire::Link;
+use super::world::{Uplink, World};
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
+use crate::proto::nat::{Discovery, DiscoveryConfig, Observation};
 use crate::proto::stun::{Responder, ResponderConfig};
 
 /// The lab's fixed addresses.
@@ -71,46 +70,37 @@ impl Default for Conditions {
     }
 }
 
-/// A packet in flight.
-#[derive(Debug)]
-struct Packet {
-    from: SocketAddr,
-    to: SocketAddr,
-    payload: Vec<u8>,
-    /// Looped back inside the NAT: delivered to `to`, an internal endpoint,
-    /// without filtering.
-    hairpinned: bool,
+/// A responder that advertises an alternate but always answers from the
+/// endpoint the request arrived on.
+struct IgnoresChangeRequest {
+    responder: Responder,
+    arrived_on: SocketId,
 }
 
-/// The links: one-way delay, loss, and the order of delivery.
-struct Wire {
-    in_flight: BTreeMap<(Instant, u64), Packet>,
-    sequence: u64,
-    rng: StdRng,
-    conditions: Conditions,
-    blocked: bool,
-}
-
-impl Wire {
-    fn send(&mut self, now: Instant, packet: Packet) {
-        self.sequence += 1;
-        let lost = self.blocked || self.rng.random::<f64>() < self.conditions.loss;
-        if packet.hairpinned || !lost {
-            let delay = if packet.hairpinned {
-                Duration::ZERO
-            } else {
-                self.conditions.rtt / 2
-            };
-            self.in_flight.insert((now + delay, self.sequence), packet);
-        }
+impl Machine for IgnoresChangeRequest {
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        self.responder.poll_bind()
     }
-
-    fn next_at(&self) -> Option<Instant> {
-        self.in_flight.keys().next().map(|(at, _)| *at)
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        self.responder.handle_bound(now, socket, local);
     }
-
-    fn pop(&mut self) -> Option<Packet> {
-        self.in_flight.pop_first().map(|(_, p)| p)
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        self.arrived_on = socket;
+        self.responder.handle_input(now, socket, from, bytes);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.responder.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let mut t = self.responder.poll_transmit()?;
+        t.socket = self.arrived_on;
+        Some(t)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.responder.poll_timeout()
+    }
+    fn is_done(&self) -> bool {
+        self.responder.is_done()
     }
 }
 
@@ -123,13 +113,42 @@ pub fn run(
     config: impl FnOnce(SocketAddr) -> DiscoveryConfig,
 ) -> (Observation, Duration) {
     let primary: SocketAddr = SERVER_PRIMARY.parse().expect("constant address");
-    let alternate =
-        (server != Server::Basic).then(|| SERVER_ALTERNATE.parse().expect("constant address"));
-    let responder_config = ResponderConfig::new(primary, alternate).expect("distinct endpoints");
-    let endpoints = responder_config.endpoints();
-    let mut responder = Responder::new(responder_config);
+    let alternate: SocketAddr = SERVER_ALTERNATE.parse().expect("constant address");
+    let start = Instant::now();
+    let mut world = World::new(
+        start,
+        Link {
+            one_way: conditions.rtt / 2,
+            loss: conditions.loss,
+            seed: conditions.seed,
+        },
+    );
+    let servers = world.add_host(&[primary.ip(), alternate.ip()], Uplink::Public);
+    let full = (server != Server::Basic).then_some(alternate);
+    let responder =
+        Responder::new(ResponderConfig::new(primary, full).expect("distinct endpoints"));
+    match server {
+        Server::IgnoresChangeRequest => {
+            world.add(
+                servers,
+                IgnoresChangeRequest {
+                    responder,
+                    arrived_on: SocketId(0),
+                },
+            );
+        }
+        Server::SilentAlternate => {
+            world.silence(alternate.ip());
+            world.add(servers, responder);
+        }
+        Server::Full | Server::Basic => {
+            world.add(servers, responder);
+        }
+    }
     let client_ip = IpAddr::from(CLIENT_IP);
-    let mut nat = match gateway {
+    let uplink = match gateway {
+        Gateway::None => Uplink::Public,
+        Gateway::Blocked => Uplink::Blocked,
         Gateway::Nat {
             behavior,
             firewall_only,
@@ -139,121 +158,21 @@ pub fn run(
             } else {
                 IpAddr::from(NAT_IP)
             };
-            Some(Nat::new(behavior, external))
+            Uplink::Behind(world.add_nat(Nat::new(behavior, external)))
         }
-        Gateway::None | Gateway::Blocked => None,
     };
-    let mut wire = Wire {
-        in_flight: BTreeMap::new(),
-        sequence: 0,
-        rng: StdRng::seed_from_u64(conditions.seed),
-        conditions,
-        blocked: gateway == Gateway::Blocked,
-    };
-    let mut machine = Discovery::new(config(primary), conditions.seed);
-    let start = Instant::now();
-    let mut now = start;
-    let mut locals: BTreeMap<SocketId, SocketAddr> = BTreeMap::new();
-    while let Some(id) = machine.poll_bind() {
-        let local = SocketAddr::new(client_ip, 40000 + u16::from(id.0) * 7);
-        locals.insert(id, local);
-        machine.handle_bound(now, id, local);
+    let host = world.add_host(&[client_ip], uplink);
+    let client = world.add(host, Discovery::new(config(primary), conditions.seed));
+    let limit = conditions.deadline.map(|d| start + d);
+    if !world.run_to_end(&[client], limit) {
+        world.machine_mut::<Discovery>(client).cut_short();
     }
-    while !machine.is_done() {
-        while let Some(t) = machine.poll_transmit() {
-            let Some(local) = locals.get(&t.socket).copied() else {
-                continue;
-            };
-            let packet = match nat.as_mut() {
-                Some(n) => {
-                    let from = n.outbound(now, local, t.destination);
-                    // RFC 4787 §6: a hairpinning NAT loops the packet back
-                    // with the external source.
-                    let looped = n
-                        .hairpinning()
-                        .then(|| n.hairpin_target(t.destination))
-                        .flatten();
-                    if looped.is_none() && t.destination.ip() == n.external_ip() {
-                        // Without hairpinning the NAT takes a packet for its
-                        // own address as meant for itself, and drops it.
-                        continue;
-                    }
-                    Packet {
-                        from,
-                        to: looped.unwrap_or(t.destination),
-                        payload: t.payload,
-                        hairpinned: looped.is_some(),
-                    }
-                }
-                None => Packet {
-                    from: local,
-                    to: t.destination,
-                    payload: t.payload,
-                    hairpinned: false,
-                },
-            };
-            wire.send(now, packet);
-        }
-        if machine.is_done() {
-            break;
-        }
-        let next_packet = wire.next_at();
-        let limit = conditions.deadline.map(|d| start + d);
-        let Some(wake) = [next_packet, machine.poll_timeout(), limit]
-            .into_iter()
-            .flatten()
-            .min()
-        else {
-            break;
-        };
-        now = now.max(wake);
-        if limit == Some(wake) {
-            machine.cut_short();
-            break;
-        }
-        if next_packet != Some(wake) {
-            machine.handle_timeout(now);
-            continue;
-        }
-        let Some(packet) = wire.pop() else { continue };
-        if endpoints.contains(&packet.to) {
-            if server == Server::SilentAlternate
-                && Some(packet.to.ip()) == alternate.map(|a| a.ip())
-            {
-                continue;
-            }
-            responder.handle_input(packet.to, packet.from, &packet.payload);
-            while let Some(t) = responder.poll_transmit() {
-                let source = match server {
-                    Server::IgnoresChangeRequest => packet.to,
-                    _ => t.source,
-                };
-                let answer = Packet {
-                    from: source,
-                    to: t.destination,
-                    payload: t.payload,
-                    hairpinned: false,
-                };
-                wire.send(now, answer);
-            }
-            continue;
-        }
-        let internal = match nat.as_mut() {
-            _ if packet.hairpinned => Some(packet.to),
-            Some(n) => n.inbound(now, packet.from, packet.to),
-            None => Some(packet.to),
-        };
-        let socket =
-            internal.and_then(|to| locals.iter().find(|(_, a)| **a == to).map(|(id, _)| *id));
-        if let Some(id) = socket {
-            machine.handle_input(now, id, packet.from, &packet.payload);
-        }
-    }
-    let observation = machine
+    let observation = world
+        .machine::<Discovery>(client)
         .observation()
         .cloned()
         .expect("the machine ends every test on its own schedule");
-    (observation, now - start)
+    (observation, world.elapsed())
 }
 
 #[cfg(test)]

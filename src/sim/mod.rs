@@ -1,8 +1,11 @@
-//! A deterministic in-memory network with RFC 4787 NATs, in virtual time,
-//! where the sans-IO machines run unchanged.
+//! One deterministic simulated world (hosts, RFC 4787 NATs, servers, a
+//! wire, virtual time) where the sans-IO machines run unchanged, and the
+//! scenarios built on it.
 
 pub mod lab;
 pub mod nat;
 pub mod pair;
 #[cfg(test)]
 mod sweep;
+pub mod wire;
+pub mod world;

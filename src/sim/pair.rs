@@ -1,13 +1,15 @@
 //! Two peers, each behind its own gateway, a STUN server and a rendezvous,
-//! in virtual time: the real [`Punch`] machines run in it unchanged.
+//! set up in the simulated [`World`]: the real [`Punch`] machines run in it
+//! unchanged.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::lab::Gateway;
 use super::nat::Nat;
-use crate::proto::nat::SocketId;
+use super::wire::Link;
+use super::world::{NodeId, Uplink, World};
+use crate::proto::machine::SocketId;
 use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchConfig, PunchOutcome};
 use crate::proto::stun::{Responder, ResponderConfig};
 
@@ -68,76 +70,53 @@ impl Trial {
     }
 }
 
-struct Host {
-    side: Side,
-    nat: Option<Nat>,
-    /// The address its sockets bind to.
-    ip: IpAddr,
-    punch: Punch,
-    locals: Vec<SocketAddr>,
-}
-
-impl Host {
-    fn new(index: u8, side: Side, config: PunchConfig, seed: u64, now: Instant) -> Self {
-        let public = IpAddr::from(Ipv4Addr::new(203, 0, 113, index + 1));
-        let (nat, ip) = match side.gateway {
-            Gateway::Nat {
-                behavior,
-                firewall_only,
-            } => {
-                let ip = if firewall_only {
-                    public
-                } else {
-                    IpAddr::from(Ipv4Addr::new(10, 0, index + 1, 2))
-                };
-                let external = if firewall_only { ip } else { public };
-                let mut nat = Nat::new(behavior, external);
-                if let Some(lifetime) = side.lifetime {
-                    nat = nat.with_lifetime(lifetime);
-                }
-                (Some(nat), ip)
+/// Puts one side's host (and its NAT) into `world`, with its punch.
+fn add_side(world: &mut World, index: u8, side: Side, config: PunchConfig, seed: u64) -> NodeId {
+    let public = IpAddr::from(Ipv4Addr::new(203, 0, 113, index + 1));
+    let (ip, uplink) = match side.gateway {
+        Gateway::Nat {
+            behavior,
+            firewall_only,
+        } => {
+            let ip = if firewall_only {
+                public
+            } else {
+                IpAddr::from(Ipv4Addr::new(10, 0, index + 1, 2))
+            };
+            let mut nat = Nat::new(behavior, if firewall_only { ip } else { public });
+            if let Some(lifetime) = side.lifetime {
+                nat = nat.with_lifetime(lifetime);
             }
-            Gateway::None | Gateway::Blocked => (None, public),
-        };
-        let mut host = Self {
-            side,
-            nat,
-            ip,
-            punch: Punch::new(config, seed),
-            locals: Vec::new(),
-        };
-        while let Some(id) = host.punch.poll_bind() {
-            let local = SocketAddr::new(ip, 40000 + u16::from(id.0));
-            host.locals.push(local);
-            host.punch.handle_bound(now, id, local);
+            (ip, Uplink::Behind(world.add_nat(nat)))
         }
-        if let (Some(nat), Some(port)) = (host.nat.as_mut(), side.static_port) {
-            nat.add_static(now, host.locals[0], port);
-        }
-        host
+        Gateway::None => (public, Uplink::Public),
+        Gateway::Blocked => (public, Uplink::Blocked),
+    };
+    let host = world.add_host(&[ip], uplink);
+    let node = world.add(host, Punch::new(config, seed));
+    if let (Uplink::Behind(nat), Some(port), Some(local)) =
+        (uplink, side.static_port, world.local(node, SocketId(0)))
+    {
+        let now = world.now();
+        world.nat_mut(nat).add_static(now, local, port);
     }
-
-    /// Where the outside reaches this host.
-    fn public_ip(&self) -> IpAddr {
-        self.nat.as_ref().map_or(self.ip, Nat::external_ip)
-    }
-
-    fn candidates(&self) -> Option<Vec<Candidate>> {
-        let mut out = self.punch.local_candidates()?.to_vec();
-        if let (Some(nat), Some(port)) = (self.nat.as_ref(), self.side.static_port) {
-            out.push(Candidate {
-                address: SocketAddr::new(nat.external_ip(), port),
-                kind: CandidateKind::PortMapped,
-            });
-        }
-        Some(out)
-    }
+    node
 }
 
-struct Packet {
-    from: SocketAddr,
-    to: SocketAddr,
-    payload: Vec<u8>,
+/// What a side advertises: its gathered candidates and its static mapping.
+fn candidates(world: &World, node: NodeId, side: Side, public: IpAddr) -> Vec<Candidate> {
+    let mut out = world
+        .machine::<Punch>(node)
+        .local_candidates()
+        .unwrap_or_default()
+        .to_vec();
+    if let (Gateway::Nat { .. }, Some(port)) = (side.gateway, side.static_port) {
+        out.push(Candidate {
+            address: SocketAddr::new(public, port),
+            kind: CandidateKind::PortMapped,
+        });
+    }
+    out
 }
 
 /// Runs one punch between two sides: both gather through the STUN server,
@@ -145,115 +124,55 @@ struct Packet {
 /// `skew` later), and both check until done.
 pub fn punch(sides: [Side; 2], configs: [PunchConfig; 2], meeting: Meeting, seed: u64) -> Trial {
     let start = Instant::now();
+    let mut world = World::new(
+        start,
+        Link {
+            one_way: meeting.one_way,
+            loss: 0.0,
+            seed,
+        },
+    );
     let server: SocketAddr = SERVER.parse().expect("constant address");
-    let mut responder =
-        Responder::new(ResponderConfig::new(server, None).expect("one endpoint is valid"));
+    let servers = world.add_host(&[server.ip()], Uplink::Public);
+    world.add(
+        servers,
+        Responder::new(ResponderConfig::new(server, None).expect("one endpoint is valid")),
+    );
     let credentials = [
         configs[0].credentials.clone(),
         configs[1].credentials.clone(),
     ];
     let [ca, cb] = configs;
-    let mut hosts = [
-        Host::new(0, sides[0], ca, seed, start),
-        Host::new(1, sides[1], cb, seed.wrapping_add(1), start),
+    let nodes = [
+        add_side(&mut world, 0, sides[0], ca, seed),
+        add_side(&mut world, 1, sides[1], cb, seed.wrapping_add(1)),
     ];
-    let mut wire: BTreeMap<(Instant, u64), Packet> = BTreeMap::new();
-    let mut sequence = 0u64;
-    let mut send = |wire: &mut BTreeMap<(Instant, u64), Packet>, at: Instant, packet: Packet| {
-        sequence += 1;
-        wire.insert((at + meeting.one_way, sequence), packet);
+    let gathered = |w: &World| {
+        nodes
+            .iter()
+            .all(|n| w.machine::<Punch>(*n).local_candidates().is_some())
     };
-    let mut exchanged = false;
-    let mut pending: [Option<(Instant, Vec<Candidate>)>; 2] = [None, None];
-    let mut now = start;
-    loop {
-        for host in hosts.iter_mut() {
-            while let Some(t) = host.punch.poll_transmit() {
-                if host.side.gateway == Gateway::Blocked {
-                    continue;
-                }
-                let local = host.locals[usize::from(t.socket.0)];
-                let from = match host.nat.as_mut() {
-                    Some(nat) => nat.outbound(now, local, t.destination),
-                    None => local,
-                };
-                let packet = Packet {
-                    from,
-                    to: t.destination,
-                    payload: t.payload,
-                };
-                send(&mut wire, now, packet);
-            }
+    if world.run_until(gathered, None) {
+        let public = [0, 1].map(|i| {
+            let ip = Ipv4Addr::new(203, 0, 113, i + 1);
+            IpAddr::from(ip)
+        });
+        let offers = [0, 1].map(|i| candidates(&world, nodes[i], sides[i], public[i]));
+        let first = world.now() + meeting.one_way * 2;
+        for (i, at) in [(0, first), (1, first + meeting.skew)] {
+            world.run_until(|_| false, Some(at));
+            let now = world.now();
+            world.machine_mut::<Punch>(nodes[i]).start(
+                now,
+                credentials[1 - i].clone(),
+                &offers[1 - i],
+            );
         }
-        if !exchanged && let (Some(a), Some(b)) = (hosts[0].candidates(), hosts[1].candidates()) {
-            exchanged = true;
-            let at = now + meeting.one_way * 2;
-            pending = [Some((at, b)), Some((at + meeting.skew, a))];
-        }
-        if hosts.iter().all(|h| h.punch.is_done()) {
-            break;
-        }
-        let wake = [
-            wire.keys().next().map(|(at, _)| *at),
-            hosts[0].punch.poll_timeout(),
-            hosts[1].punch.poll_timeout(),
-            pending[0].as_ref().map(|p| p.0),
-            pending[1].as_ref().map(|p| p.0),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let Some(wake) = wake else { break };
-        now = now.max(wake);
-        for i in 0..2 {
-            if let Some((_, candidates)) = pending[i].take_if(|p| p.0 <= now) {
-                hosts[i]
-                    .punch
-                    .start(now, credentials[1 - i].clone(), &candidates);
-            }
-        }
-        while let Some(entry) = wire.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let packet = entry.remove();
-            if packet.to == server {
-                responder.handle_input(server, packet.from, &packet.payload);
-                while let Some(t) = responder.poll_transmit() {
-                    let answer = Packet {
-                        from: t.source,
-                        to: t.destination,
-                        payload: t.payload,
-                    };
-                    send(&mut wire, now, answer);
-                }
-                continue;
-            }
-            let Some(host) = hosts
-                .iter_mut()
-                .find(|h| h.public_ip() == packet.to.ip() && h.side.gateway != Gateway::Blocked)
-            else {
-                continue;
-            };
-            let internal = match host.nat.as_mut() {
-                Some(nat) => nat.inbound(now, packet.from, packet.to),
-                None => Some(packet.to),
-            };
-            let socket = internal.and_then(|to| host.locals.iter().position(|l| *l == to));
-            if let Some(k) = socket {
-                host.punch
-                    .handle_input(now, SocketId(k as u8), packet.from, &packet.payload);
-            }
-        }
-        for host in hosts.iter_mut() {
-            if host.punch.poll_timeout().is_some_and(|at| at <= now) {
-                host.punch.handle_timeout(now);
-            }
-        }
+        world.run_to_end(&nodes, None);
     }
     Trial {
-        outcomes: hosts.map(|h| h.punch.outcome().cloned()),
-        took: now - start,
+        outcomes: nodes.map(|n| world.machine::<Punch>(n).outcome().cloned()),
+        took: world.elapsed(),
     }
 }
 

@@ -27,27 +27,15 @@ use stun_types::message::{BINDING, Message, MessageWriteVec, TransactionId};
 use stun_types::prelude::*;
 
 use super::behavior::{FilteringBehavior, MappingBehavior, PortAllocation};
+use crate::proto::machine::{Bind, Binds, Machine, SocketId, Transmit};
 use crate::proto::stun::{
     BindingResponse, ChangeRequest, ClientTransaction, Datagram, Offer, Outcome, Schedule,
 };
-
-/// Identifies one of the machine's local sockets; the driver binds each to a
-/// fresh ephemeral port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u8);
 
 const MAPPING: SocketId = SocketId(0);
 const FILTERING: SocketId = SocketId(1);
 const HAIRPIN: SocketId = SocketId(2);
 const FIRST_BURST: u8 = 3;
-
-/// A datagram the driver must send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub socket: SocketId,
-    pub destination: SocketAddr,
-    pub payload: Vec<u8>,
-}
 
 /// What to run against which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,12 +132,10 @@ struct Pending {
 pub struct Discovery {
     config: DiscoveryConfig,
     rng: StdRng,
-    binds: VecDeque<SocketId>,
-    locals: Vec<Option<SocketAddr>>,
+    binds: Binds,
     tests: Vec<Pending>,
     transmits: VecDeque<Transmit>,
     hairpin_seen: bool,
-    started: bool,
     /// Whether Test I's answer has been acted on.
     behaviour_tests_started: bool,
     observation: Option<Observation>,
@@ -162,12 +148,10 @@ impl Discovery {
         Self {
             config,
             rng: StdRng::seed_from_u64(seed),
-            binds: (0..sockets).map(SocketId).collect(),
-            locals: vec![None; usize::from(sockets)],
+            binds: Binds::toward(usize::from(sockets), config.server),
             tests: Vec::new(),
             transmits: VecDeque::new(),
             hairpin_seen: false,
-            started: false,
             behaviour_tests_started: false,
             observation: None,
         }
@@ -177,81 +161,9 @@ impl Discovery {
         self.config.server
     }
 
-    /// A socket the driver must bind to a fresh port, then report with
-    /// [`Discovery::handle_bound`].
-    pub fn poll_bind(&mut self) -> Option<SocketId> {
-        self.binds.pop_front()
-    }
-
-    /// The driver bound `socket` to `local`. Once all are bound, tests start.
-    pub fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        if let Some(slot) = self.locals.get_mut(usize::from(socket.0)) {
-            *slot = Some(local);
-        }
-        if !self.started && self.locals.iter().all(Option::is_some) {
-            self.started = true;
-            self.start(now);
-        }
-    }
-
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tests
-            .iter()
-            .filter_map(|p| p.transaction.poll_timeout())
-            .min()
-    }
-
     /// The result, once every test has ended.
     pub fn observation(&self) -> Option<&Observation> {
         self.observation.as_ref()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.observation.is_some()
-    }
-
-    /// Ends the discovery now (the caller's time limit): what was measured
-    /// is kept, and every test still running counts as not measured, never
-    /// as unanswered.
-    pub fn cut_short(&mut self) {
-        if self.observation.is_none() {
-            let mut observation = self.conclude();
-            if self.tests.iter().any(|p| p.transaction.outcome().is_none()) {
-                observation.notes.push(format!(
-                    "the time limit ended the tests against {} before all were answered",
-                    self.config.server
-                ));
-            }
-            self.observation = Some(observation);
-        }
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for p in &mut self.tests {
-            p.transaction.handle_timeout(now);
-        }
-        self.advance(now);
-    }
-
-    /// A datagram arrived on `socket` from `from`.
-    pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
-        let Ok(datagram) = Datagram::parse(bytes) else {
-            return;
-        };
-        if socket == MAPPING && datagram.is_binding_request() {
-            self.check_hairpin(&datagram);
-        } else {
-            for p in self.tests.iter_mut().filter(|p| p.socket == socket) {
-                if p.transaction.handle_response(now, from, &datagram) != Offer::NotMine {
-                    break;
-                }
-            }
-        }
-        self.advance(now);
     }
 
     fn check_hairpin(&mut self, datagram: &Datagram<'_>) {
@@ -344,7 +256,7 @@ impl Discovery {
     }
 
     fn advance(&mut self, now: Instant) {
-        if self.observation.is_some() || !self.started {
+        if self.observation.is_some() || !self.binds.all_bound() {
             return;
         }
         if !self.behaviour_tests_started
@@ -398,7 +310,9 @@ impl Discovery {
             Some(port),
             schedule,
         );
-        let behind_nat = first.mapped.is_some_and(|m| Some(m) != self.locals[0]);
+        let behind_nat = first
+            .mapped
+            .is_some_and(|m| Some(m) != self.binds.local(MAPPING));
         if let (true, true, Some(mapped)) = (self.config.hairpin, behind_nat, first.mapped) {
             // The answer never comes back to HAIRPIN: the request itself
             // arriving on MAPPING is the result.
@@ -408,7 +322,7 @@ impl Discovery {
 
     fn conclude(&self) -> Observation {
         let server = self.config.server;
-        let local = self.locals[usize::from(MAPPING.0)];
+        let local = self.binds.local(MAPPING);
         let mut notes = Vec::new();
         let Some(first) = self.success(Test::MappingI).cloned() else {
             let note = match self.outcome(Test::MappingI) {
@@ -580,12 +494,12 @@ impl Discovery {
     /// order their first requests left.
     fn allocation_samples(&self, first: &BindingResponse) -> Vec<(u32, u16, u16)> {
         let mut samples = Vec::new();
-        if let (Some(local), Some(mapped)) = (self.locals[0], first.mapped) {
+        if let (Some(local), Some(mapped)) = (self.binds.local(MAPPING), first.mapped) {
             samples.push((0, local.port(), mapped.port()));
         }
         for p in &self.tests {
             if let (Test::Burst(i), Some(Outcome::Success(r))) = (p.test, p.transaction.outcome()) {
-                let local = self.locals[usize::from(p.socket.0)];
+                let local = self.binds.local(p.socket);
                 if let (Some(local), Some(mapped)) = (local, r.mapped) {
                     samples.push((u32::from(i) + 1, local.port(), mapped.port()));
                 }
@@ -597,6 +511,74 @@ impl Discovery {
 
 /// RFC 5780 §7.4: OTHER-ADDRESS must differ from the primary in both address
 /// and port, and be of the same family.
+impl Machine for Discovery {
+    /// Every socket is a fresh port toward the server.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        self.binds.poll()
+    }
+
+    /// Once every socket is bound, the tests start.
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        if self.binds.bound(socket, local) {
+            self.start(now);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.tests
+            .iter()
+            .filter_map(|p| p.transaction.poll_timeout())
+            .min()
+    }
+
+    fn is_done(&self) -> bool {
+        self.observation.is_some()
+    }
+
+    /// Ends the discovery now (the caller's time limit): what was measured
+    /// is kept, and every test still running counts as not measured, never
+    /// as unanswered.
+    fn cut_short(&mut self) {
+        if self.observation.is_none() {
+            let mut observation = self.conclude();
+            if self.tests.iter().any(|p| p.transaction.outcome().is_none()) {
+                observation.notes.push(format!(
+                    "the time limit ended the tests against {} before all were answered",
+                    self.config.server
+                ));
+            }
+            self.observation = Some(observation);
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for p in &mut self.tests {
+            p.transaction.handle_timeout(now);
+        }
+        self.advance(now);
+    }
+
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        let Ok(datagram) = Datagram::parse(bytes) else {
+            return;
+        };
+        if socket == MAPPING && datagram.is_binding_request() {
+            self.check_hairpin(&datagram);
+        } else {
+            for p in self.tests.iter_mut().filter(|p| p.socket == socket) {
+                if p.transaction.handle_response(now, from, &datagram) != Offer::NotMine {
+                    break;
+                }
+            }
+        }
+        self.advance(now);
+    }
+}
+
 fn usable_alternate(primary: SocketAddr, other: SocketAddr) -> bool {
     other.ip() != primary.ip()
         && other.port() != primary.port()

@@ -24,9 +24,12 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use super::{
-    ConfigError, Mapping, PortMapConfig, PortMapError, Protocol, Transmit, Transport, natpmp, pcp,
-};
+use super::{ConfigError, Mapping, PortMapConfig, PortMapError, Protocol, Transport, natpmp, pcp};
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
+
+/// The one socket the exchange runs on: a fresh port toward the gateway,
+/// not the mapped socket, which stays silent until its end-to-end test.
+pub const CONTROL: SocketId = SocketId(0);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -63,6 +66,8 @@ pub struct PortMapper {
     pcp_give_up: Instant,
     natpmp: natpmp::Request,
     transmits: VecDeque<Transmit>,
+    /// Whether the control socket was asked for.
+    bound: bool,
     outcome: Option<Result<Mapping, PortMapError>>,
     external_ip: Option<Ipv4Addr>,
     pcp_refused_version: Option<u8>,
@@ -122,6 +127,7 @@ impl PortMapper {
             pcp_give_up: now + config.timing.pcp_wait,
             natpmp: natpmp::Request::ExternalAddress,
             transmits: VecDeque::new(),
+            bound: false,
             outcome: None,
             external_ip: None,
             pcp_refused_version: None,
@@ -134,10 +140,6 @@ impl PortMapper {
 
     pub fn outcome(&self) -> Option<&Result<Mapping, PortMapError>> {
         self.outcome.as_ref()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.outcome.is_some()
     }
 
     /// Datagrams that came from anywhere but the gateway's port 5351.
@@ -155,64 +157,6 @@ impl PortMapper {
     /// 2 (0: NAT-PMP only).
     pub fn pcp_refused_version(&self) -> Option<u8> {
         self.pcp_refused_version
-    }
-
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.outcome.is_some() {
-            return None;
-        }
-        let mut at = self.deadline;
-        if let Some(next) = self.sender.next {
-            at = at.min(next);
-        }
-        if self.stage == Stage::Pcp {
-            at = at.min(self.pcp_give_up);
-        }
-        Some(at)
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.outcome.is_some() {
-            return;
-        }
-        if now >= self.deadline {
-            self.conclude();
-        } else if self.stage == Stage::Pcp && now >= self.pcp_give_up {
-            self.start_natpmp(now);
-        } else {
-            self.fire(now);
-        }
-    }
-
-    /// A datagram arrived on the mapped socket. (An IPv4-mapped source, as
-    /// a dual-stack socket reports it, counts as the IPv4 address.)
-    pub fn handle_input(&mut self, now: Instant, from: SocketAddr, payload: &[u8]) {
-        if self.outcome.is_some() {
-            return;
-        }
-        let from = match from {
-            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-                Some(ip) => SocketAddr::V4(SocketAddrV4::new(ip, v6.port())),
-                None => from,
-            },
-            v4 => v4,
-        };
-        if from != self.config.server() {
-            self.stray += 1;
-            return;
-        }
-        match self.pcp {
-            Some(request)
-                if self.stage == Stage::Pcp || payload.first() != Some(&natpmp::VERSION) =>
-            {
-                self.on_pcp(now, request.decode_response(payload));
-            }
-            _ => self.on_natpmp(now, payload),
-        }
     }
 
     fn start_pcp(&mut self, now: Instant) {
@@ -271,6 +215,7 @@ impl PortMapper {
             return;
         };
         self.transmits.push_back(Transmit {
+            socket: CONTROL,
             destination: self.config.server(),
             payload: self.sender.payload.clone(),
         });
@@ -315,6 +260,85 @@ impl PortMapper {
             }
         };
         self.finish(Err(error));
+    }
+}
+
+impl Machine for PortMapper {
+    /// The control socket, toward the gateway.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        (!self.bound).then(|| {
+            self.bound = true;
+            (CONTROL, Bind::Toward(self.config.server()))
+        })
+    }
+
+    /// The exchange started when the machine was made; where the control
+    /// socket sits changes nothing in it.
+    fn handle_bound(&mut self, _now: Instant, _socket: SocketId, _local: SocketAddr) {}
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        let mut at = self.deadline;
+        if let Some(next) = self.sender.next {
+            at = at.min(next);
+        }
+        if self.stage == Stage::Pcp {
+            at = at.min(self.pcp_give_up);
+        }
+        Some(at)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.outcome.is_some() {
+            return;
+        }
+        if now >= self.deadline {
+            self.conclude();
+        } else if self.stage == Stage::Pcp && now >= self.pcp_give_up {
+            self.start_natpmp(now);
+        } else {
+            self.fire(now);
+        }
+    }
+
+    /// A datagram arrived on the mapped socket. (An IPv4-mapped source, as
+    /// a dual-stack socket reports it, counts as the IPv4 address.)
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, payload: &[u8]) {
+        if socket != CONTROL {
+            return;
+        }
+        if self.outcome.is_some() {
+            return;
+        }
+        let from = match from {
+            SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(ip) => SocketAddr::V4(SocketAddrV4::new(ip, v6.port())),
+                None => from,
+            },
+            v4 => v4,
+        };
+        if from != self.config.server() {
+            self.stray += 1;
+            return;
+        }
+        match self.pcp {
+            Some(request)
+                if self.stage == Stage::Pcp || payload.first() != Some(&natpmp::VERSION) =>
+            {
+                self.on_pcp(now, request.decode_response(payload));
+            }
+            _ => self.on_natpmp(now, payload),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.outcome.is_some()
     }
 }
 

@@ -13,7 +13,7 @@ mod outcome;
 pub mod pcp;
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 
 pub use config::*;
 pub use mapper::*;
@@ -57,14 +57,6 @@ impl Transport {
             Transport::Tcp => 6,
         }
     }
-}
-
-/// A datagram the driver must send (from the socket bound to the internal
-/// port).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    pub destination: SocketAddr,
-    pub payload: Vec<u8>,
 }
 
 /// Why `ip` cannot be the external address of a mapping that someone on the

@@ -17,7 +17,7 @@ use stun_types::message::{
 use super::check::{self, Incoming};
 use super::outcome::{Path, PunchFailure, PunchOutcome};
 use super::{Candidate, CandidateKind, Credentials, PortGuess, PunchConfig};
-use crate::proto::nat::{SocketId, Transmit};
+use crate::proto::machine::{Bind, Binds, Machine, SocketId, Transmit};
 use crate::proto::stun::{ClientTransaction, Datagram, Outcome};
 
 /// The most peer-reflexive pairs a punch adds: a peer cannot grow the
@@ -75,8 +75,7 @@ struct Sent {
 pub struct Punch {
     config: PunchConfig,
     rng: StdRng,
-    binds: VecDeque<SocketId>,
-    locals: Vec<Option<SocketAddr>>,
+    binds: Binds,
     phase: Phase,
     candidates: Option<Vec<Candidate>>,
     gather_note: Option<String>,
@@ -89,8 +88,10 @@ impl Punch {
     pub fn new(config: PunchConfig, seed: u64) -> Self {
         let count = config.socket_count();
         Self {
-            binds: (0..count).map(|i| SocketId(i as u8)).collect(),
-            locals: vec![None; count],
+            binds: Binds::new((0..count).map(|_| match config.server {
+                Some(server) => Bind::Toward(server),
+                None => Bind::At(SocketAddr::from(([0, 0, 0, 0], 0))),
+            })),
             config,
             rng: StdRng::seed_from_u64(seed),
             phase: Phase::Binding,
@@ -98,21 +99,6 @@ impl Punch {
             gather_note: None,
             transmits: VecDeque::new(),
             outcome: None,
-        }
-    }
-
-    /// The next socket the driver must bind.
-    pub fn poll_bind(&mut self) -> Option<SocketId> {
-        self.binds.pop_front()
-    }
-
-    /// The driver bound `socket` to `local`; once all are, gathering starts.
-    pub fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        if let Some(slot) = self.locals.get_mut(usize::from(socket.0)) {
-            *slot = Some(local);
-        }
-        if matches!(self.phase, Phase::Binding) && self.locals.iter().all(Option::is_some) {
-            self.gather(now);
         }
     }
 
@@ -178,9 +164,7 @@ impl Punch {
                         .ok()
                         .filter(|p| *p >= FIRST_DYNAMIC_PORT)
                 }
-                Some(PortGuess::Preserving) => {
-                    self.locals.get(1).copied().flatten().map(|a| a.port())
-                }
+                Some(PortGuess::Preserving) => self.binds.local(SocketId(1)).map(|a| a.port()),
                 None => None,
             };
             if let Some(port) = predicted.filter(|p| *p != mapped.port()) {
@@ -207,7 +191,7 @@ impl Punch {
 
     /// The local address of `socket`, once bound.
     pub fn local_address(&self, socket: SocketId) -> Option<SocketAddr> {
-        self.locals.get(usize::from(socket.0)).copied().flatten()
+        self.binds.local(socket)
     }
 
     /// The peer's credentials and candidates arrived: checks begin. Does
@@ -217,7 +201,7 @@ impl Punch {
             return;
         }
         let mut pairs: Vec<Pair> = Vec::new();
-        for socket in 0..self.locals.len() {
+        for socket in 0..self.binds.count() {
             for c in self.checked(candidates) {
                 let pair = Pair {
                     socket: SocketId(socket as u8),
@@ -310,22 +294,6 @@ impl Punch {
         TransactionId::from(self.rng.random::<u128>() >> 32)
     }
 
-    /// A datagram arrived on `socket` from `from`.
-    pub fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
-        match &mut self.phase {
-            Phase::Gathering(transaction) => {
-                if socket == SocketId(0)
-                    && let Ok(datagram) = Datagram::parse(bytes)
-                {
-                    transaction.handle_response(now, from, &datagram);
-                    self.drive_gathering(now);
-                }
-            }
-            Phase::Checking(_) => self.handle_check_input(now, socket, from, bytes),
-            Phase::Binding | Phase::Ready | Phase::Done => {}
-        }
-    }
-
     fn handle_check_input(
         &mut self,
         now: Instant,
@@ -364,7 +332,7 @@ impl Punch {
                 if c.connected.is_none() {
                     let path = Path {
                         socket,
-                        local: self.locals.get(usize::from(socket.0)).copied().flatten(),
+                        local: self.binds.local(socket),
                         remote: from,
                         kind: sent.kind,
                         rtt: now.saturating_duration_since(sent.at),
@@ -461,7 +429,41 @@ impl Punch {
         c.stats.checks_sent += 1;
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn outcome(&self) -> Option<&PunchOutcome> {
+        self.outcome.as_ref()
+    }
+}
+
+impl Machine for Punch {
+    /// Every socket is a fresh port toward the STUN server.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        self.binds.poll()
+    }
+
+    /// Once every socket is bound, gathering starts.
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        if self.binds.bound(socket, local) {
+            self.gather(now);
+        }
+    }
+
+    /// A datagram arrived on `socket` from `from`.
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        match &mut self.phase {
+            Phase::Gathering(transaction) => {
+                if socket == SocketId(0)
+                    && let Ok(datagram) = Datagram::parse(bytes)
+                {
+                    transaction.handle_response(now, from, &datagram);
+                    self.drive_gathering(now);
+                }
+            }
+            Phase::Checking(_) => self.handle_check_input(now, socket, from, bytes),
+            Phase::Binding | Phase::Ready | Phase::Done => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
         if matches!(self.phase, Phase::Gathering(_)) {
             self.drive_gathering(now);
             return;
@@ -505,12 +507,12 @@ impl Punch {
         }
     }
 
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next moment the punch needs [`Punch::handle_timeout`].
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Gathering(t) => t.poll_timeout(),
             Phase::Checking(c) => match &c.connected {
@@ -528,11 +530,7 @@ impl Punch {
         }
     }
 
-    pub fn outcome(&self) -> Option<&PunchOutcome> {
-        self.outcome.as_ref()
-    }
-
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         self.outcome.is_some()
     }
 }

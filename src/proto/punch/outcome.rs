@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::CandidateKind;
-use crate::proto::nat::SocketId;
+use crate::proto::machine::SocketId;
 
 /// The path a punch proved: a check from `socket` to `remote` was answered
 /// from `remote`.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::proto::nat::{SocketId, Transmit};
+use crate::proto::machine::{Machine, SocketId, Transmit};
 
 fn creds(seed: u8) -> Credentials {
     let mut n = seed;
@@ -23,7 +23,7 @@ fn addr(s: &str) -> SocketAddr {
 /// the host address.
 fn ready(seed: u64, own: Credentials, local: SocketAddr, now: Instant) -> Punch {
     let mut p = Punch::new(PunchConfig::new(own, None), seed);
-    while let Some(id) = p.poll_bind() {
+    while let Some((id, _)) = p.poll_bind() {
         p.handle_bound(now, id, local);
     }
     assert_eq!(p.local_candidates(), Some(&[][..]));
@@ -202,14 +202,14 @@ fn gathering_learns_the_mapped_endpoint_and_the_guesses() {
         config.sockets = sockets;
         let mut p = Punch::new(config, 5);
         let mut port = 40000;
-        while let Some(id) = p.poll_bind() {
+        while let Some((id, _)) = p.poll_bind() {
             p.handle_bound(now, id, addr(&format!("10.0.0.2:{port}")));
             port += 1;
         }
         let mut responder = Responder::new(ResponderConfig::new(server, None).unwrap());
         let t = p.poll_transmit().expect("a Binding to the server");
         assert_eq!((t.socket, t.destination), (SocketId(0), server));
-        responder.handle_input(server, mapped, &t.payload);
+        responder.handle_input(now, SocketId(0), mapped, &t.payload);
         let answer = responder.poll_transmit().unwrap();
         // Hostile datagrams first: ignored.
         p.handle_input(now, SocketId(0), server, b"garbage");
@@ -242,7 +242,7 @@ fn a_silent_server_ends_gathering_with_no_candidates() {
         PunchConfig::new(creds(1), Some(addr("198.51.100.1:3478"))),
         5,
     );
-    while let Some(id) = p.poll_bind() {
+    while let Some((id, _)) = p.poll_bind() {
         p.handle_bound(now, id, addr("10.0.0.2:40000"));
     }
     let mut t = now;
@@ -265,7 +265,7 @@ fn spray_probes_distinct_ports_at_the_stated_rate() {
         rate: 100,
     });
     let mut p = Punch::new(config, 9);
-    while let Some(id) = p.poll_bind() {
+    while let Some((id, _)) = p.poll_bind() {
         p.handle_bound(now, id, addr("10.0.0.2:40000"));
     }
     let peer = addr("203.0.113.9:30000");

@@ -1,14 +1,15 @@
 //! Proof that a port mapping admits packets from the Internet, as a sans-IO
 //! machine.
 //!
-//! Two local sockets take part: `Mapped`, the socket a gateway (UPnP, PCP or
-//! NAT-PMP) mapped external port `P` to, and `Query`, a fresh one. `Query`
+//! Two local sockets take part: [`MAPPED`], the socket a gateway (UPnP, PCP
+//! or NAT-PMP) mapped external port `P` to, and [`QUERY`], a fresh one. It
 //! sends a Binding request carrying RESPONSE-PORT `P` (RFC 5780 §7.5); the
 //! server answers to `P` at the request's source address, which is the
-//! NAT's public address. `Mapped` has never sent anything to the server, so
+//! NAT's public address. [`MAPPED`] has never sent anything to the server, so
 //! no NAT state of its own can let the answer in: if it arrives there, it
 //! came through the mapping.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -17,15 +18,13 @@ use stun_types::message::{BINDING, Message, MessageClass, MessageType, MessageWr
 use stun_types::prelude::*;
 
 use super::{ClientTransaction, Datagram, Outcome, ResponsePort, Schedule};
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
-/// Which of the two sockets a datagram arrived on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// The socket the gateway mapped the external port to.
-    Mapped,
-    /// The socket that sent the request.
-    Query,
-}
+/// The socket the gateway mapped the external port to; a driver hands the
+/// test that socket rather than a fresh one.
+pub const MAPPED: SocketId = SocketId(0);
+/// The socket that sends the request.
+pub const QUERY: SocketId = SocketId(1);
 
 /// How the test ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +45,12 @@ pub enum Reachability {
 /// One RESPONSE-PORT test against one server.
 #[derive(Debug)]
 pub struct ReachabilityTest {
+    /// Where [`MAPPED`] and [`QUERY`] were bound.
+    mapped: Option<SocketAddr>,
+    query: Option<SocketAddr>,
+    /// How many sockets were asked for.
+    asked: u8,
+    transmits: VecDeque<Transmit>,
     transaction: ClientTransaction,
     external_port: u16,
     outcome: Option<Reachability>,
@@ -68,6 +73,10 @@ impl ReachabilityTest {
         // Adding a 4-byte attribute to an empty message cannot fail.
         let _ = request.add_attribute(&ResponsePort(external_port));
         Self {
+            mapped: None,
+            query: None,
+            asked: 0,
+            transmits: VecDeque::new(),
             transaction: ClientTransaction::new(
                 id,
                 request.finish(),
@@ -89,31 +98,75 @@ impl ReachabilityTest {
         self.transaction.destination()
     }
 
-    /// The request to send from `Query` now, if one is due.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<&[u8]> {
-        if self.outcome.is_some() {
-            return None;
-        }
-        self.transaction.poll_transmit(now)
+    pub fn outcome(&self) -> Option<&Reachability> {
+        self.outcome.as_ref()
     }
 
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// Queues the request when the schedule says so.
+    fn flush(&mut self, now: Instant) {
+        if self.outcome.is_some() || self.mapped.is_none() || self.query.is_none() {
+            return;
+        }
+        let destination = self.transaction.destination();
+        while let Some(payload) = self.transaction.poll_transmit(now) {
+            self.transmits.push_back(Transmit {
+                socket: QUERY,
+                destination,
+                payload: payload.to_vec(),
+            });
+        }
+    }
+}
+
+impl Machine for ReachabilityTest {
+    /// [`MAPPED`] first (a driver gives the mapped socket itself), then
+    /// [`QUERY`], a fresh port on the same host address, so that the
+    /// request leaves from the address the mapping belongs to.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        match (self.asked, self.mapped) {
+            (0, _) => {
+                self.asked = 1;
+                Some((MAPPED, Bind::Toward(self.transaction.destination())))
+            }
+            (1, Some(mapped)) => {
+                self.asked = 2;
+                Some((QUERY, Bind::At(SocketAddr::new(mapped.ip(), 0))))
+            }
+            _ => None,
+        }
+    }
+
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        match socket {
+            MAPPED => self.mapped = Some(local),
+            QUERY => self.query = Some(local),
+            _ => return,
+        }
+        self.flush(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
         if self.outcome.is_some() {
             return None;
         }
         self.transaction.poll_timeout()
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
+    fn handle_timeout(&mut self, now: Instant) {
         self.transaction.handle_timeout(now);
         if self.outcome.is_none() && self.transaction.outcome() == Some(&Outcome::TimedOut) {
             self.outcome = Some(Reachability::NotReached);
         }
+        self.flush(now);
     }
 
-    /// Offers a datagram that arrived on socket `via` from `from`; anything
+    /// Offers a datagram that arrived on `socket` from `from`; anything
     /// that is not this test's answer is ignored.
-    pub fn handle_input(&mut self, now: Instant, via: Via, from: SocketAddr, bytes: &[u8]) {
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
         if self.outcome.is_some() {
             return;
         }
@@ -123,19 +176,19 @@ impl ReachabilityTest {
         if self.transaction.handle_response(now, from, &datagram) != super::Offer::Accepted {
             return;
         }
-        self.outcome = Some(match (self.transaction.outcome(), via) {
-            (Some(Outcome::Success(r)), Via::Mapped) => Reachability::Reached { public: r.mapped },
-            (Some(Outcome::Success(r)), Via::Query) => {
-                Reachability::ResponsePortIgnored { public: r.mapped }
+        self.outcome = Some(match self.transaction.outcome() {
+            Some(Outcome::Success(r)) if socket == MAPPED => {
+                Reachability::Reached { public: r.mapped }
             }
-            (Some(Outcome::Error { code }), _) => Reachability::Refused { code: *code },
-            (Some(Outcome::UnknownAttributes(_)), _) => Reachability::Refused { code: 0 },
-            (Some(Outcome::TimedOut) | None, _) => Reachability::NotReached,
+            Some(Outcome::Success(r)) => Reachability::ResponsePortIgnored { public: r.mapped },
+            Some(Outcome::Error { code }) => Reachability::Refused { code: *code },
+            Some(Outcome::UnknownAttributes(_)) => Reachability::Refused { code: 0 },
+            Some(Outcome::TimedOut) | None => Reachability::NotReached,
         });
     }
 
-    pub fn outcome(&self) -> Option<&Reachability> {
-        self.outcome.as_ref()
+    fn is_done(&self) -> bool {
+        self.outcome.is_some()
     }
 }
 
@@ -160,13 +213,39 @@ mod tests {
     }
 
     fn test(now: Instant) -> ReachabilityTest {
-        ReachabilityTest::new(
+        let mut t = ReachabilityTest::new(
             TransactionId::from(7u128),
             SERVER.parse().unwrap(),
             41000,
             schedule(),
             now,
-        )
+        );
+        let mapped: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        assert_eq!(
+            t.poll_bind(),
+            Some((MAPPED, Bind::Toward(SERVER.parse().unwrap())))
+        );
+        assert_eq!(
+            t.poll_bind(),
+            None,
+            "the query socket waits for the mapped one"
+        );
+        t.handle_bound(now, MAPPED, mapped);
+        assert_eq!(
+            t.poll_bind(),
+            Some((QUERY, Bind::At("10.0.0.2:0".parse().unwrap())))
+        );
+        assert!(t.poll_transmit().is_none(), "nothing before both are bound");
+        t.handle_bound(now, QUERY, "10.0.0.2:40007".parse().unwrap());
+        t
+    }
+
+    /// The request the test sends, from [`QUERY`] to the server.
+    fn request(t: &mut ReachabilityTest) -> Vec<u8> {
+        let sent = t.poll_transmit().unwrap();
+        assert_eq!(sent.socket, QUERY);
+        assert_eq!(sent.destination, SERVER.parse().unwrap());
+        sent.payload
     }
 
     fn answer(request: &[u8], error: Option<u16>) -> Vec<u8> {
@@ -199,23 +278,23 @@ mod tests {
     fn the_request_asks_for_the_mapped_port() {
         let now = Instant::now();
         let mut t = test(now);
-        let request = t.poll_transmit(now).unwrap().to_vec();
+        let request = request(&mut t);
         let message = Message::from_bytes(&request).unwrap();
         assert_eq!(
             message.attribute::<ResponsePort>().unwrap(),
             ResponsePort(41000)
         );
-        assert!(t.poll_transmit(now).is_none(), "one transmission at a time");
+        assert!(t.poll_transmit().is_none(), "one transmission at a time");
     }
 
     #[test]
     fn an_answer_on_the_mapped_socket_proves_the_mapping() {
         let now = Instant::now();
         let mut t = test(now);
-        let request = t.poll_transmit(now).unwrap().to_vec();
+        let request = request(&mut t);
         t.handle_input(
             now,
-            Via::Mapped,
+            MAPPED,
             SERVER.parse().unwrap(),
             &answer(&request, None),
         );
@@ -232,13 +311,8 @@ mod tests {
     fn an_answer_on_the_query_socket_means_the_server_ignored_response_port() {
         let now = Instant::now();
         let mut t = test(now);
-        let request = t.poll_transmit(now).unwrap().to_vec();
-        t.handle_input(
-            now,
-            Via::Query,
-            SERVER.parse().unwrap(),
-            &answer(&request, None),
-        );
+        let request = request(&mut t);
+        t.handle_input(now, QUERY, SERVER.parse().unwrap(), &answer(&request, None));
         assert!(matches!(
             t.outcome(),
             Some(Reachability::ResponsePortIgnored { .. })
@@ -249,10 +323,10 @@ mod tests {
     fn a_420_is_a_refusal_not_a_verdict_on_the_mapping() {
         let now = Instant::now();
         let mut t = test(now);
-        let request = t.poll_transmit(now).unwrap().to_vec();
+        let request = request(&mut t);
         t.handle_input(
             now,
-            Via::Query,
+            QUERY,
             SERVER.parse().unwrap(),
             &answer(&request, Some(420)),
         );
@@ -263,17 +337,17 @@ mod tests {
     fn answers_from_elsewhere_and_garbage_are_ignored() {
         let now = Instant::now();
         let mut t = test(now);
-        let request = t.poll_transmit(now).unwrap().to_vec();
+        let request = request(&mut t);
         t.handle_input(
             now,
-            Via::Mapped,
+            MAPPED,
             "198.51.100.99:3478".parse().unwrap(),
             &answer(&request, None),
         );
-        t.handle_input(now, Via::Mapped, SERVER.parse().unwrap(), &[0u8; 3]);
+        t.handle_input(now, MAPPED, SERVER.parse().unwrap(), &[0u8; 3]);
         t.handle_input(
             now,
-            Via::Mapped,
+            MAPPED,
             SERVER.parse().unwrap(),
             &request[..request.len() - 1],
         );
@@ -287,7 +361,7 @@ mod tests {
         let mut sent = 0;
         let mut now = start;
         while t.outcome().is_none() {
-            while t.poll_transmit(now).is_some() {
+            while t.poll_transmit().is_some() {
                 sent += 1;
             }
             now = t.poll_timeout().unwrap();

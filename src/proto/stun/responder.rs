@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use stun_types::attribute::{
     AttributeType, ErrorCode, Fingerprint, UnknownAttributes, XorMappedAddress,
@@ -20,6 +21,7 @@ use super::attributes::{
     ResponsePort, SourceAddress,
 };
 use super::datagram::Datagram;
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
 /// Where the responder listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,15 +110,6 @@ impl ResponderConfig {
     }
 }
 
-/// A datagram the driver must send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local endpoint to send from (one of [`ResponderConfig::endpoints`]).
-    pub source: SocketAddr,
-    pub destination: SocketAddr,
-    pub payload: Vec<u8>,
-}
-
 /// What the responder has seen, for the operator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResponderStats {
@@ -143,10 +136,14 @@ const KNOWN_REQUEST_ATTRIBUTES: [u16; 7] = [
     0x8028, // FINGERPRINT
 ];
 
-/// The sans-IO responder.
+/// The sans-IO responder. Its sockets are the endpoints of its
+/// configuration, in the order of [`ResponderConfig::endpoints`].
 #[derive(Debug)]
 pub struct Responder {
     config: ResponderConfig,
+    endpoints: Vec<SocketAddr>,
+    /// How many sockets the driver was asked for so far.
+    asked: usize,
     transmits: VecDeque<Transmit>,
     stats: ResponderStats,
 }
@@ -166,6 +163,8 @@ enum Answer {
 impl Responder {
     pub fn new(config: ResponderConfig) -> Self {
         Self {
+            endpoints: config.endpoints(),
+            asked: 0,
             config,
             transmits: VecDeque::new(),
             stats: ResponderStats::default(),
@@ -176,8 +175,18 @@ impl Responder {
         self.stats
     }
 
+    /// The local endpoint of `socket`.
+    pub fn endpoint(&self, socket: SocketId) -> Option<SocketAddr> {
+        self.endpoints.get(usize::from(socket.0)).copied()
+    }
+
+    fn socket(&self, endpoint: SocketAddr) -> Option<SocketId> {
+        let i = self.endpoints.iter().position(|e| *e == endpoint)?;
+        u8::try_from(i).ok().map(SocketId)
+    }
+
     /// A datagram arrived on `local` from `from`.
-    pub fn handle_input(&mut self, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
+    fn answer(&mut self, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
         let Ok(datagram) = Datagram::parse(bytes) else {
             self.stats.malformed += 1;
             return;
@@ -192,33 +201,28 @@ impl Responder {
             return;
         };
         let answer = self.decide(&message, local, from);
-        let transmit = match answer {
+        let (source, destination, payload) = match answer {
             Answer::Success {
                 source,
                 destination,
             } => {
                 self.stats.responses += 1;
-                Transmit {
-                    source,
-                    destination,
-                    payload: self.success(&datagram, &message, from, source),
-                }
+                let payload = self.success(&datagram, &message, from, source);
+                (source, destination, payload)
             }
             Answer::Error { code, unknown } => {
                 self.stats.error_responses += 1;
-                Transmit {
-                    source: local,
-                    destination: from,
-                    payload: error(&datagram, &message, code, &unknown),
-                }
+                (local, from, error(&datagram, &message, code, &unknown))
             }
         };
-        self.transmits.push_back(transmit);
-    }
-
-    /// The next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        // Every source `decide` picks is one of the configured endpoints.
+        if let Some(socket) = self.socket(source) {
+            self.transmits.push_back(Transmit {
+                socket,
+                destination,
+                payload,
+            });
+        }
     }
 
     fn decide(&self, message: &Message<'_>, local: SocketAddr, from: SocketAddr) -> Answer {
@@ -322,6 +326,39 @@ impl Responder {
     }
 }
 
+impl Machine for Responder {
+    /// Each configured endpoint, exactly.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        let endpoint = *self.endpoints.get(self.asked)?;
+        let socket = SocketId(u8::try_from(self.asked).ok()?);
+        self.asked += 1;
+        Some((socket, Bind::At(endpoint)))
+    }
+
+    fn handle_bound(&mut self, _now: Instant, _socket: SocketId, _local: SocketAddr) {}
+
+    fn handle_input(&mut self, _now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        if let Some(local) = self.endpoint(socket) {
+            self.answer(local, from, bytes);
+        }
+    }
+
+    /// A responder keeps no timers.
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn is_done(&self) -> bool {
+        false
+    }
+}
+
 /// RFC 5780 §6.1 asks for padding up to the path MTU; ranat pads only up to
 /// the request's own size, so a padded answer is never larger than what the
 /// requester sent.
@@ -389,9 +426,31 @@ mod tests {
         msg.finish()
     }
 
-    fn answer(r: &mut Responder, local: &str, bytes: &[u8]) -> Option<Transmit> {
-        r.handle_input(addr(local), addr(CLIENT), bytes);
-        r.poll_transmit()
+    /// A transmit with its socket read back as the endpoint it sends from.
+    #[derive(Debug, PartialEq)]
+    struct Sent {
+        source: SocketAddr,
+        destination: SocketAddr,
+        payload: Vec<u8>,
+    }
+
+    /// Binds `r` as a driver would, and offers it `bytes` on `local`.
+    fn answer(r: &mut Responder, local: &str, bytes: &[u8]) -> Option<Sent> {
+        let now = Instant::now();
+        while let Some((socket, bind)) = r.poll_bind() {
+            let Bind::At(at) = bind else {
+                panic!("a responder binds its own endpoints: {bind:?}")
+            };
+            r.handle_bound(now, socket, at);
+        }
+        let socket = r.socket(addr(local)).unwrap();
+        r.handle_input(now, socket, addr(CLIENT), bytes);
+        let t = r.poll_transmit()?;
+        Some(Sent {
+            source: r.endpoint(t.socket).unwrap(),
+            destination: t.destination,
+            payload: t.payload,
+        })
     }
 
     #[test]
@@ -569,7 +628,7 @@ mod tests {
             wrong_cookie_response,
         ];
         for input in &inputs {
-            r.handle_input(addr(P), addr(CLIENT), input);
+            r.answer(addr(P), addr(CLIENT), input);
             assert_eq!(r.poll_transmit(), None, "{input:?}");
         }
         let stats = r.stats();

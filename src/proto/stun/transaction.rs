@@ -262,6 +262,7 @@ impl ClientTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::machine::{Machine, SocketId};
     use crate::proto::stun::{Responder, ResponderConfig};
     use stun_types::message::{BINDING, Message, MessageWriteVec};
     use stun_types::prelude::*;
@@ -296,9 +297,14 @@ mod tests {
         let mut r = Responder::new(
             ResponderConfig::new(addr(SERVER), Some(addr("198.51.100.2:3479"))).unwrap(),
         );
-        r.handle_input(addr(SERVER), addr("203.0.113.5:6000"), request);
+        let now = Instant::now();
+        while let Some((socket, _)) = r.poll_bind() {
+            r.handle_bound(now, socket, r.endpoint(socket).unwrap());
+        }
+        r.handle_input(now, SocketId(0), addr("203.0.113.5:6000"), request);
         let t = r.poll_transmit().unwrap();
-        (source_override.map(addr).unwrap_or(t.source), t.payload)
+        let source = r.endpoint(t.socket).unwrap();
+        (source_override.map(addr).unwrap_or(source), t.payload)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::advert::RaError;
 use super::outcome::ProbeEnd;
 use super::packet::{Nonce, RsKind, router_solicitation};
 use super::qualify::QualificationConfig;
-use crate::proto::nat::{SocketId, Transmit};
+use crate::proto::machine::{SocketId, Transmit};
 use crate::proto::stun::Schedule;
 
 /// The socket of the cone test; nothing else is ever sent from it.

@@ -33,7 +33,8 @@ use super::packet::TeredoPacket;
 use super::probe::{
     AnswerError, CONE_SOCKET, InvalidAnswer, Pending, Probe, ProbeNonces, RESTRICTED_SOCKET,
 };
-use crate::proto::nat::{SocketId, Transmit, adapted_schedule};
+use crate::proto::machine::{Bind, Binds, Machine, SocketId, Transmit};
+use crate::proto::nat::adapted_schedule;
 use crate::proto::stun::Schedule;
 
 /// Which server and how long to wait.
@@ -89,9 +90,7 @@ impl QualificationConfig {
 pub struct Qualification {
     config: QualificationConfig,
     nonces: ProbeNonces,
-    binds: VecDeque<SocketId>,
-    locals: [Option<SocketAddr>; 2],
-    started: bool,
+    binds: Binds,
     probes: Vec<Pending>,
     transmits: VecDeque<Transmit>,
     invalid: u32,
@@ -105,9 +104,7 @@ impl Qualification {
         Self {
             config,
             nonces,
-            binds: VecDeque::from([CONE_SOCKET, RESTRICTED_SOCKET]),
-            locals: [None; 2],
-            started: false,
+            binds: Binds::toward(2, SocketAddr::V4(config.primary)),
             probes: Vec::new(),
             transmits: VecDeque::new(),
             invalid: 0,
@@ -126,95 +123,9 @@ impl Qualification {
         &self.config
     }
 
-    /// A socket the driver must bind to a fresh port, then report with
-    /// [`Qualification::handle_bound`].
-    pub fn poll_bind(&mut self) -> Option<SocketId> {
-        self.binds.pop_front()
-    }
-
-    /// The driver bound `socket` to `local`. Once both are bound, the
-    /// solicitations start.
-    pub fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
-        if let Some(slot) = self.locals.get_mut(usize::from(socket.0)) {
-            *slot = Some(local);
-        }
-        if !self.started && self.locals.iter().all(Option::is_some) {
-            self.started = true;
-            let schedule = self.config.schedule;
-            self.probes.push(Pending::new(
-                Probe::Cone,
-                &self.config,
-                self.nonces.cone,
-                schedule,
-                now,
-            ));
-            self.probes.push(Pending::new(
-                Probe::Primary,
-                &self.config,
-                self.nonces.primary,
-                schedule,
-                now,
-            ));
-            self.advance(now);
-        }
-    }
-
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
-    }
-
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.outcome.is_some() {
-            return None;
-        }
-        self.probes.iter().filter_map(Pending::poll_timeout).min()
-    }
-
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for p in &mut self.probes {
-            p.handle_timeout(now);
-        }
-        self.advance(now);
-    }
-
-    /// A datagram arrived on `socket` from `from`.
-    pub fn handle_input(
-        &mut self,
-        now: Instant,
-        socket: SocketId,
-        from: SocketAddr,
-        payload: &[u8],
-    ) {
-        if self.outcome.is_some() || !self.started {
-            return;
-        }
-        let from = unmap(from);
-        if let Err(error) = self.accept(now, socket, from, payload) {
-            self.invalid += 1;
-            self.last_invalid = Some(InvalidAnswer {
-                socket,
-                from,
-                error,
-            });
-        }
-        self.advance(now);
-    }
-
     /// The result, once every probe has ended.
     pub fn outcome(&self) -> Option<&QualificationOutcome> {
         self.outcome.as_ref()
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.outcome.is_some()
-    }
-
-    /// Ends the qualification now (the caller's time limit): answers kept,
-    /// probes still running count as not measured.
-    pub fn cut_short(&mut self) {
-        if self.outcome.is_none() {
-            self.outcome = Some(self.conclude(true));
-        }
     }
 
     fn accept(
@@ -287,7 +198,7 @@ impl Qualification {
     }
 
     fn advance(&mut self, now: Instant) {
-        if self.outcome.is_some() || !self.started {
+        if self.outcome.is_some() || !self.binds.all_bound() {
             return;
         }
         for p in &mut self.probes {
@@ -317,14 +228,91 @@ impl Qualification {
             cone: self.end_of(Probe::Cone),
             primary: self.end_of(Probe::Primary),
             secondary: self.end_of(Probe::Secondary),
-            cone_local: self.locals[usize::from(CONE_SOCKET.0)],
-            restricted_local: self.locals[usize::from(RESTRICTED_SOCKET.0)],
+            cone_local: self.binds.local(CONE_SOCKET),
+            restricted_local: self.binds.local(RESTRICTED_SOCKET),
             invalid: self.invalid,
             last_invalid: self.last_invalid.clone(),
             cone_from_primary: self.cone_from_primary,
             cut_short,
         }
         .conclude()
+    }
+}
+
+impl Machine for Qualification {
+    /// Both sockets ([`CONE_SOCKET`], [`RESTRICTED_SOCKET`]) are fresh ports
+    /// toward the primary address.
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        self.binds.poll()
+    }
+
+    /// Once both are bound, the solicitations start.
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        if !self.binds.bound(socket, local) {
+            return;
+        }
+        let schedule = self.config.schedule;
+        self.probes.push(Pending::new(
+            Probe::Cone,
+            &self.config,
+            self.nonces.cone,
+            schedule,
+            now,
+        ));
+        self.probes.push(Pending::new(
+            Probe::Primary,
+            &self.config,
+            self.nonces.primary,
+            schedule,
+            now,
+        ));
+        self.advance(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        self.probes.iter().filter_map(Pending::poll_timeout).min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        for p in &mut self.probes {
+            p.handle_timeout(now);
+        }
+        self.advance(now);
+    }
+
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, payload: &[u8]) {
+        if self.outcome.is_some() || !self.binds.all_bound() {
+            return;
+        }
+        let from = unmap(from);
+        if let Err(error) = self.accept(now, socket, from, payload) {
+            self.invalid += 1;
+            self.last_invalid = Some(InvalidAnswer {
+                socket,
+                from,
+                error,
+            });
+        }
+        self.advance(now);
+    }
+
+    fn is_done(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// Ends the qualification now (the caller's time limit): answers kept,
+    /// probes still running count as not measured.
+    fn cut_short(&mut self) {
+        if self.outcome.is_none() {
+            self.outcome = Some(self.conclude(true));
+        }
     }
 }
 

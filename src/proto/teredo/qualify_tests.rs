@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::testing::{RaBuilder, prefix_option};
 use super::*;
-use crate::proto::nat::{SocketId, Transmit};
+use crate::proto::machine::{Machine, SocketId, Transmit};
 use crate::proto::stun::Schedule;
 
 const PRIMARY: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 10), 3544);
@@ -186,7 +186,7 @@ fn run_with(nat: Nat, server: Server, config: QualificationConfig) -> Run {
         q.poll_transmit().is_none(),
         "nothing is sent before binding"
     );
-    while let Some(s) = q.poll_bind() {
+    while let Some((s, _)) = q.poll_bind() {
         q.handle_bound(now, s, SocketAddr::V4(local(s)));
     }
     for _ in 0..1000 {
@@ -468,7 +468,7 @@ fn wrong_nonces_and_wrong_prefixes_leave_the_client_offline_with_evidence() {
 /// A machine with both sockets bound at `t0`, its first sends drained.
 fn started(t0: Instant) -> Qualification {
     let mut q = Qualification::new(QualificationConfig::new(PRIMARY), NONCES);
-    while let Some(s) = q.poll_bind() {
+    while let Some((s, _)) = q.poll_bind() {
         q.handle_bound(t0, s, SocketAddr::V4(local(s)));
     }
     let first: Vec<Transmit> = std::iter::from_fn(|| q.poll_transmit()).collect();
@@ -549,7 +549,7 @@ fn spoofed_and_malformed_answers_are_counted_then_the_real_one_accepted() {
 fn nothing_happens_before_both_sockets_are_bound() {
     let t0 = Instant::now();
     let mut q = Qualification::from_seed(QualificationConfig::new(PRIMARY), 7);
-    assert_eq!(q.poll_bind(), Some(CONE_SOCKET));
+    assert_eq!(q.poll_bind().map(|(s, _)| s), Some(CONE_SOCKET));
     q.handle_bound(t0, CONE_SOCKET, SocketAddr::V4(local(CONE_SOCKET)));
     assert!(q.poll_transmit().is_none());
     assert_eq!(q.poll_timeout(), None);
@@ -559,7 +559,7 @@ fn nothing_happens_before_both_sockets_are_bound() {
         SocketAddr::V4(SECONDARY),
         &ra(NONCES.cone, RsKind::Cone),
     );
-    assert_eq!(q.poll_bind(), Some(RESTRICTED_SOCKET));
+    assert_eq!(q.poll_bind().map(|(s, _)| s), Some(RESTRICTED_SOCKET));
     assert_eq!(q.poll_bind(), None);
     q.handle_bound(
         t0,

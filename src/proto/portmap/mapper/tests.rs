@@ -84,7 +84,7 @@ fn pcp_success_on_the_first_request() {
     let sent = drain(&mut m);
     assert_eq!(sent.len(), 1);
     assert_eq!(classify(&sent[0]), Sent::PcpMap);
-    m.handle_input(t0 + ms(3), server(), &pcp_success(&sent[0]));
+    m.handle_input(t0 + ms(3), CONTROL, server(), &pcp_success(&sent[0]));
     assert_eq!(
         m.outcome(),
         Some(&Ok(Mapping {
@@ -105,7 +105,7 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     let mut m = PortMapper::new(config(), t0).unwrap();
     drain(&mut m);
     let t1 = t0 + ms(20);
-    m.handle_input(t1, server(), &fake::natpmp_refusal());
+    m.handle_input(t1, CONTROL, server(), &fake::natpmp_refusal());
     assert_eq!(m.pcp_refused_version(), Some(0));
     let sent = drain(&mut m);
     assert_eq!(sent.len(), 1);
@@ -113,10 +113,10 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     // NAT-PMP now retransmits on its own schedule, from t1.
     assert_eq!(m.poll_timeout(), Some(t1 + ms(250)));
     // The refusal of a PCP retransmission is not evidence of anything.
-    m.handle_input(t1 + ms(1), server(), &[0, 0, 0, 1, 0, 0, 3, 232]);
+    m.handle_input(t1 + ms(1), CONTROL, server(), &[0, 0, 0, 1, 0, 0, 3, 232]);
     assert_eq!(m.stale_answers(), 1);
     let t2 = t1 + ms(2);
-    m.handle_input(t2, server(), &fake::natpmp_address(EXTERNAL));
+    m.handle_input(t2, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
     let sent = drain(&mut m);
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -125,10 +125,10 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     );
     assert_eq!(m.poll_timeout(), Some(t2 + ms(250)));
     // A repeated answer to opcode 0 is a duplicate, not a bad answer.
-    m.handle_input(t2, server(), &fake::natpmp_address(EXTERNAL));
+    m.handle_input(t2, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
     assert_eq!(m.stale_answers(), 2);
     let answer = fake::natpmp_map_answer(&sent[0].payload, 0, 50001, 60);
-    m.handle_input(t2 + ms(2), server(), &answer);
+    m.handle_input(t2 + ms(2), CONTROL, server(), &answer);
     assert_eq!(
         m.outcome(),
         Some(&Ok(Mapping {
@@ -148,7 +148,7 @@ fn another_pcp_version_also_falls_back() {
     let sent = drain(&mut m);
     let mut answer = fake::pcp_answer(&sent[0].payload, 1, 0, SocketAddrV4::new(EXTERNAL, 0));
     answer[0] = 1;
-    m.handle_input(t0, server(), &answer);
+    m.handle_input(t0, CONTROL, server(), &answer);
     assert_eq!(m.pcp_refused_version(), Some(1));
     assert_eq!(classify(&drain(&mut m)[0]), Sent::NatPmpAddress);
     // And if NAT-PMP then stays silent, the verdict says so.
@@ -177,13 +177,18 @@ fn datagrams_from_elsewhere_are_ignored_and_counted() {
         "192.168.1.2:5351",
         "[::ffff:192.168.1.2]:5351",
     ] {
-        m.handle_input(t0, from.parse().unwrap(), &good);
+        m.handle_input(t0, CONTROL, from.parse().unwrap(), &good);
     }
     assert_eq!(m.outcome(), None);
     assert_eq!(m.stray_datagrams(), 3);
     // The gateway seen through a dual-stack socket is still the gateway.
     let mut dual = PortMapper::new(config(), t0).unwrap();
-    dual.handle_input(t0, "[::ffff:192.168.1.1]:5351".parse().unwrap(), &good);
+    dual.handle_input(
+        t0,
+        CONTROL,
+        "[::ffff:192.168.1.1]:5351".parse().unwrap(),
+        &good,
+    );
     assert!(matches!(dual.outcome(), Some(Ok(_))));
     m.handle_timeout(t0 + ms(2000));
     let Some(Err(e)) = m.outcome() else {
@@ -210,14 +215,14 @@ fn bad_answers_are_ignored_but_kept_as_evidence() {
     let sent = drain(&mut m);
     let mut other_nonce = pcp_success(&sent[0]);
     other_nonce[24] ^= 0xff;
-    m.handle_input(t0, server(), &other_nonce);
-    m.handle_input(t0, server(), &[]);
-    m.handle_input(t0, server(), &other_nonce);
+    m.handle_input(t0, CONTROL, server(), &other_nonce);
+    m.handle_input(t0, CONTROL, server(), &[]);
+    m.handle_input(t0, CONTROL, server(), &other_nonce);
     assert_eq!(m.outcome(), None);
     // A good answer still wins after bad ones.
     let mut m2 = PortMapper::new(config(), t0).unwrap();
-    m2.handle_input(t0, server(), &other_nonce);
-    m2.handle_input(t0, server(), &pcp_success(&sent[0]));
+    m2.handle_input(t0, CONTROL, server(), &other_nonce);
+    m2.handle_input(t0, CONTROL, server(), &pcp_success(&sent[0]));
     assert!(matches!(m2.outcome(), Some(Ok(_))));
     // Without one, the last bad answer is the verdict.
     m.handle_timeout(t0 + ms(2000));
@@ -236,7 +241,7 @@ fn a_late_pcp_answer_still_counts_during_natpmp() {
     let first = drain(&mut m).remove(0);
     m.handle_timeout(t0 + ms(1100));
     assert_eq!(classify(&drain(&mut m)[0]), Sent::NatPmpAddress);
-    m.handle_input(t0 + ms(1200), server(), &pcp_success(&first));
+    m.handle_input(t0 + ms(1200), CONTROL, server(), &pcp_success(&first));
     assert!(matches!(
         m.outcome(),
         Some(Ok(Mapping {
@@ -251,7 +256,7 @@ fn the_outcome_is_final() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(config(), t0).unwrap();
     let sent = drain(&mut m);
-    m.handle_input(t0, server(), &pcp_success(&sent[0]));
+    m.handle_input(t0, CONTROL, server(), &pcp_success(&sent[0]));
     let before = m.outcome().cloned();
     let refusal = fake::pcp_answer(
         &sent[0].payload,
@@ -259,7 +264,7 @@ fn the_outcome_is_final() {
         30,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
     );
-    m.handle_input(t0, server(), &refusal);
+    m.handle_input(t0, CONTROL, server(), &refusal);
     m.handle_timeout(t0 + ms(5000));
     assert_eq!(m.outcome().cloned(), before);
     assert!(drain(&mut m).is_empty());
@@ -310,8 +315,8 @@ fn hostile_datagrams_never_panic_or_forge_a_mapping() {
     };
     let in_natpmp_map = || {
         let (mut m, _) = fresh();
-        m.handle_input(t0, server(), &fake::natpmp_refusal());
-        m.handle_input(t0, server(), &fake::natpmp_address(EXTERNAL));
+        m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
+        m.handle_input(t0, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
         let sent = drain(&mut m);
         assert_eq!(classify(&sent[1]), Sent::NatPmpMap);
         (m, sent)
@@ -335,7 +340,7 @@ fn hostile_datagrams_never_panic_or_forge_a_mapping() {
         }
         for variant in &variants {
             for (mut m, _) in [fresh(), in_natpmp_map()] {
-                m.handle_input(t0, server(), variant);
+                m.handle_input(t0, CONTROL, server(), variant);
                 m.handle_timeout(t0 + ms(2000));
                 if let Some(Ok(mapping)) = m.outcome() {
                     assert_eq!(mapping.internal_port, PORT);

@@ -14,7 +14,7 @@ fn pcp_refusals_end_the_exchange_with_the_code() {
             30,
             SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
         );
-        m.handle_input(t0, server(), &answer);
+        m.handle_input(t0, CONTROL, server(), &answer);
         let expected = if code == 12 {
             PortMapError::AddressMismatch { client: CLIENT }
         } else {
@@ -36,7 +36,7 @@ fn address_mismatch_explains_double_nat() {
         1800,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
     );
-    m.handle_input(t0, server(), &answer);
+    m.handle_input(t0, CONTROL, server(), &answer);
     let Some(Err(e)) = m.outcome() else {
         panic!("no error")
     };
@@ -53,12 +53,12 @@ fn natpmp_refusals_end_the_exchange_with_the_code() {
         let t0 = Instant::now();
         let mut m = PortMapper::new(config(), t0).unwrap();
         drain(&mut m);
-        m.handle_input(t0, server(), &fake::natpmp_refusal());
+        m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
         drain(&mut m);
-        m.handle_input(t0, server(), &fake::natpmp_address(EXTERNAL));
+        m.handle_input(t0, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
         let sent = drain(&mut m);
         let answer = fake::natpmp_map_answer(&sent[0].payload, code, 0, 0);
-        m.handle_input(t0, server(), &answer);
+        m.handle_input(t0, CONTROL, server(), &answer);
         let expected = natpmp::ResultCode::from_u16(code);
         assert_eq!(
             m.outcome(),
@@ -82,7 +82,7 @@ fn a_late_pcp_refusal_is_the_verdict_if_natpmp_stays_silent() {
         30,
         SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
     );
-    m.handle_input(t0 + ms(1200), server(), &answer);
+    m.handle_input(t0 + ms(1200), CONTROL, server(), &answer);
     assert_eq!(m.outcome(), None, "NAT-PMP may still answer");
     m.handle_timeout(t0 + ms(2000));
     assert_eq!(

@@ -1,0 +1,236 @@
+//! The one driver: runs any [`Machine`] over real tokio UDP sockets.
+//!
+//! It binds what the machine asks for (or adopts a socket the caller
+//! already has), starts one receiver task per socket feeding one channel,
+//! and then keeps the run-loop contract of [`crate::proto::machine`]: send
+//! everything queued, wait for a datagram or the machine's timer, hand it
+//! over, again. Clients run to their end or a time limit; servers run until
+//! a shutdown future completes. When the run is over the sockets can be
+//! taken back ([`Driver::into_parts`]) for another protocol to use.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::gateway::route_source;
+use crate::proto::machine::{Bind, Machine, SocketId};
+
+/// Room for any datagram, so that an oversize one is seen whole and refused.
+const RECV_BUFFER: usize = 65_536;
+
+/// Datagrams waiting between the receiver tasks and the machine.
+const QUEUE: usize = 1024;
+
+/// Why a machine's sockets could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// This host has no route toward the destination a socket is for.
+    #[error("no route from this host to {toward}: {source}")]
+    NoRoute {
+        toward: SocketAddr,
+        source: io::Error,
+    },
+    /// The local endpoint could not be bound.
+    #[error("cannot open a UDP socket on {at}: {source}")]
+    Socket { at: SocketAddr, source: io::Error },
+}
+
+/// A datagram that arrived on one of the sockets.
+type Arrival = (SocketId, SocketAddr, Vec<u8>);
+
+/// A socket the driver bound, or one it was given.
+pub type Socket = (SocketId, Arc<UdpSocket>);
+
+/// A machine and its sockets; dropping the driver stops the receivers.
+pub struct Driver<M> {
+    machine: M,
+    sockets: Vec<Socket>,
+    arrivals: mpsc::Receiver<Arrival>,
+    receivers: JoinSet<()>,
+}
+
+impl<M: Machine> Driver<M> {
+    /// Binds every socket `machine` asks for.
+    pub async fn bind(machine: M) -> Result<Self, BindError> {
+        Self::bind_with(machine, Vec::new()).await
+    }
+
+    /// Like [`Driver::bind`], but a socket id found in `adopted` gets that
+    /// socket instead of a fresh one.
+    pub async fn bind_with(mut machine: M, mut adopted: Vec<Socket>) -> Result<Self, BindError> {
+        let mut sockets = Vec::new();
+        let mut routes: HashMap<SocketAddr, IpAddr> = HashMap::new();
+        while let Some((id, bind)) = machine.poll_bind() {
+            let socket = match adopted.iter().position(|(a, _)| *a == id) {
+                Some(i) => adopted.swap_remove(i).1,
+                None => Arc::new(open(bind, &mut routes).await?),
+            };
+            let local = socket.local_addr().map_err(|source| BindError::Socket {
+                at: SocketAddr::from(([0, 0, 0, 0], 0)),
+                source,
+            })?;
+            machine.handle_bound(Instant::now(), id, local);
+            sockets.push((id, socket));
+        }
+        let (tx, arrivals) = mpsc::channel(QUEUE);
+        let mut receivers = JoinSet::new();
+        for (id, socket) in &sockets {
+            let (id, socket, tx) = (*id, Arc::clone(socket), tx.clone());
+            receivers.spawn(async move {
+                let mut buf = vec![0; RECV_BUFFER];
+                loop {
+                    // A receive error (an ICMP report) is a lost packet, not
+                    // the end of the socket.
+                    let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                        continue;
+                    };
+                    if tx.send((id, from, buf[..n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Self {
+            machine,
+            sockets,
+            arrivals,
+            receivers,
+        })
+    }
+
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
+    /// The local address of socket `id`.
+    pub fn local_addr(&self, id: SocketId) -> Option<SocketAddr> {
+        self.socket(id).and_then(|s| s.local_addr().ok())
+    }
+
+    fn socket(&self, id: SocketId) -> Option<&Arc<UdpSocket>> {
+        self.sockets.iter().find(|(s, _)| *s == id).map(|(_, s)| s)
+    }
+
+    /// Sends everything the machine has queued; a failed send is a lost
+    /// packet, which the machines' schedules retransmit.
+    pub async fn flush(&mut self) {
+        while let Some(t) = self.machine.poll_transmit() {
+            if let Some(socket) = self.socket(t.socket) {
+                let _ = socket.send_to(&t.payload, t.destination).await;
+            }
+        }
+    }
+
+    /// Sends what is queued, then waits for one datagram or the machine's
+    /// next timer and hands it over; false, with nothing handed over, when
+    /// `limit` comes first (or nothing can ever come).
+    pub async fn step(&mut self, limit: Option<Instant>) -> bool {
+        self.flush().await;
+        let wake = self.machine.poll_timeout();
+        tokio::select! {
+            arrival = self.arrivals.recv() => match arrival {
+                Some((id, from, bytes)) => {
+                    self.machine.handle_input(Instant::now(), id, from, &bytes);
+                    true
+                }
+                None => false,
+            },
+            () = sleep_until(wake) => {
+                self.machine.handle_timeout(Instant::now());
+                true
+            }
+            () = sleep_until(limit) => false,
+        }
+    }
+
+    /// Runs until `until` holds or the machine is done; at `limit` the
+    /// machine is cut short. True when `until` held.
+    pub async fn run_until(
+        &mut self,
+        mut until: impl FnMut(&M) -> bool,
+        limit: Option<Instant>,
+    ) -> bool {
+        loop {
+            self.flush().await;
+            if until(&self.machine) {
+                return true;
+            }
+            if self.machine.is_done() {
+                return false;
+            }
+            if !self.step(limit).await {
+                self.machine.cut_short();
+                self.flush().await;
+                return until(&self.machine);
+            }
+        }
+    }
+
+    /// Runs the machine to its end; at `limit` it is cut short.
+    pub async fn run(&mut self, limit: Option<Instant>) {
+        self.run_until(|_| false, limit).await;
+    }
+
+    /// Serves until `shutdown` completes (a server's machine is never done).
+    pub async fn serve(&mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                progressed = self.step(None) => if !progressed { break },
+                () = &mut shutdown => break,
+            }
+        }
+        self.flush().await;
+    }
+
+    /// The machine and its sockets, the receivers stopped, for what runs
+    /// next on them.
+    pub fn into_parts(mut self) -> (M, Vec<Socket>) {
+        self.receivers.abort_all();
+        (self.machine, self.sockets)
+    }
+}
+
+/// Opens the socket `bind` asks for.
+async fn open(
+    bind: Bind,
+    routes: &mut HashMap<SocketAddr, IpAddr>,
+) -> Result<UdpSocket, BindError> {
+    let at = match bind {
+        Bind::At(at) => at,
+        Bind::Toward(toward) => {
+            let ip = match routes.get(&toward) {
+                Some(ip) => *ip,
+                None => {
+                    let ip = route_source(toward)
+                        .await
+                        .map_err(|source| BindError::NoRoute { toward, source })?;
+                    routes.insert(toward, ip);
+                    ip
+                }
+            };
+            SocketAddr::new(ip, 0)
+        }
+    };
+    UdpSocket::bind(at)
+        .await
+        .map_err(|source| BindError::Socket { at, source })
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,326 @@
+//! The one simulated world: hosts, RFC 4787 NATs in front of them, and a
+//! wire between them, in virtual time. Any [`Machine`] runs in it
+//! unchanged: the world binds its sockets, carries its datagrams through
+//! the NATs and the wire, and fires its timers, one event at a time.
+//!
+//! Every host address is unique in a world, so that a datagram's
+//! destination names one host (or one NAT's external address).
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::nat::Nat;
+use super::wire::{Link, Packet, Wire};
+use crate::proto::machine::{Bind, Machine, SocketId};
+
+/// The first ephemeral port of every host; each new socket takes the next
+/// one 7 ports on, so that port-preserving and sequential NATs never look
+/// alike.
+const FIRST_PORT: u16 = 40000;
+const PORT_STRIDE: u16 = 7;
+
+/// A host of the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HostId(usize);
+
+/// A NAT of the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NatId(usize);
+
+/// A machine running in the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId(usize);
+
+/// How a host reaches the rest of the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uplink {
+    /// Its addresses are public.
+    Public,
+    /// Through a NAT (or a firewall: a NAT whose external address is the
+    /// host's own).
+    Behind(NatId),
+    /// Every UDP packet to or from it is dropped.
+    Blocked,
+}
+
+struct Host {
+    ips: Vec<IpAddr>,
+    uplink: Uplink,
+    next_port: u16,
+}
+
+struct Node {
+    machine: Box<dyn Machine>,
+    host: HostId,
+    locals: HashMap<SocketId, SocketAddr>,
+}
+
+/// The world; see the module documentation.
+pub struct World {
+    start: Instant,
+    now: Instant,
+    wire: Wire,
+    hosts: Vec<Host>,
+    nats: Vec<Nat>,
+    nodes: Vec<Node>,
+    /// Local endpoint -> the node and socket bound to it.
+    bound: HashMap<SocketAddr, (NodeId, SocketId)>,
+    /// Addresses whose packets vanish.
+    silent: HashSet<IpAddr>,
+}
+
+impl World {
+    /// An empty world whose clock starts at `start`.
+    pub fn new(start: Instant, link: Link) -> Self {
+        Self {
+            start,
+            now: start,
+            wire: Wire::new(link),
+            hosts: Vec::new(),
+            nats: Vec::new(),
+            nodes: Vec::new(),
+            bound: HashMap::new(),
+            silent: HashSet::new(),
+        }
+    }
+
+    /// The virtual time now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The virtual time since the world began.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    pub fn add_nat(&mut self, nat: Nat) -> NatId {
+        self.nats.push(nat);
+        NatId(self.nats.len() - 1)
+    }
+
+    pub fn nat_mut(&mut self, id: NatId) -> &mut Nat {
+        &mut self.nats[id.0]
+    }
+
+    /// A host with addresses `ips` (the first is where its client sockets
+    /// bind).
+    pub fn add_host(&mut self, ips: &[IpAddr], uplink: Uplink) -> HostId {
+        self.hosts.push(Host {
+            ips: ips.to_vec(),
+            uplink,
+            next_port: FIRST_PORT,
+        });
+        HostId(self.hosts.len() - 1)
+    }
+
+    /// Packets to `ip` vanish from now on (a server address that never
+    /// answers).
+    pub fn silence(&mut self, ip: IpAddr) {
+        self.silent.insert(ip);
+    }
+
+    /// Runs `machine` on `host`: binds every socket it asks for now.
+    pub fn add<M: Machine>(&mut self, host: HostId, machine: M) -> NodeId {
+        let id = NodeId(self.nodes.len());
+        let mut node = Node {
+            machine: Box::new(machine),
+            host,
+            locals: HashMap::new(),
+        };
+        while let Some((socket, bind)) = node.machine.poll_bind() {
+            let local = self.allocate(host, bind);
+            node.locals.insert(socket, local);
+            self.bound.insert(local, (id, socket));
+            node.machine.handle_bound(self.now, socket, local);
+        }
+        self.nodes.push(node);
+        id
+    }
+
+    /// A local endpoint on `host` for `bind`.
+    fn allocate(&mut self, host: HostId, bind: Bind) -> SocketAddr {
+        let h = &mut self.hosts[host.0];
+        let ip = match bind {
+            Bind::At(at) if at.port() != 0 => return at,
+            Bind::At(at) if h.ips.contains(&at.ip()) => at.ip(),
+            Bind::At(_) | Bind::Toward(_) => h.ips[0],
+        };
+        let port = h.next_port;
+        h.next_port = h.next_port.wrapping_add(PORT_STRIDE);
+        SocketAddr::new(ip, port)
+    }
+
+    /// The machine of `node`, as the type it was added with.
+    ///
+    /// # Panics
+    /// When `M` is not that type: a mistake in the test that asks.
+    pub fn machine<M: Machine>(&self, node: NodeId) -> &M {
+        (self.nodes[node.0].machine.as_ref() as &dyn Any)
+            .downcast_ref()
+            .expect("the node runs a machine of this type")
+    }
+
+    /// See [`World::machine`].
+    pub fn machine_mut<M: Machine>(&mut self, node: NodeId) -> &mut M {
+        (self.nodes[node.0].machine.as_mut() as &mut dyn Any)
+            .downcast_mut()
+            .expect("the node runs a machine of this type")
+    }
+
+    /// Where socket `socket` of `node` is bound.
+    pub fn local(&self, node: NodeId, socket: SocketId) -> Option<SocketAddr> {
+        self.nodes[node.0].locals.get(&socket).copied()
+    }
+
+    /// Where the rest of the world reaches `host`: its NAT's external
+    /// address, or its own first address.
+    pub fn public_ip(&self, host: HostId) -> IpAddr {
+        let h = &self.hosts[host.0];
+        match h.uplink {
+            Uplink::Behind(nat) => self.nats[nat.0].external_ip(),
+            Uplink::Public | Uplink::Blocked => h.ips[0],
+        }
+    }
+
+    /// Runs the world until `until` holds (true), nothing is left to
+    /// happen, or the next event would come at or after `limit` (false;
+    /// the clock then stands at `limit`).
+    pub fn run_until(
+        &mut self,
+        mut until: impl FnMut(&World) -> bool,
+        limit: Option<Instant>,
+    ) -> bool {
+        loop {
+            self.flush();
+            if until(self) {
+                return true;
+            }
+            let packet = self.wire.next_at();
+            let timer = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.machine.poll_timeout().map(|at| (at, i)))
+                .min();
+            let next = [packet, timer.map(|(at, _)| at)]
+                .into_iter()
+                .flatten()
+                .min();
+            let next = match (next, limit) {
+                (Some(next), Some(limit)) if next >= limit => None,
+                (next, _) => next,
+            };
+            let Some(next) = next else {
+                if let Some(limit) = limit {
+                    self.now = self.now.max(limit);
+                }
+                return false;
+            };
+            self.now = self.now.max(next);
+            match (packet, timer) {
+                (Some(at), _) if at == next => {
+                    if let Some(p) = self.wire.pop() {
+                        self.deliver(p);
+                    }
+                }
+                (_, Some((_, node))) => self.nodes[node].machine.handle_timeout(self.now),
+                (_, None) => {}
+            }
+        }
+    }
+
+    /// Runs the world for `duration` of virtual time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let limit = self.now + duration;
+        self.run_until(|_| false, Some(limit));
+    }
+
+    /// Runs until every machine of `nodes` is done, or `limit`.
+    pub fn run_to_end(&mut self, nodes: &[NodeId], limit: Option<Instant>) -> bool {
+        self.run_until(
+            |w| nodes.iter().all(|n| w.nodes[n.0].machine.is_done()),
+            limit,
+        )
+    }
+
+    /// Sends every datagram the machines have queued.
+    fn flush(&mut self) {
+        for i in 0..self.nodes.len() {
+            while let Some(t) = self.nodes[i].machine.poll_transmit() {
+                let Some(local) = self.nodes[i].locals.get(&t.socket).copied() else {
+                    continue;
+                };
+                let host = self.nodes[i].host;
+                self.send(host, local, t.destination, t.payload);
+            }
+        }
+    }
+
+    /// A datagram leaves `local` on `host` for `to`.
+    fn send(&mut self, host: HostId, local: SocketAddr, to: SocketAddr, payload: Vec<u8>) {
+        let packet = match self.hosts[host.0].uplink {
+            Uplink::Blocked => return,
+            Uplink::Public => Packet {
+                from: local,
+                to,
+                payload,
+                hairpinned: false,
+            },
+            Uplink::Behind(nat) => {
+                let now = self.now;
+                let n = &mut self.nats[nat.0];
+                let from = n.outbound(now, local, to);
+                // RFC 4787 §6: a hairpinning NAT loops the packet back with
+                // the external source.
+                let looped = n.hairpinning().then(|| n.hairpin_target(to)).flatten();
+                if looped.is_none() && to.ip() == n.external_ip() {
+                    // Without hairpinning the NAT takes a packet for its own
+                    // address as meant for itself, and drops it.
+                    return;
+                }
+                Packet {
+                    from,
+                    to: looped.unwrap_or(to),
+                    payload,
+                    hairpinned: looped.is_some(),
+                }
+            }
+        };
+        self.wire.send(self.now, packet);
+    }
+
+    /// A packet arrives: through the NAT that owns its destination, or
+    /// straight to a public host.
+    fn deliver(&mut self, p: Packet) {
+        if self.silent.contains(&p.to.ip()) {
+            return;
+        }
+        let (internal, through_nat) = if p.hairpinned {
+            (Some(p.to), true)
+        } else if let Some(nat) = self.nats.iter_mut().find(|n| n.external_ip() == p.to.ip()) {
+            (nat.inbound(self.now, p.from, p.to), true)
+        } else {
+            (Some(p.to), false)
+        };
+        let Some(to) = internal else { return };
+        let Some(&(node, socket)) = self.bound.get(&to) else {
+            return;
+        };
+        // A host behind a NAT is reached only through it; a blocked one
+        // never.
+        let reachable = match self.hosts[self.nodes[node.0].host.0].uplink {
+            Uplink::Public => !through_nat,
+            Uplink::Behind(_) => through_nat,
+            Uplink::Blocked => false,
+        };
+        if !reachable {
+            return;
+        }
+        self.nodes[node.0]
+            .machine
+            .handle_input(self.now, socket, p.from, &p.payload);
+    }
+}
