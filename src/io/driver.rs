@@ -1,4 +1,5 @@
-//! The one driver: runs any [`Machine`] over real tokio UDP sockets.
+//! The one driver: runs any [`Machine`] over real tokio sockets (UDP, and
+//! TCP streams for the machines that connect to a server).
 //!
 //! It binds what the machine asks for (or adopts a socket the caller
 //! already has), starts one receiver task per socket feeding one channel,
@@ -13,9 +14,11 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -27,6 +30,9 @@ const RECV_BUFFER: usize = 65_536;
 
 /// Datagrams waiting between the receiver tasks and the machine.
 const QUEUE: usize = 1024;
+
+/// How long a stream may take to connect, and a write to be taken.
+const STREAM_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a machine's sockets could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -40,18 +46,32 @@ pub enum BindError {
     /// The local endpoint could not be bound.
     #[error("cannot open a UDP socket on {at}: {source}")]
     Socket { at: SocketAddr, source: io::Error },
+    /// The stream could not be connected.
+    #[error("cannot connect to {server}: {source}")]
+    Connect {
+        server: SocketAddr,
+        source: io::Error,
+    },
 }
 
-/// A datagram that arrived on one of the sockets.
-type Arrival = (SocketId, SocketAddr, Vec<u8>);
+/// What the receiver tasks hand over.
+#[derive(Debug)]
+enum Arrival {
+    Datagram(SocketId, SocketAddr, Vec<u8>),
+    /// A stream ended or failed.
+    Closed(SocketId),
+}
 
-/// A socket the driver bound, or one it was given.
+/// A UDP socket the driver bound, or one it was given.
 pub type Socket = (SocketId, Arc<UdpSocket>);
 
 /// A machine and its sockets; dropping the driver stops the receivers.
+#[derive(Debug)]
 pub struct Driver<M> {
     machine: M,
     sockets: Vec<Socket>,
+    /// The write halves of the streams, with their servers.
+    streams: Vec<(SocketId, SocketAddr, OwnedWriteHalf)>,
     arrivals: mpsc::Receiver<Arrival>,
     receivers: JoinSet<()>,
 }
@@ -65,9 +85,36 @@ impl<M: Machine> Driver<M> {
     /// Like [`Driver::bind`], but a socket id found in `adopted` gets that
     /// socket instead of a fresh one.
     pub async fn bind_with(mut machine: M, mut adopted: Vec<Socket>) -> Result<Self, BindError> {
+        let (tx, arrivals) = mpsc::channel(QUEUE);
+        let mut receivers = JoinSet::new();
         let mut sockets = Vec::new();
+        let mut streams = Vec::new();
         let mut routes: HashMap<SocketAddr, IpAddr> = HashMap::new();
         while let Some((id, bind)) = machine.poll_bind() {
+            if let Bind::Connect(server) = bind {
+                let stream = connect(server).await?;
+                let local = stream
+                    .local_addr()
+                    .map_err(|source| BindError::Connect { server, source })?;
+                let (mut reader, writer) = stream.into_split();
+                let tx = tx.clone();
+                receivers.spawn(async move {
+                    let mut buf = vec![0; RECV_BUFFER];
+                    loop {
+                        let arrival = match reader.read(&mut buf).await {
+                            Ok(0) | Err(_) => Arrival::Closed(id),
+                            Ok(n) => Arrival::Datagram(id, server, buf[..n].to_vec()),
+                        };
+                        let closed = matches!(arrival, Arrival::Closed(_));
+                        if tx.send(arrival).await.is_err() || closed {
+                            break;
+                        }
+                    }
+                });
+                streams.push((id, server, writer));
+                machine.handle_bound(Instant::now(), id, local);
+                continue;
+            }
             let socket = match adopted.iter().position(|(a, _)| *a == id) {
                 Some(i) => adopted.swap_remove(i).1,
                 None => Arc::new(open(bind, &mut routes).await?),
@@ -76,30 +123,28 @@ impl<M: Machine> Driver<M> {
                 at: SocketAddr::from(([0, 0, 0, 0], 0)),
                 source,
             })?;
-            machine.handle_bound(Instant::now(), id, local);
-            sockets.push((id, socket));
-        }
-        let (tx, arrivals) = mpsc::channel(QUEUE);
-        let mut receivers = JoinSet::new();
-        for (id, socket) in &sockets {
-            let (id, socket, tx) = (*id, Arc::clone(socket), tx.clone());
+            let (socket_for_task, tx) = (Arc::clone(&socket), tx.clone());
             receivers.spawn(async move {
                 let mut buf = vec![0; RECV_BUFFER];
                 loop {
                     // A receive error (an ICMP report) is a lost packet, not
                     // the end of the socket.
-                    let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    let Ok((n, from)) = socket_for_task.recv_from(&mut buf).await else {
                         continue;
                     };
-                    if tx.send((id, from, buf[..n].to_vec())).await.is_err() {
+                    let arrival = Arrival::Datagram(id, from, buf[..n].to_vec());
+                    if tx.send(arrival).await.is_err() {
                         break;
                     }
                 }
             });
+            machine.handle_bound(Instant::now(), id, local);
+            sockets.push((id, socket));
         }
         Ok(Self {
             machine,
             sockets,
+            streams,
             arrivals,
             receivers,
         })
@@ -122,12 +167,23 @@ impl<M: Machine> Driver<M> {
         self.sockets.iter().find(|(s, _)| *s == id).map(|(_, s)| s)
     }
 
-    /// Sends everything the machine has queued; a failed send is a lost
-    /// packet, which the machines' schedules retransmit.
+    /// Sends everything the machine has queued. A failed datagram is a
+    /// lost packet, which the machines' schedules retransmit; a failed or
+    /// stalled stream write closes the stream.
     pub async fn flush(&mut self) {
         while let Some(t) = self.machine.poll_transmit() {
             if let Some(socket) = self.socket(t.socket) {
                 let _ = socket.send_to(&t.payload, t.destination).await;
+                continue;
+            }
+            let Some(i) = self.streams.iter().position(|(id, _, _)| *id == t.socket) else {
+                continue;
+            };
+            let written =
+                tokio::time::timeout(STREAM_WAIT, self.streams[i].2.write_all(&t.payload));
+            if !matches!(written.await, Ok(Ok(()))) {
+                self.streams.swap_remove(i);
+                self.machine.handle_closed(Instant::now(), t.socket);
             }
         }
     }
@@ -140,8 +196,12 @@ impl<M: Machine> Driver<M> {
         let wake = self.machine.poll_timeout();
         tokio::select! {
             arrival = self.arrivals.recv() => match arrival {
-                Some((id, from, bytes)) => {
+                Some(Arrival::Datagram(id, from, bytes)) => {
                     self.machine.handle_input(Instant::now(), id, from, &bytes);
+                    true
+                }
+                Some(Arrival::Closed(id)) => {
+                    self.machine.handle_closed(Instant::now(), id);
                     true
                 }
                 None => false,
@@ -194,21 +254,33 @@ impl<M: Machine> Driver<M> {
         self.flush().await;
     }
 
-    /// The machine and its sockets, the receivers stopped, for what runs
-    /// next on them.
+    /// The machine and its UDP sockets, the receivers stopped, for what
+    /// runs next on them (streams are closed).
     pub fn into_parts(mut self) -> (M, Vec<Socket>) {
         self.receivers.abort_all();
         (self.machine, self.sockets)
     }
 }
 
-/// Opens the socket `bind` asks for.
+/// Connects a stream to `server`, within [`STREAM_WAIT`].
+async fn connect(server: SocketAddr) -> Result<TcpStream, BindError> {
+    match tokio::time::timeout(STREAM_WAIT, TcpStream::connect(server)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(source)) => Err(BindError::Connect { server, source }),
+        Err(_) => Err(BindError::Connect {
+            server,
+            source: io::Error::new(io::ErrorKind::TimedOut, "no answer within 5 s"),
+        }),
+    }
+}
+
+/// Opens the UDP socket `bind` asks for.
 async fn open(
     bind: Bind,
     routes: &mut HashMap<SocketAddr, IpAddr>,
 ) -> Result<UdpSocket, BindError> {
     let at = match bind {
-        Bind::At(at) => at,
+        Bind::At(at) | Bind::Connect(at) => at,
         Bind::Toward(toward) => {
             let ip = match routes.get(&toward) {
                 Some(ip) => *ip,

@@ -18,7 +18,9 @@ pub async fn bind(config: ResponderConfig) -> Result<Server, ServeError> {
     let driver = Driver::bind(Responder::new(config))
         .await
         .map_err(|e| match e {
-            BindError::Socket { at, source } => ServeError::Bind { addr: at, source },
+            BindError::Socket { at, source } | BindError::Connect { server: at, source } => {
+                ServeError::Bind { addr: at, source }
+            }
             BindError::NoRoute { toward, source } => ServeError::Bind {
                 addr: toward,
                 source,

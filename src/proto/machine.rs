@@ -26,6 +26,10 @@ pub enum Bind {
     /// Exactly this local endpoint (a server's socket); port 0 asks for a
     /// fresh port on that address.
     At(SocketAddr),
+    /// A stream (TCP) connection to this endpoint. Its input arrives as
+    /// chunks in order, however the stream cut them; a transmit on it is
+    /// written to the stream whatever its destination says.
+    Connect(SocketAddr),
 }
 
 /// A datagram the driver must send from one of the machine's sockets.
@@ -51,6 +55,11 @@ pub trait Machine: std::any::Any {
     fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr);
     /// A datagram arrived on `socket` from `from`.
     fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]);
+    /// A stream socket was closed by the other end or failed. Datagram
+    /// sockets never close.
+    fn handle_closed(&mut self, now: Instant, socket: SocketId) {
+        let _ = (now, socket);
+    }
     /// The instant [`Machine::poll_timeout`] named has come.
     fn handle_timeout(&mut self, now: Instant);
     /// The next datagram to send.

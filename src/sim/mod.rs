@@ -5,6 +5,7 @@
 pub mod lab;
 pub mod nat;
 pub mod pair;
+pub mod rendezvous;
 #[cfg(test)]
 mod sweep;
 pub mod wire;

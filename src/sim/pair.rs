@@ -147,7 +147,7 @@ pub fn punch(sides: [Side; 2], configs: [PunchConfig; 2], meeting: Meeting, seed
         add_side(&mut world, 0, sides[0], ca, seed),
         add_side(&mut world, 1, sides[1], cb, seed.wrapping_add(1)),
     ];
-    let gathered = |w: &World| {
+    let gathered = |w: &mut World| {
         nodes
             .iter()
             .all(|n| w.machine::<Punch>(*n).local_candidates().is_some())

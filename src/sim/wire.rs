@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::proto::machine::SocketId;
+
 /// How every link of a world behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct Link {
@@ -28,15 +30,26 @@ impl Default for Link {
     }
 }
 
+/// How a packet travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Across the Internet: delayed, perhaps lost, and through the NATs.
+    Internet,
+    /// Looped back inside a NAT (RFC 4787 §6): `to` is the internal
+    /// endpoint, delivered at once without filtering.
+    Hairpin,
+    /// Part of a stream (TCP), to socket `socket` of the world's node
+    /// number `node`: delayed, never lost, past the NATs' UDP state.
+    Stream { node: usize, socket: SocketId },
+}
+
 /// A packet in flight.
 #[derive(Debug)]
 pub struct Packet {
     pub from: SocketAddr,
     pub to: SocketAddr,
     pub payload: Vec<u8>,
-    /// Looped back inside a NAT (RFC 4787 §6): `to` is the internal
-    /// endpoint, delivered without filtering.
-    pub hairpinned: bool,
+    pub path: Path,
 }
 
 /// Packets in flight, in order of arrival (ties in order of sending).
@@ -58,17 +71,24 @@ impl Wire {
     }
 
     /// Puts `packet` on the wire at `now`: a hairpinned packet arrives at
-    /// once and is never lost, any other after the one-way delay unless
-    /// the link loses it.
+    /// once, a stream's after the one-way delay, and neither is lost; any
+    /// other arrives after the one-way delay unless the link loses it.
     pub fn send(&mut self, now: Instant, packet: Packet) {
         self.sequence += 1;
-        let lost = self.rng.random::<f64>() < self.link.loss;
-        if packet.hairpinned {
-            self.in_flight.insert((now, self.sequence), packet);
-        } else if !lost {
-            self.in_flight
-                .insert((now + self.link.one_way, self.sequence), packet);
-        }
+        let at = match packet.path {
+            Path::Stream { .. } => now + self.link.one_way,
+            path => {
+                // One draw for every datagram, hairpinned or not, so that a
+                // seed loses the same packets whatever the NAT does.
+                let lost = self.rng.random::<f64>() < self.link.loss;
+                match path {
+                    Path::Hairpin => now,
+                    _ if lost => return,
+                    _ => now + self.link.one_way,
+                }
+            }
+        };
+        self.in_flight.insert((at, self.sequence), packet);
     }
 
     /// When the next packet arrives.

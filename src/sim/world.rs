@@ -12,7 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::nat::Nat;
-use super::wire::{Link, Packet, Wire};
+use super::wire::{Link, Packet, Path, Wire};
 use crate::proto::machine::{Bind, Machine, SocketId};
 
 /// The first ephemeral port of every host; each new socket takes the next
@@ -55,6 +55,8 @@ struct Node {
     machine: Box<dyn Machine>,
     host: HostId,
     locals: HashMap<SocketId, SocketAddr>,
+    /// The stream sockets, with the server endpoint each is connected to.
+    streams: HashMap<SocketId, SocketAddr>,
 }
 
 /// The world; see the module documentation.
@@ -69,6 +71,9 @@ pub struct World {
     bound: HashMap<SocketAddr, (NodeId, SocketId)>,
     /// Addresses whose packets vanish.
     silent: HashSet<IpAddr>,
+    /// (server endpoint, client as the server sees it) -> the client's
+    /// stream socket, for the server's answers.
+    stream_peers: HashMap<(SocketAddr, SocketAddr), (NodeId, SocketId)>,
 }
 
 impl World {
@@ -83,6 +88,7 @@ impl World {
             nodes: Vec::new(),
             bound: HashMap::new(),
             silent: HashSet::new(),
+            stream_peers: HashMap::new(),
         }
     }
 
@@ -129,10 +135,14 @@ impl World {
             machine: Box::new(machine),
             host,
             locals: HashMap::new(),
+            streams: HashMap::new(),
         };
         while let Some((socket, bind)) = node.machine.poll_bind() {
             let local = self.allocate(host, bind);
             node.locals.insert(socket, local);
+            if let Bind::Connect(server) = bind {
+                node.streams.insert(socket, server);
+            }
             self.bound.insert(local, (id, socket));
             node.machine.handle_bound(self.now, socket, local);
         }
@@ -146,7 +156,7 @@ impl World {
         let ip = match bind {
             Bind::At(at) if at.port() != 0 => return at,
             Bind::At(at) if h.ips.contains(&at.ip()) => at.ip(),
-            Bind::At(_) | Bind::Toward(_) => h.ips[0],
+            Bind::At(_) | Bind::Toward(_) | Bind::Connect(_) => h.ips[0],
         };
         let port = h.next_port;
         h.next_port = h.next_port.wrapping_add(PORT_STRIDE);
@@ -190,7 +200,7 @@ impl World {
     /// the clock then stands at `limit`).
     pub fn run_until(
         &mut self,
-        mut until: impl FnMut(&World) -> bool,
+        mut until: impl FnMut(&mut World) -> bool,
         limit: Option<Instant>,
     ) -> bool {
         loop {
@@ -253,10 +263,56 @@ impl World {
                 let Some(local) = self.nodes[i].locals.get(&t.socket).copied() else {
                     continue;
                 };
+                if let Some(server) = self.nodes[i].streams.get(&t.socket).copied() {
+                    self.send_on_stream(NodeId(i), t.socket, local, server, t.payload);
+                    continue;
+                }
+                if let Some(&(node, socket)) = self.stream_peers.get(&(local, t.destination)) {
+                    let packet = Packet {
+                        from: local,
+                        to: t.destination,
+                        payload: t.payload,
+                        path: Path::Stream {
+                            node: node.0,
+                            socket,
+                        },
+                    };
+                    self.wire.send(self.now, packet);
+                    continue;
+                }
                 let host = self.nodes[i].host;
                 self.send(host, local, t.destination, t.payload);
             }
         }
+    }
+
+    /// Bytes down a client's stream to `server`. A stream is not UDP: it
+    /// passes a UDP-blocking network and leaves the NATs' UDP mappings
+    /// alone; the server sees it come from the host's public address and
+    /// the socket's own port.
+    fn send_on_stream(
+        &mut self,
+        node: NodeId,
+        socket: SocketId,
+        local: SocketAddr,
+        server: SocketAddr,
+        payload: Vec<u8>,
+    ) {
+        let public = SocketAddr::new(self.public_ip(self.nodes[node.0].host), local.port());
+        let Some(&(server_node, server_socket)) = self.bound.get(&server) else {
+            return;
+        };
+        self.stream_peers.insert((server, public), (node, socket));
+        let packet = Packet {
+            from: public,
+            to: server,
+            payload,
+            path: Path::Stream {
+                node: server_node.0,
+                socket: server_socket,
+            },
+        };
+        self.wire.send(self.now, packet);
     }
 
     /// A datagram leaves `local` on `host` for `to`.
@@ -267,7 +323,7 @@ impl World {
                 from: local,
                 to,
                 payload,
-                hairpinned: false,
+                path: Path::Internet,
             },
             Uplink::Behind(nat) => {
                 let now = self.now;
@@ -285,7 +341,11 @@ impl World {
                     from,
                     to: looped.unwrap_or(to),
                     payload,
-                    hairpinned: looped.is_some(),
+                    path: if looped.is_some() {
+                        Path::Hairpin
+                    } else {
+                        Path::Internet
+                    },
                 }
             }
         };
@@ -298,7 +358,13 @@ impl World {
         if self.silent.contains(&p.to.ip()) {
             return;
         }
-        let (internal, through_nat) = if p.hairpinned {
+        if let Path::Stream { node, socket } = p.path {
+            self.nodes[node]
+                .machine
+                .handle_input(self.now, socket, p.from, &p.payload);
+            return;
+        }
+        let (internal, through_nat) = if p.path == Path::Hairpin {
             (Some(p.to), true)
         } else if let Some(nat) = self.nats.iter_mut().find(|n| n.external_ip() == p.to.ip()) {
             (nat.inbound(self.now, p.from, p.to), true)

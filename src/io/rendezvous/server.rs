@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::proto::rendezvous::{
-    ClientMessage, ConnId, FrameDecoder, FrameError, Output, Rendezvous, RendezvousConfig,
-    RendezvousError, RendezvousStats, encode,
+    ClientMessage, ConnId, FrameDecoder, Output, Rendezvous, RendezvousConfig, RendezvousError,
+    RendezvousStats, encode, next_client_message,
 };
 
 /// How much is read from a connection at a time.
@@ -176,16 +176,10 @@ async fn connection(
                 };
                 decoder.push(&buf[..n]);
                 while reading {
-                    let event = match decoder.next_frame() {
-                        Ok(None) => break,
-                        Ok(Some(body)) => match serde_json::from_slice(&body) {
-                            Ok(message) => Event::Message(id, message),
-                            Err(_) => Event::Malformed(id, RendezvousError::Malformed),
-                        },
-                        Err(FrameError::TooLarge { .. }) => {
-                            Event::Malformed(id, RendezvousError::TooLarge)
-                        }
-                        Err(FrameError::Empty) => Event::Malformed(id, RendezvousError::Malformed),
+                    let event = match next_client_message(&mut decoder) {
+                        None => break,
+                        Some(Ok(message)) => Event::Message(id, message),
+                        Some(Err(error)) => Event::Malformed(id, error),
                     };
                     reading = matches!(event, Event::Message(..));
                     if events.send(event).await.is_err() {

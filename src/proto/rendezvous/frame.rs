@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use super::message::{ClientMessage, RendezvousError};
+
 /// The largest frame body either side accepts: 64 KiB.
 pub const MAX_FRAME: usize = 64 * 1024;
 
@@ -91,6 +93,22 @@ impl FrameDecoder {
         self.failed = Some(error);
         self.buffer = Vec::new();
         error
+    }
+}
+
+/// The next client message on a connection, as the server reads it:
+/// `None` until a whole frame is in; a frame that is not a message, or a
+/// bad length, is the error to answer with (and the end of reading).
+pub fn next_client_message(
+    decoder: &mut FrameDecoder,
+) -> Option<Result<ClientMessage, RendezvousError>> {
+    match decoder.next_frame() {
+        Ok(None) => None,
+        Ok(Some(body)) => {
+            Some(serde_json::from_slice(&body).map_err(|_| RendezvousError::Malformed))
+        }
+        Err(FrameError::TooLarge { .. }) => Some(Err(RendezvousError::TooLarge)),
+        Err(FrameError::Empty) => Some(Err(RendezvousError::Malformed)),
     }
 }
 

@@ -3,13 +3,18 @@
 //! candidates, and part. The server never relays anything else, and never
 //! to anyone but the other member of the room.
 
+mod client;
 mod code;
 mod frame;
 mod message;
 mod server;
 
+pub use client::{
+    HANDSHAKE, Member, PeerCandidates, ProtocolViolation, RendezvousEvent, RendezvousFailure,
+    STREAM, TooLarge, Welcome,
+};
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError};
-pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
+pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, next_client_message};
 pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
 pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
 
