@@ -26,3 +26,6 @@ pub use probe::{
     DEFAULT_SERVERS, Families, MAX_SERVERS_PER_FAMILY, ProbeEvent, ProbeOptions, TeredoChoice,
     default_servers, probe,
 };
+
+#[cfg(test)]
+mod tests;
