@@ -2,7 +2,7 @@
 //! how? `ranat matrix`: the same question for every pair of NAT types.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use comfy_table::{Cell, ContentArrangement, Table, presets};
@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::probe::{self, ProbeArgs};
 use super::via;
+use crate::flow::{self, Checked, Live, LivePunch, NamedReport};
 use crate::predict::{self, Feasibility, Headline, Method, Prediction, PunchExpectation};
 use crate::proto::rendezvous::{Code, Role};
 use crate::report::{self, ProbeReport};
@@ -53,7 +54,7 @@ struct CheckDocument<'a> {
     prediction: &'a Prediction,
     /// The live punch of `--via`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<&'a via::LivePunch>,
+    live: Option<&'a LivePunch>,
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
@@ -64,47 +65,54 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         };
         return print_live(&live, json);
     }
-    let (me, me_name, peer, peer_name) = match (&args.peer, args.reports.as_slice()) {
+    let checked = match (&args.peer, args.reports.as_slice()) {
         (Some(peer), []) => {
-            let peer_report = report::load(peer)?;
-            let Some(me) = probe::measure_interruptible(args.probe).await? else {
+            let peer = named(peer)?;
+            let options = args.probe.options_or_defaults()?;
+            let mut progress = probe::Progress::new(json);
+            let checked =
+                flow::probe_and_compare(peer, &options, probe::interrupted(), |e| progress.show(e))
+                    .await;
+            let Some(checked) = checked else {
                 return Ok(130);
             };
-            (
-                me,
-                "this machine".to_string(),
-                peer_report,
-                peer.display().to_string(),
-            )
+            checked
         }
-        (None, [me, peer]) => (
-            report::load(me)?,
-            me.display().to_string(),
-            report::load(peer)?,
-            peer.display().to_string(),
-        ),
+        (None, [me, peer]) => flow::compare(named(me)?, named(peer)?),
         _ => anyhow::bail!("give two reports (ME.json PEER.json), or --peer PEER.json"),
     };
-    let prediction = predict::predict(&me, &peer);
+    let Checked {
+        me,
+        peer,
+        prediction,
+    } = &checked;
     let text = if json {
         let document = CheckDocument {
             schema_version: report::SCHEMA_VERSION,
-            me: &me_name,
-            peer: &peer_name,
-            prediction: &prediction,
+            me: &me.name,
+            peer: &peer.name,
+            prediction,
             live: None,
         };
         serde_json::to_string_pretty(&document)? + "\n"
     } else {
-        render_check(&prediction, &me_name, &peer_name, &me, &peer)
+        render_check(prediction, &me.name, &peer.name, &me.report, &peer.report)
     };
     super::print(&text)?;
     Ok(exit_code(&prediction.ranat))
 }
 
+/// The report in the file at `path`, named by its path.
+fn named(path: &Path) -> anyhow::Result<NamedReport> {
+    Ok(NamedReport {
+        name: path.display().to_string(),
+        report: report::load(path)?,
+    })
+}
+
 /// Prints the prediction and the live punch; the exit code is the punch's:
 /// 0 connected, 20 not (only a relay would carry the session).
-fn print_live(live: &via::Live, json: bool) -> anyhow::Result<i32> {
+fn print_live(live: &Live, json: bool) -> anyhow::Result<i32> {
     let (me, peer) = match live.role {
         Role::Helper => ("the helper (this machine)", "the novice"),
         Role::Novice => ("the novice (this machine)", "the helper"),

@@ -2,39 +2,21 @@
 
 use std::io::IsTerminal;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::io::probe::{DriveError, discover_all};
-use crate::io::resolve::{self, ServerAddr, ServerSpec};
-use crate::io::undo::UndoLog;
-use crate::io::{portmap, teredo};
-use crate::proto::nat::DiscoveryConfig;
-use crate::proto::teredo::QualificationOutcome;
-use crate::report::{
-    self, FamilyReport, MappingStatus, NatSpecial, PortMappingReport, ProbeReport, ServerFailure,
-    ServerResult, TeredoReport,
-};
-
-/// Public RFC 5780-capable servers (two addresses × two ports), used when no
-/// server is given. Tests never use them.
-const DEFAULT_SERVERS: &[&str] = &[
-    "stunserver.stunprotocol.org",
-    "stun.hot-chilli.net",
-    "stun.voipgate.com",
-];
-
-/// At most this many servers per family are probed.
-const MAX_SERVERS_PER_FAMILY: usize = 3;
+use crate::flow::{self, Families, ProbeEvent, ProbeOptions, TeredoChoice};
+use crate::io::resolve::{self, ServerSpec};
+use crate::report;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// A STUN server, HOST[:PORT]; repeatable. Without a port, `_stun._udp`
     /// SRV records are looked up (RFC 8489 §8.1), then port 3478.
     #[arg(long = "server", short = 's', value_name = "HOST[:PORT]")]
-    pub(super) servers: Vec<ServerSpec>,
+    servers: Vec<ServerSpec>,
     /// Probe IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6_only")]
     ipv4_only: bool,
@@ -71,11 +53,12 @@ pub struct ProbeArgs {
 }
 
 pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
-    let json = args.json;
-    let Some(report) = measure_interruptible(args).await? else {
+    let options = args.options_or_defaults()?;
+    let mut progress = Progress::new(args.json);
+    let Some(report) = flow::probe(&options, interrupted(), |e| progress.show(e)).await else {
         return Ok(130);
     };
-    let text = if json {
+    let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         let options = report::RenderOptions {
@@ -88,28 +71,58 @@ pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
     Ok(report.verdict.exit_code())
 }
 
-/// Runs the probe; `None` when it was interrupted (and what it had changed
-/// on the gateway was undone).
-pub async fn measure_interruptible(args: ProbeArgs) -> anyhow::Result<Option<ProbeReport>> {
-    let undo = UndoLog::default();
-    tokio::select! {
-        result = measure(args, &undo) => result.map(Some),
-        () = interrupted() => {
-            // Whatever the checks changed on the gateway is undone before
-            // leaving, even when they were cut off mid-way.
-            for (what, result) in undo.run_all().await {
-                match result {
-                    Ok(()) => eprintln!("ranat: removed the {what}"),
-                    Err(e) => eprintln!("ranat: could not remove the {what}: {e}"),
-                }
-            }
-            Ok(None)
+impl ProbeArgs {
+    /// The probe's options, with the servers given by `--server` only
+    /// (none when none were).
+    pub(super) fn options(&self) -> ProbeOptions {
+        let families = if self.ipv4_only {
+            Families::Ipv4Only
+        } else if self.ipv6_only {
+            Families::Ipv6Only
+        } else {
+            Families::Both
+        };
+        let teredo = match (&self.teredo_server, self.no_teredo) {
+            (_, true) => TeredoChoice::Skip,
+            (Some(server), false) => TeredoChoice::Server(server.clone()),
+            (None, false) => TeredoChoice::DefaultServer,
+        };
+        ProbeOptions {
+            servers: self.servers.clone(),
+            families,
+            hairpin: !self.no_hairpin,
+            timeout: self.timeout,
+            portmap: !self.no_portmap,
+            gateway: self.gateway,
+            teredo,
         }
+    }
+
+    /// The probe's options with the servers of `--server`, else
+    /// `RANAT_SERVERS`, else the embedded list.
+    pub(super) fn options_or_defaults(&self) -> anyhow::Result<ProbeOptions> {
+        let mut options = self.options();
+        if options.servers.is_empty() {
+            options.servers = default_servers()?;
+        }
+        Ok(options)
     }
 }
 
+/// `RANAT_SERVERS`, else the embedded list.
+fn default_servers() -> anyhow::Result<Vec<ServerSpec>> {
+    if let Ok(list) = std::env::var("RANAT_SERVERS") {
+        let specs =
+            resolve::parse_list(&list).map_err(|e| anyhow::anyhow!("RANAT_SERVERS: {e}"))?;
+        if !specs.is_empty() {
+            return Ok(specs);
+        }
+    }
+    Ok(flow::default_servers())
+}
+
 /// Ctrl-C or SIGTERM.
-async fn interrupted() {
+pub(super) async fn interrupted() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -124,100 +137,6 @@ async fn interrupted() {
     }
 }
 
-async fn measure(args: ProbeArgs, undo: &UndoLog) -> anyhow::Result<ProbeReport> {
-    let started = Instant::now();
-    let specs = server_specs(&args)?;
-    let progress = progress(&args);
-    progress.set_message("resolving servers");
-    let (addrs, dns_notes) = resolve::resolve(&specs).await;
-    progress.set_message(format!("probing {} server(s)", addrs.len()));
-    let deadline = args.timeout;
-    let (v4, v6): (Vec<ServerAddr>, Vec<ServerAddr>) =
-        addrs.into_iter().partition(|s| s.addr.is_ipv4());
-    let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
-    let stun_v4 = v4.first().map(|s| s.addr);
-    let (ipv4, ipv6, mut port_mapping, qualification) = tokio::join!(
-        async {
-            if args.ipv6_only {
-                skipped("not probed (-6)")
-            } else {
-                probe_family(v4, &args, deadline, dns_notes.clone()).await
-            }
-        },
-        async {
-            if args.ipv4_only {
-                skipped("not probed (-4)")
-            } else {
-                probe_family(v6, &args, deadline, dns_notes.clone()).await
-            }
-        },
-        async {
-            if args.no_portmap {
-                PortMappingReport::skipped("not checked (--no-portmap)")
-            } else if args.ipv6_only {
-                PortMappingReport::skipped("not checked (-6)")
-            } else {
-                portmap::check(args.gateway, stun_v4, undo).await
-            }
-        },
-        qualify_teredo(&args)
-    );
-    let answered: Vec<String> = ipv4
-        .servers
-        .iter()
-        .filter(|s| s.reachable)
-        .map(|s| s.address.clone())
-        .collect();
-    port_mapping.discount_silent_server(|server| answered.contains(&server.to_string()));
-    progress.finish_and_clear();
-    let existing = teredo::existing_interface();
-    let teredo = match qualification {
-        Err(why) => TeredoReport::skipped(why, existing),
-        Ok((outcome, name)) => {
-            let upnp = match port_mapping.upnp.status {
-                MappingStatus::Skipped => None,
-                MappingStatus::Works | MappingStatus::Unverified => Some(true),
-                _ => Some(false),
-            };
-            let special = NatSpecial {
-                upnp,
-                port_preserving: ipv4.port_preservation,
-            };
-            TeredoReport::from_outcome(&outcome, name, special, &ipv4, existing)
-        }
-    };
-    let report = ProbeReport::assemble(
-        ipv4,
-        ipv6,
-        port_mapping,
-        teredo,
-        started.elapsed().as_millis() as u64,
-    );
-    Ok(report)
-}
-
-/// Runs the Teredo qualification unless told not to; the error is the
-/// reason it did not run.
-async fn qualify_teredo(
-    args: &ProbeArgs,
-) -> Result<(QualificationOutcome, Option<String>), String> {
-    if args.no_teredo {
-        return Err("not checked (--no-teredo)".into());
-    }
-    if args.ipv6_only {
-        return Err("not checked (-6): Teredo runs over IPv4".into());
-    }
-    let server = args
-        .teredo_server
-        .as_deref()
-        .unwrap_or(teredo::DEFAULT_SERVER);
-    let (primary, name) = teredo::server_address(server)
-        .await
-        .map_err(|e| e.to_string())?;
-    let outcome = teredo::qualify(primary).await.map_err(|e| e.to_string())?;
-    Ok((outcome, name))
-}
-
 /// A finite number of seconds above zero.
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -229,57 +148,50 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
-/// `--server`, else `RANAT_SERVERS`, else the embedded list.
-fn server_specs(args: &ProbeArgs) -> anyhow::Result<Vec<ServerSpec>> {
-    if !args.servers.is_empty() {
-        return Ok(args.servers.clone());
-    }
-    if let Ok(list) = std::env::var("RANAT_SERVERS") {
-        let specs =
-            resolve::parse_list(&list).map_err(|e| anyhow::anyhow!("RANAT_SERVERS: {e}"))?;
-        if !specs.is_empty() {
-            return Ok(specs);
+/// Shows a probe's events on stderr: a spinner, only for a person watching
+/// a terminal (not with `--json`), and what an interruption undid.
+pub(super) struct Progress {
+    visible: bool,
+    spinner: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub(super) fn new(json: bool) -> Self {
+        Self {
+            visible: !json && std::io::stderr().is_terminal(),
+            spinner: None,
         }
     }
-    Ok(DEFAULT_SERVERS
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect())
+
+    pub(super) fn show(&mut self, event: ProbeEvent) {
+        match event {
+            ProbeEvent::Resolving { .. } => {
+                let spinner = spinner(self.visible);
+                spinner.set_message("resolving servers");
+                self.spinner = Some(spinner);
+            }
+            ProbeEvent::Probing { servers } => {
+                if let Some(spinner) = &self.spinner {
+                    spinner.set_message(format!("probing {} server(s)", servers.len()));
+                }
+            }
+            ProbeEvent::Measured => {
+                if let Some(spinner) = self.spinner.take() {
+                    spinner.finish_and_clear();
+                }
+            }
+            // The spinner is left where it stood, above what is undone.
+            ProbeEvent::Interrupted => self.spinner = None,
+            ProbeEvent::Undone { what, result } => match result {
+                Ok(()) => eprintln!("ranat: removed the {what}"),
+                Err(e) => eprintln!("ranat: could not remove the {what}: {e}"),
+            },
+        }
+    }
 }
 
-async fn probe_family(
-    servers: Vec<ServerAddr>,
-    args: &ProbeArgs,
-    deadline: Duration,
-    notes: Vec<String>,
-) -> FamilyReport {
-    let servers: Vec<ServerAddr> = servers.into_iter().take(MAX_SERVERS_PER_FAMILY).collect();
-    let configs = servers
-        .iter()
-        .map(|s| DiscoveryConfig {
-            hairpin: !args.no_hairpin,
-            ..DiscoveryConfig::new(s.addr)
-        })
-        .collect();
-    let observations = discover_all(configs, deadline).await;
-    let results = servers
-        .into_iter()
-        .zip(observations)
-        .map(|(s, o)| ServerResult {
-            name: s.name,
-            address: s.addr,
-            observation: o.map_err(|e| match e {
-                DriveError::NoRoute { .. } => ServerFailure::NoRoute(e.to_string()),
-                other => ServerFailure::Other(other.to_string()),
-            }),
-        })
-        .collect();
-    report::combine(results, notes)
-}
-
-/// A spinner on stderr, only for a person watching a terminal.
-fn progress(args: &ProbeArgs) -> ProgressBar {
-    if args.json || !std::io::stderr().is_terminal() {
+fn spinner(visible: bool) -> ProgressBar {
+    if !visible {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();

@@ -1,0 +1,314 @@
+//! The live check flow (`ranat check --via SERVER [--code CODE]`): both
+//! sides meet at `ranat serve`'s rendezvous, probe, exchange reports,
+//! predict, and make a real UDP hole-punching attempt whose outcome is set
+//! against the prediction.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::probe::{self, ProbeEvent, ProbeOptions};
+use crate::io::driver::BindError;
+use crate::io::punch;
+use crate::io::rendezvous::{RendezvousClient, RendezvousClientError};
+use crate::io::resolve::{self, ServerSpec};
+use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
+use crate::proto::punch::{Candidate, Credentials, Punch, PunchOutcome};
+use crate::proto::rendezvous::{Code, Role};
+use crate::report::{self, LoadError, ProbeReport};
+
+/// The rendezvous port of `ranat serve` when the server spec names none.
+pub const RENDEZVOUS_PORT: u16 = 3480;
+
+/// Where to meet the other side, and how to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// The rendezvous, `HOST[:PORT]`; the port defaults to
+    /// [`RENDEZVOUS_PORT`].
+    pub rendezvous: ServerSpec,
+    /// The code the other side was given, to join its room; without one,
+    /// this side creates a room and is the helper.
+    pub code: Option<Code>,
+    /// The probe of this machine. With no servers, both sides probe with
+    /// the rendezvous server's STUN service (same address, port 3478).
+    pub probe: ProbeOptions,
+}
+
+/// The live check's progress, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// This side created a room (it is the helper): `code` is for the other
+    /// side, valid for `expires_in`. The flow now waits for it to join.
+    CodeAllocated { code: Code, expires_in: Duration },
+    /// The other side joined the helper's room; the probe starts.
+    PeerJoined,
+    /// This side joined the room of `code` (it is the novice); the probe
+    /// starts.
+    Joined { code: Code },
+    /// The probe of this machine.
+    Probe(ProbeEvent),
+    /// The reports are exchanged and the prediction made: this is what the
+    /// punch should do.
+    Predicted { expected: PunchExpectation },
+    /// The candidates are exchanged; the checks run.
+    Punching,
+}
+
+/// Why the live check could not run to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The rendezvous server's name did not resolve.
+    #[error("cannot resolve the rendezvous server {host}: {reason}")]
+    Lookup { host: String, reason: String },
+    #[error(transparent)]
+    Rendezvous(#[from] RendezvousClientError),
+    #[error(transparent)]
+    EncodeReport(#[from] serde_json::Error),
+    /// The other side's report is not a probe report.
+    #[error(transparent)]
+    PeerReport(#[from] LoadError),
+    #[error("binding the hole-punching socket")]
+    Bind(#[from] BindError),
+}
+
+/// Everything the live check learned.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub role: Role,
+    pub me: ProbeReport,
+    pub peer: ProbeReport,
+    pub prediction: Prediction,
+    pub punch: LivePunch,
+}
+
+/// The live punch, as the `--json` document shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LivePunch {
+    pub expected: PunchExpectation,
+    pub connected: bool,
+    /// `expected` and the outcome agree (`None` when nothing was expected).
+    pub agrees: Option<bool>,
+    pub local_candidates: Vec<Candidate>,
+    pub peer_candidates: Vec<Candidate>,
+    /// The path that opened: local and remote endpoints, what the remote
+    /// was, and when.
+    pub path: Option<PathReport>,
+    pub checks_sent: Option<u32>,
+    pub checks_heard: Option<u32>,
+    pub detail: String,
+}
+
+/// The path a live punch opened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathReport {
+    pub local: Option<SocketAddr>,
+    pub remote: SocketAddr,
+    pub remote_kind: String,
+    pub rtt_ms: f64,
+    pub after_ms: f64,
+}
+
+/// Runs the live check. `interrupt` cuts the probe short (as in
+/// [`probe::probe`]), and then the result is `None`; the other steps wait
+/// for the rendezvous's own timeouts.
+pub async fn live(
+    options: LiveOptions,
+    interrupt: impl Future<Output = ()>,
+    mut on_event: impl FnMut(LiveEvent),
+) -> Result<Option<Live>, LiveError> {
+    let server = rendezvous_address(&options.rendezvous).await?;
+    // The rendezvous server's STUN service is the one both sides probe
+    // with, unless the options name others.
+    let stun = SocketAddr::new(server.ip(), resolve::DEFAULT_PORT);
+    let mut probe_options = options.probe;
+    if probe_options.servers.is_empty() {
+        probe_options.servers = vec![ServerSpec {
+            host: stun.ip().to_string(),
+            port: Some(stun.port()),
+        }];
+    }
+    let (mut client, role) = meet(server, options.code, &mut on_event).await?;
+    let Some(me) = probe::probe(&probe_options, interrupt, |e| on_event(LiveEvent::Probe(e))).await
+    else {
+        return Ok(None);
+    };
+    let peer = exchange_reports(&mut client, &me).await?;
+    let prediction = predict_for(role, &me, &peer);
+    let expected = prediction.punch_expectation();
+    on_event(LiveEvent::Predicted { expected });
+    let punch = punch_through(&mut client, &me, &peer, stun, expected, &mut on_event).await?;
+    Ok(Some(Live {
+        role,
+        me,
+        peer,
+        prediction,
+        punch,
+    }))
+}
+
+/// The prediction as this side of a live check makes it: `me` is the
+/// novice's or the helper's report as `role` says, so both sides predict
+/// alike.
+pub fn predict_for(role: Role, me: &ProbeReport, peer: &ProbeReport) -> Prediction {
+    match role {
+        Role::Helper => predict::predict(peer, me),
+        Role::Novice => predict::predict(me, peer),
+    }
+}
+
+/// `HOST[:PORT]`, the rendezvous; the port defaults to
+/// [`RENDEZVOUS_PORT`].
+async fn rendezvous_address(spec: &ServerSpec) -> Result<SocketAddr, LiveError> {
+    let port = spec.port.unwrap_or(RENDEZVOUS_PORT);
+    if let Ok(ip) = spec.host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let lookup_failed = |reason: String| LiveError::Lookup {
+        host: spec.host.clone(),
+        reason,
+    };
+    let ip = resolve::lookup_host(&spec.host)
+        .await
+        .map_err(lookup_failed)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| lookup_failed("no address".to_string()))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Meets the other side in a room of `server`: creates one without a
+/// code (and waits for the other side to join), joins it with one.
+async fn meet(
+    server: SocketAddr,
+    code: Option<Code>,
+    on_event: &mut impl FnMut(LiveEvent),
+) -> Result<(RendezvousClient, Role), LiveError> {
+    let (mut client, welcome) = RendezvousClient::connect(server, code).await?;
+    if welcome.role == Role::Helper {
+        on_event(LiveEvent::CodeAllocated {
+            code: welcome.code,
+            expires_in: Duration::from_secs(welcome.expires_in_secs),
+        });
+        client.wait_peer_joined().await?;
+        on_event(LiveEvent::PeerJoined);
+    } else {
+        on_event(LiveEvent::Joined { code: welcome.code });
+    }
+    Ok((client, welcome.role))
+}
+
+/// Sends this side's report and returns the other side's, checked.
+async fn exchange_reports(
+    client: &mut RendezvousClient,
+    me: &ProbeReport,
+) -> Result<ProbeReport, LiveError> {
+    let peer_value = client.exchange_reports(serde_json::to_value(me)?).await?;
+    let peer = report::parse(
+        &peer_value.to_string(),
+        std::path::Path::new("the peer's report"),
+    )?;
+    Ok(peer)
+}
+
+/// Gathers this side's candidates, exchanges them for the other side's
+/// and punches.
+async fn punch_through(
+    client: &mut RendezvousClient,
+    me: &ProbeReport,
+    peer: &ProbeReport,
+    stun: SocketAddr,
+    expected: PunchExpectation,
+    on_event: &mut impl FnMut(LiveEvent),
+) -> Result<LivePunch, LiveError> {
+    let credentials = Credentials::generate(rand::random::<u8>);
+    let plan = punch_plan(me, peer, false);
+    let machine = Punch::new(plan.config(credentials.clone(), Some(stun)), rand::random());
+    let gathered = punch::gather(machine).await?;
+    let local_candidates = gathered.candidates();
+    let note = gathered.note().map(str::to_string);
+    let peer_side = client
+        .exchange_candidates(credentials, local_candidates.clone())
+        .await?;
+    on_event(LiveEvent::Punching);
+    let outcome = gathered
+        .punch(peer_side.credentials, &peer_side.candidates)
+        .await
+        .outcome();
+    Ok(live_punch(
+        expected,
+        outcome,
+        local_candidates,
+        peer_side.candidates,
+        note,
+    ))
+}
+
+/// The punch's outcome set against `expected`, with a sentence that says
+/// what happened; `note` is why gathering found less than it could.
+pub fn live_punch(
+    expected: PunchExpectation,
+    outcome: PunchOutcome,
+    local_candidates: Vec<Candidate>,
+    peer_candidates: Vec<Candidate>,
+    note: Option<String>,
+) -> LivePunch {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (connected, path, sent, heard, detail) = match outcome {
+        PunchOutcome::Connected(p) => (
+            true,
+            Some(PathReport {
+                local: p.local,
+                remote: p.remote,
+                remote_kind: p.kind.label().to_string(),
+                rtt_ms: ms(p.rtt),
+                after_ms: ms(p.after),
+            }),
+            None,
+            None,
+            format!(
+                "connected: a check to {} ({}) was answered from there after {:.0} ms (round trip {:.1} ms)",
+                p.remote,
+                p.kind.label(),
+                ms(p.after),
+                ms(p.rtt)
+            ),
+        ),
+        PunchOutcome::Failed(f) => {
+            let why = if f.checks_heard > 0 {
+                "the peer's checks got in, but no answer of ours came back from where it was sent"
+            } else {
+                "none of the peer's checks got in"
+            };
+            (
+                false,
+                None,
+                Some(f.checks_sent),
+                Some(f.checks_heard),
+                format!(
+                    "no path: {} checks sent, {} of the peer's heard; {why}{}",
+                    f.checks_sent,
+                    f.checks_heard,
+                    note.map_or(String::new(), |n| format!(" ({n})"))
+                ),
+            )
+        }
+    };
+    let agrees = match expected {
+        PunchExpectation::Connects => Some(connected),
+        PunchExpectation::Fails => Some(!connected),
+        PunchExpectation::Unknown => None,
+    };
+    LivePunch {
+        expected,
+        connected,
+        agrees,
+        local_candidates,
+        peer_candidates,
+        path,
+        checks_sent: sent,
+        checks_heard: heard,
+        detail,
+    }
+}
