@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::gateway::route_source;
 use crate::proto::machine::{Bind, Machine, SocketId};
@@ -73,7 +73,13 @@ pub struct Driver<M> {
     /// The write halves of the streams, with their servers.
     streams: Vec<(SocketId, SocketAddr, OwnedWriteHalf)>,
     arrivals: mpsc::Receiver<Arrival>,
+    /// For the receivers of sockets bound later.
+    arrivals_tx: mpsc::Sender<Arrival>,
     receivers: JoinSet<()>,
+    /// Each socket's receiver, to stop it when the machine closes it.
+    receiving: HashMap<SocketId, AbortHandle>,
+    /// The local address toward each destination, as the kernel chose it.
+    routes: HashMap<SocketAddr, IpAddr>,
 }
 
 impl<M: Machine> Driver<M> {
@@ -84,70 +90,101 @@ impl<M: Machine> Driver<M> {
 
     /// Like [`Driver::bind`], but a socket id found in `adopted` gets that
     /// socket instead of a fresh one.
-    pub async fn bind_with(mut machine: M, mut adopted: Vec<Socket>) -> Result<Self, BindError> {
-        let (tx, arrivals) = mpsc::channel(QUEUE);
-        let mut receivers = JoinSet::new();
-        let mut sockets = Vec::new();
-        let mut streams = Vec::new();
-        let mut routes: HashMap<SocketAddr, IpAddr> = HashMap::new();
-        while let Some((id, bind)) = machine.poll_bind() {
-            if let Bind::Connect(server) = bind {
-                let stream = connect(server).await?;
-                let local = stream
-                    .local_addr()
-                    .map_err(|source| BindError::Connect { server, source })?;
-                let (mut reader, writer) = stream.into_split();
-                let tx = tx.clone();
-                receivers.spawn(async move {
-                    let mut buf = vec![0; RECV_BUFFER];
-                    loop {
-                        let arrival = match reader.read(&mut buf).await {
-                            Ok(0) | Err(_) => Arrival::Closed(id),
-                            Ok(n) => Arrival::Datagram(id, server, buf[..n].to_vec()),
-                        };
-                        let closed = matches!(arrival, Arrival::Closed(_));
-                        if tx.send(arrival).await.is_err() || closed {
-                            break;
-                        }
-                    }
-                });
-                streams.push((id, server, writer));
-                machine.handle_bound(Instant::now(), id, local);
-                continue;
-            }
-            let socket = match adopted.iter().position(|(a, _)| *a == id) {
-                Some(i) => adopted.swap_remove(i).1,
-                None => Arc::new(open(bind, &mut routes).await?),
-            };
-            let local = socket.local_addr().map_err(|source| BindError::Socket {
-                at: SocketAddr::from(([0, 0, 0, 0], 0)),
-                source,
-            })?;
-            let (socket_for_task, tx) = (Arc::clone(&socket), tx.clone());
-            receivers.spawn(async move {
+    pub async fn bind_with(machine: M, mut adopted: Vec<Socket>) -> Result<Self, BindError> {
+        let (arrivals_tx, arrivals) = mpsc::channel(QUEUE);
+        let mut driver = Self {
+            machine,
+            sockets: Vec::new(),
+            streams: Vec::new(),
+            arrivals,
+            arrivals_tx,
+            receivers: JoinSet::new(),
+            receiving: HashMap::new(),
+            routes: HashMap::new(),
+        };
+        while let Some((id, bind)) = driver.machine.poll_bind() {
+            driver.open(id, bind, &mut adopted).await?;
+        }
+        Ok(driver)
+    }
+
+    /// Opens socket `id` (or takes it from `adopted`), starts its receiver
+    /// and tells the machine where it is bound.
+    async fn open(
+        &mut self,
+        id: SocketId,
+        bind: Bind,
+        adopted: &mut Vec<Socket>,
+    ) -> Result<(), BindError> {
+        let tx = self.arrivals_tx.clone();
+        if let Bind::Connect(server) = bind {
+            let stream = connect(server).await?;
+            let local = stream
+                .local_addr()
+                .map_err(|source| BindError::Connect { server, source })?;
+            let (mut reader, writer) = stream.into_split();
+            let receiver = self.receivers.spawn(async move {
                 let mut buf = vec![0; RECV_BUFFER];
                 loop {
-                    // A receive error (an ICMP report) is a lost packet, not
-                    // the end of the socket.
-                    let Ok((n, from)) = socket_for_task.recv_from(&mut buf).await else {
-                        continue;
+                    let arrival = match reader.read(&mut buf).await {
+                        Ok(0) | Err(_) => Arrival::Closed(id),
+                        Ok(n) => Arrival::Datagram(id, server, buf[..n].to_vec()),
                     };
-                    let arrival = Arrival::Datagram(id, from, buf[..n].to_vec());
-                    if tx.send(arrival).await.is_err() {
+                    let closed = matches!(arrival, Arrival::Closed(_));
+                    if tx.send(arrival).await.is_err() || closed {
                         break;
                     }
                 }
             });
-            machine.handle_bound(Instant::now(), id, local);
-            sockets.push((id, socket));
+            self.receiving.insert(id, receiver);
+            self.streams.push((id, server, writer));
+            self.machine.handle_bound(Instant::now(), id, local);
+            return Ok(());
         }
-        Ok(Self {
-            machine,
-            sockets,
-            streams,
-            arrivals,
-            receivers,
-        })
+        let socket = match adopted.iter().position(|(a, _)| *a == id) {
+            Some(i) => adopted.swap_remove(i).1,
+            None => Arc::new(open_udp(bind, &mut self.routes).await?),
+        };
+        let local = socket.local_addr().map_err(|source| BindError::Socket {
+            at: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
+        let for_receiver = Arc::clone(&socket);
+        let receiver = self.receivers.spawn(async move {
+            let mut buf = vec![0; RECV_BUFFER];
+            loop {
+                // A receive error (an ICMP report) is a lost packet, not the
+                // end of the socket.
+                let Ok((n, from)) = for_receiver.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let arrival = Arrival::Datagram(id, from, buf[..n].to_vec());
+                if tx.send(arrival).await.is_err() {
+                    break;
+                }
+            }
+        });
+        self.receiving.insert(id, receiver);
+        self.sockets.push((id, socket));
+        self.machine.handle_bound(Instant::now(), id, local);
+        Ok(())
+    }
+
+    /// Opens the sockets a running machine asks for (a failure is the
+    /// machine's to handle) and closes those it is done with.
+    async fn rebind(&mut self) {
+        while let Some((id, bind)) = self.machine.poll_bind() {
+            if self.open(id, bind, &mut Vec::new()).await.is_err() {
+                self.machine.handle_bind_failed(Instant::now(), id);
+            }
+        }
+        while let Some(id) = self.machine.poll_close() {
+            if let Some(receiver) = self.receiving.remove(&id) {
+                receiver.abort();
+            }
+            self.sockets.retain(|(s, _)| *s != id);
+            self.streams.retain(|(s, _, _)| *s != id);
+        }
     }
 
     pub fn machine(&self) -> &M {
@@ -171,6 +208,7 @@ impl<M: Machine> Driver<M> {
     /// lost packet, which the machines' schedules retransmit; a failed or
     /// stalled stream write closes the stream.
     pub async fn flush(&mut self) {
+        self.rebind().await;
         while let Some(t) = self.machine.poll_transmit() {
             if let Some(socket) = self.socket(t.socket) {
                 let _ = socket.send_to(&t.payload, t.destination).await;
@@ -275,7 +313,7 @@ async fn connect(server: SocketAddr) -> Result<TcpStream, BindError> {
 }
 
 /// Opens the UDP socket `bind` asks for.
-async fn open(
+async fn open_udp(
     bind: Bind,
     routes: &mut HashMap<SocketAddr, IpAddr>,
 ) -> Result<UdpSocket, BindError> {

@@ -43,7 +43,8 @@ pub struct Transmit {
 /// A sans-IO machine as every driver sees it.
 ///
 /// The run-loop contract: bind every socket the machine asks for, then
-/// loop: send everything [`Machine::poll_transmit`] gives, stop when
+/// loop: bind what it asks for now and close what it gives up, send
+/// everything [`Machine::poll_transmit`] gives, stop when
 /// [`Machine::is_done`], otherwise wait for a datagram
 /// ([`Machine::handle_input`]) or the instant [`Machine::poll_timeout`]
 /// names ([`Machine::handle_timeout`]). A driver with a time limit of its
@@ -53,6 +54,15 @@ pub trait Machine: std::any::Any {
     fn poll_bind(&mut self) -> Option<(SocketId, Bind)>;
     /// `socket` was bound to `local`.
     fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr);
+    /// A socket asked for after the start could not be bound (the sockets
+    /// of the start are the driver's to fail on).
+    fn handle_bind_failed(&mut self, now: Instant, socket: SocketId) {
+        let _ = (now, socket);
+    }
+    /// A socket the machine is done with, for the driver to close.
+    fn poll_close(&mut self) -> Option<SocketId> {
+        None
+    }
     /// A datagram arrived on `socket` from `from`.
     fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]);
     /// A stream socket was closed by the other end or failed. Datagram

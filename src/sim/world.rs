@@ -131,14 +131,26 @@ impl World {
     /// Runs `machine` on `host`: binds every socket it asks for now.
     pub fn add<M: Machine>(&mut self, host: HostId, machine: M) -> NodeId {
         let id = NodeId(self.nodes.len());
-        let mut node = Node {
+        self.nodes.push(Node {
             machine: Box::new(machine),
             host,
             locals: HashMap::new(),
             streams: HashMap::new(),
-        };
-        while let Some((socket, bind)) = node.machine.poll_bind() {
-            let local = self.allocate(host, bind);
+        });
+        self.rebind(id);
+        id
+    }
+
+    /// Binds the sockets `node` asks for and closes those it gives up. An
+    /// endpoint already taken is a failed bind.
+    fn rebind(&mut self, id: NodeId) {
+        while let Some((socket, bind)) = self.nodes[id.0].machine.poll_bind() {
+            let local = self.allocate(self.nodes[id.0].host, bind);
+            let node = &mut self.nodes[id.0];
+            if self.bound.contains_key(&local) {
+                node.machine.handle_bind_failed(self.now, socket);
+                continue;
+            }
             node.locals.insert(socket, local);
             if let Bind::Connect(server) = bind {
                 node.streams.insert(socket, server);
@@ -146,8 +158,13 @@ impl World {
             self.bound.insert(local, (id, socket));
             node.machine.handle_bound(self.now, socket, local);
         }
-        self.nodes.push(node);
-        id
+        while let Some(socket) = self.nodes[id.0].machine.poll_close() {
+            let node = &mut self.nodes[id.0];
+            node.streams.remove(&socket);
+            if let Some(local) = node.locals.remove(&socket) {
+                self.bound.remove(&local);
+            }
+        }
     }
 
     /// A local endpoint on `host` for `bind`.
@@ -259,6 +276,7 @@ impl World {
     /// Sends every datagram the machines have queued.
     fn flush(&mut self) {
         for i in 0..self.nodes.len() {
+            self.rebind(NodeId(i));
             while let Some(t) = self.nodes[i].machine.poll_transmit() {
                 let Some(local) = self.nodes[i].locals.get(&t.socket).copied() else {
                     continue;
