@@ -5,6 +5,7 @@
 
 mod address;
 mod advert;
+mod config;
 mod outcome;
 mod packet;
 mod probe;
@@ -17,6 +18,7 @@ mod testing;
 
 pub use address::*;
 pub use advert::*;
+pub use config::QualificationConfig;
 pub use outcome::{QualificationOutcome, TeredoNat, TeredoState};
 pub use packet::*;
 pub use probe::{AnswerError, CONE_SOCKET, InvalidAnswer, Probe, ProbeNonces, RESTRICTED_SOCKET};
