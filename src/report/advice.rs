@@ -10,7 +10,8 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
-use super::model::{FamilyReport, FamilyStatus, ProbeReport, Verdict};
+use super::family::{FamilyReport, FamilyStatus, Verdict};
+use super::model::ProbeReport;
 
 /// An address family of a [`ProbeReport`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

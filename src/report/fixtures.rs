@@ -5,7 +5,8 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
-use super::model::{FamilyReport, FamilyStatus, ProbeReport, SCHEMA_VERSION, ServerReport};
+use super::family::{FamilyReport, FamilyStatus, ServerReport};
+use super::model::{ProbeReport, SCHEMA_VERSION};
 
 /// A server that answered, with its own view of the NAT.
 pub fn server(address: &str, capable: bool, rtt_ms: f64, classic: ClassicNatType) -> ServerReport {

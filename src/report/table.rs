@@ -8,8 +8,9 @@ use crate::proto::nat::PortAllocationKind;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
 
 use super::advice::{Family, advise_family, verdict_line};
+use super::family::{FamilyReport, FamilyStatus, ServerReport};
 use super::gateway_view::{gateway_advice, render_gateway};
-use super::model::{FamilyReport, FamilyStatus, ProbeReport, ServerReport};
+use super::model::ProbeReport;
 use super::teredo_view::{render_teredo, teredo_advice};
 
 /// How to lay out the human report.
