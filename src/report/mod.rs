@@ -5,6 +5,7 @@ mod family;
 #[cfg(test)]
 mod fixtures;
 mod gateway_view;
+mod layout;
 mod load;
 mod model;
 mod portmap;
@@ -15,9 +16,10 @@ mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
 pub use family::*;
+pub use layout::RenderOptions;
 pub use load::{LoadError, load, parse};
 pub use model::*;
 pub use portmap::*;
-pub use table::{RenderOptions, render, render_with};
+pub use table::{render, render_with};
 pub use teredo::*;
 pub use topology::{Topology, TopologyReport, is_shared};

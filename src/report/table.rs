@@ -2,7 +2,7 @@
 //! table of the servers behind them, then the verdict line and the advice,
 //! laid out for an 80-column terminal.
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color};
 
 use crate::proto::nat::PortAllocationKind;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
@@ -10,28 +10,9 @@ use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, Port
 use super::advice::{Family, advise_family, verdict_line};
 use super::family::{FamilyReport, FamilyStatus, ServerReport};
 use super::gateway_view::{gateway_advice, render_gateway};
+use super::layout::{RenderOptions, bullets, clean, new_table, wrap};
 use super::model::ProbeReport;
 use super::teredo_view::{render_teredo, teredo_advice};
-
-/// How to lay out the human report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RenderOptions {
-    /// The terminal width in columns that tables and text wrap to.
-    pub width: u16,
-    /// Whether to color table cells with ANSI escapes; pass true only when
-    /// stdout is a terminal.
-    pub color: bool,
-}
-
-impl Default for RenderOptions {
-    /// 80 columns, no colors: deterministic output for pipes, files and tests.
-    fn default() -> Self {
-        Self {
-            width: 80,
-            color: false,
-        }
-    }
-}
 
 /// Renders the report for humans with [`RenderOptions::default`]: 80 columns,
 /// no colors.
@@ -213,19 +194,6 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
     out
 }
 
-pub(super) fn new_table(options: &RenderOptions) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::ASCII_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .force_no_tty()
-        .set_width(options.width);
-    if options.color {
-        table.enforce_styling();
-    }
-    table
-}
-
 fn server_row(server: &ServerReport, with_view: bool) -> Vec<Cell> {
     let name = match &server.name {
         Some(name) => format!("{}\n{}", clean(name), clean(&server.address)),
@@ -317,53 +285,6 @@ fn duration(ms: u64) -> String {
         // Tenths of a second, in integers: no float rounding surprises.
         format!("took {}.{} s", ms / 1000, ms % 1000 / 100)
     }
-}
-
-/// Replaces control characters (a terminal escape from a server name or a
-/// note, a stray newline) with spaces.
-pub(super) fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// Each item as a "  - " bullet, wrapped with a hanging indent.
-pub(super) fn bullets(items: &[String], width: usize) -> String {
-    items
-        .iter()
-        .map(|item| wrap(item, width, "  - ", "    "))
-        .collect()
-}
-
-/// Greedy word wrap to `width` columns, `first` before the first line and
-/// `rest` before the others; a word longer than a line gets a line of its
-/// own. Ends with a newline.
-pub(super) fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
-    let text = clean(text);
-    let mut out = String::new();
-    let mut line = String::from(first);
-    let mut line_len = first.chars().count();
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        let word_len = word.chars().count();
-        if !empty && line_len + 1 + word_len > width {
-            out.push_str(&line);
-            out.push('\n');
-            line = String::from(rest);
-            line_len = rest.chars().count();
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-            line_len += 1;
-        }
-        line.push_str(word);
-        line_len += word_len;
-        empty = false;
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
-    out
 }
 
 #[cfg(test)]
@@ -604,10 +525,7 @@ mod tests {
     }
 
     #[test]
-    fn wrap_breaks_at_spaces_with_a_hanging_indent() {
-        assert_eq!(wrap("aaa bbb ccc", 8, "- ", "  "), "- aaa\n  bbb\n  ccc\n");
-        assert_eq!(wrap("", 8, "- ", "  "), "-\n");
-        assert_eq!(wrap("toolongword x", 4, "", ""), "toolongword\nx\n");
+    fn the_duration_is_in_ms_under_a_second_then_in_tenths() {
         assert_eq!(duration(999), "took 999 ms");
         assert_eq!(duration(2345), "took 2.3 s");
     }
