@@ -16,12 +16,20 @@ mod teredo_view;
 mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
-pub use family::*;
+pub use family::{
+    FamilyReport, FamilyStatus, ServerFailure, ServerReport, ServerResult, Verdict, combine,
+    verdict,
+};
 pub use layout::RenderOptions;
 pub use load::{LoadError, load, parse};
-pub use model::*;
-pub use portmap::*;
+pub use model::{ProbeReport, SCHEMA_VERSION};
+pub use portmap::{
+    IgdDevice, MappingStatus, PortControlProtocol, PortControlReport, PortMappingReport,
+    TestMapping, UpnpReport, Verification,
+};
 pub use shared_address_space::is_shared;
 pub use table::{render, render_with};
-pub use teredo::*;
+pub use teredo::{
+    ExistingInterface, NatSpecial, Rfc6081Extension, TeredoReport, TeredoReportState,
+};
 pub use topology::{Topology, TopologyReport};
