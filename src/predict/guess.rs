@@ -8,9 +8,9 @@ use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::report::FamilyReport;
 
 use super::birthday::{self, OPEN_PORTS, PORT_SPACE, PROBES, PROBES_PER_SECOND};
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::punch::{Nat, behaviours, opens, opens_knowing, udp_precondition};
 use super::side::{BOOLS, Peer, agreed, capitalise, mapping_abbrev};
-use super::{Feasibility, Method, MethodVerdict};
 
 /// Whether a side's next port can be predicted: preserving or sequential
 /// with a known step (RFC 5128 §3.5); every value when not measured.

@@ -3,9 +3,9 @@
 use crate::proto::nat::FilteringBehavior;
 use crate::report::FamilyStatus;
 
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::punch::{self, Nat};
 use super::side::{Peer, agreed, depends_on, missing_behaviour};
-use super::{Feasibility, Method, MethodVerdict};
 
 /// Which engine's IPv6 abilities apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

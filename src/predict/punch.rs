@@ -37,10 +37,10 @@
 use crate::proto::nat::{FilteringBehavior, MappingBehavior};
 use crate::report::{FamilyReport, FamilyStatus};
 
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::side::{
     Peer, agreed, completions, depends_on, filtering_abbrev, mapping_abbrev, missing_behaviour,
 };
-use super::{Feasibility, Method, MethodVerdict};
 
 /// One side's RFC 4787 behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
