@@ -1,15 +1,16 @@
 //! Punching to a port that is not known but guessed: port prediction for
 //! sequential or preserving allocators (RFC 5128 §3.5), and birthday-paradox
 //! probing for random ones (the maths is in [`super::birthday`]). Both use
-//! the punching game of [`super::punch`]: a correctly predicted dependent
+//! the punching game of [`super::admission`]: a correctly predicted dependent
 //! mapping acts, toward this peer, as an endpoint-independent one.
 
 use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::report::FamilyReport;
 
+use super::admission::{Nat, behaviours, opens, opens_knowing};
 use super::birthday::{self, OPEN_PORTS, PORT_SPACE, PROBES, PROBES_PER_SECOND};
+use super::hole_punching::udp_precondition;
 use super::prediction::{Feasibility, Method, MethodVerdict};
-use super::punch::{Nat, behaviours, opens, opens_knowing, udp_precondition};
 use super::side::{BOOLS, Peer, agreed, capitalise, mapping_abbrev};
 
 /// Whether a side's next port can be predicted: preserving or sequential

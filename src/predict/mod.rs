@@ -12,15 +12,16 @@
 //! RFC 4380 (Teredo), RFC 6081 (Teredo extensions) and the connectivity
 //! tables of `protocols.md` §5.
 
+mod admission;
 mod birthday;
 mod guess;
+mod hole_punching;
 mod ipv6;
 mod matrix;
 mod methods;
 mod pair;
 mod plan;
 mod prediction;
-mod punch;
 mod side;
 mod teredo;
 #[cfg(test)]

@@ -5,7 +5,7 @@ use crate::report::ProbeReport;
 
 use super::prediction::{Feasibility, Headline, Method, MethodVerdict, Prediction};
 use super::side::{Peer, Role};
-use super::{guess, ipv6, methods, punch, teredo};
+use super::{guess, hole_punching, ipv6, methods, teredo};
 
 /// Predicts, method by method, whether `novice` and `helper` can connect.
 pub fn predict(novice: &ProbeReport, helper: &ProbeReport) -> Prediction {
@@ -16,7 +16,7 @@ pub fn predict(novice: &ProbeReport, helper: &ProbeReport) -> Prediction {
         methods::public_ipv4(n, h),
         methods::port_mapping(n, h, methods::Protocols::All),
         ipv6::ipv6(n, h, ipv6::Engine::Ranat),
-        punch::hole_punching(n, h),
+        hole_punching::hole_punching(n, h),
         guess::port_prediction(n, h),
         guess::birthday_punching(n, h),
         teredo::rfc4380(n, h),

@@ -8,9 +8,9 @@ use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::proto::punch::{Credentials, PortGuess, PunchConfig, Spray};
 use crate::report::{FamilyReport, ProbeReport};
 
+use super::admission::{Nat, opens};
 use super::birthday::{OPEN_PORTS, PROBES, PROBES_PER_SECOND};
 use super::guess::birthday_direction;
-use super::punch::{Nat, opens};
 
 /// This side's punching plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
