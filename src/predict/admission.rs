@@ -31,7 +31,7 @@
 //! This gives the table (`protocols.md` §5.2, with the ICE rule): EIM on
 //! both sides works whatever the filtering; EIM+EIF/ADF ↔ ADM/APDM works;
 //! EIM+APDF ↔ ADM/APDM fails; APDM ↔ APDM fails (only port prediction
-//! can open it, see [`super::guess`]).
+//! can open it, see [`super::port_prediction`]).
 //!
 //! One more way opens: an address-dependent mapping is one mapping toward
 //! the peer's address, so once the peer learns its port from a check, it

@@ -14,13 +14,14 @@
 
 mod admission;
 mod birthday;
-mod guess;
+mod birthday_punching;
 mod hole_punching;
 mod ipv6;
 mod matrix;
 mod methods;
 mod pair;
 mod plan;
+mod port_prediction;
 mod prediction;
 mod side;
 mod teredo;

@@ -5,7 +5,7 @@ use crate::report::ProbeReport;
 
 use super::prediction::{Feasibility, Headline, Method, MethodVerdict, Prediction};
 use super::side::{Peer, Role};
-use super::{guess, hole_punching, ipv6, methods, teredo};
+use super::{birthday_punching, hole_punching, ipv6, methods, port_prediction, teredo};
 
 /// Predicts, method by method, whether `novice` and `helper` can connect.
 pub fn predict(novice: &ProbeReport, helper: &ProbeReport) -> Prediction {
@@ -17,8 +17,8 @@ pub fn predict(novice: &ProbeReport, helper: &ProbeReport) -> Prediction {
         methods::port_mapping(n, h, methods::Protocols::All),
         ipv6::ipv6(n, h, ipv6::Engine::Ranat),
         hole_punching::hole_punching(n, h),
-        guess::port_prediction(n, h),
-        guess::birthday_punching(n, h),
+        port_prediction::port_prediction(n, h),
+        birthday_punching::birthday_punching(n, h),
         teredo::rfc4380(n, h),
         teredo::rfc6081(n, h),
         methods::relay(),
