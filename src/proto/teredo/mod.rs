@@ -12,9 +12,9 @@ mod probe;
 mod qualify;
 
 #[cfg(test)]
-mod qualify_tests;
-#[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use address::*;
 pub use advert::*;
