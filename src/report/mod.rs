@@ -2,8 +2,6 @@
 
 mod advice;
 mod family;
-#[cfg(test)]
-mod fixtures;
 mod gateway_view;
 mod layout;
 mod load;
@@ -13,6 +11,8 @@ mod shared_address_space;
 mod table;
 mod teredo;
 mod teredo_view;
+#[cfg(test)]
+mod testing;
 mod topology;
 
 pub use advice::{Family, FamilyAdvice, advise_family, verdict_line};
