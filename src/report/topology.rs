@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::portmap::{PortMappingReport, Verification};
+use super::portmap::{PortControlProtocol, PortMappingReport, Verification};
 use super::shared_address_space::is_shared;
 
 /// The finding, from the most to the least harmful for direct connections.
@@ -94,8 +94,8 @@ pub fn assess(
         ("the UPnP gateway", ports.upnp.external_address),
         (
             ports.pcp.protocol.map_or("the PCP gateway", |p| match p {
-                super::PortControlProtocol::Pcp => "the PCP gateway",
-                super::PortControlProtocol::NatPmp => "the NAT-PMP gateway",
+                PortControlProtocol::Pcp => "the PCP gateway",
+                PortControlProtocol::NatPmp => "the NAT-PMP gateway",
             }),
             ports.pcp.external_address,
         ),
@@ -173,7 +173,7 @@ pub fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{MappingStatus, PortControlProtocol, PortControlReport, UpnpReport};
+    use crate::report::{MappingStatus, PortControlReport, UpnpReport};
 
     fn ports(upnp: Option<&str>, pcp: Option<&str>) -> PortMappingReport {
         let mut report = PortMappingReport::skipped("test");
