@@ -3,9 +3,10 @@
 use crate::proto::nat::FilteringBehavior;
 use crate::report::FamilyStatus;
 
-use super::punch::{self, Nat};
+use super::admission::{Nat, behaviours, opens};
+use super::hole_punching::explain_pair;
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::side::{Peer, agreed, depends_on, missing_behaviour};
-use super::{Feasibility, Method, MethodVerdict};
 
 /// Which engine's IPv6 abilities apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +52,8 @@ pub(crate) fn ipv6(n: Peer, h: Peer, engine: Engine) -> MethodVerdict {
         return MethodVerdict::new(method, Feasibility::Unknown, why);
     }
     let mut outcomes = Vec::new();
-    for a in punch::behaviours(n.ipv6()) {
-        for b in punch::behaviours(h.ipv6()) {
+    for a in behaviours(n.ipv6()) {
+        for b in behaviours(h.ipv6()) {
             outcomes.push(ipv6_outcome((n, a), (h, b), engine));
         }
     }
@@ -87,13 +88,13 @@ fn ipv6_outcome(n: (Peer, Nat), h: (Peer, Nat), engine: Engine) -> (Feasibility,
             );
         }
     }
-    let opened = punch::opens(n.1, h.1);
+    let opened = opens(n.1, h.1);
     match (opened, engine) {
         (true, Engine::Ranat) => (
             Feasibility::Works,
             format!(
                 "Both have IPv6 but filter unsolicited packets. {}",
-                punch::explain_pair(n, h)
+                explain_pair(n, h)
             ),
         ),
         (true, Engine::Windows) => (
@@ -108,7 +109,7 @@ fn ipv6_outcome(n: (Peer, Nat), h: (Peer, Nat), engine: Engine) -> (Feasibility,
             Feasibility::Fails,
             format!(
                 "Both have IPv6, but neither firewall admits the other. {}",
-                punch::explain_pair(n, h)
+                explain_pair(n, h)
             ),
         ),
     }

@@ -14,7 +14,8 @@ use crate::report::{
     ProbeReport, Rfc6081Extension, TeredoReport, TeredoReportState, UpnpReport,
 };
 
-use super::{Headline, predict};
+use super::pair::predict;
+use super::prediction::Headline;
 
 /// A classic NAT type as the matrix shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use crate::proto::nat::ClassicNatType;
 use crate::report::{FamilyStatus, MappingStatus, TestMapping, Topology};
 
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::side::{Peer, capitalise, ip_of};
-use super::{Feasibility, Method, MethodVerdict};
 
 /// Same LAN (RFC 5128 §3.2, RFC 4787 REQ-9).
 ///

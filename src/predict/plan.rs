@@ -2,15 +2,17 @@
 //! a destination-dependent NAT (RFC 5128 §3.5), and whether it joins a
 //! birthday attack, as the opening side (many mappings) or the probing
 //! side (many probes). The same facts decide the verdicts of
-//! [`super::guess`], so the punch does what the prediction assumed.
+//! [`super::port_prediction`] and [`super::birthday_punching`], so the
+//! punch does what the prediction assumed.
 
 use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::proto::punch::{Credentials, PortGuess, PunchConfig, Spray};
 use crate::report::{FamilyReport, ProbeReport};
 
+use super::admission::{Nat, opens};
 use super::birthday::{OPEN_PORTS, PROBES, PROBES_PER_SECOND};
-use super::guess::birthday_direction;
-use super::punch::{Nat, opens};
+use super::birthday_punching::birthday_direction;
+use super::port_prediction::port_guess;
 
 /// This side's punching plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +61,10 @@ fn random(family: &FamilyReport) -> bool {
 /// punching cannot open the pair.
 pub fn punch_plan(me: &ProbeReport, peer: &ProbeReport, birthday: bool) -> PunchPlan {
     let (mine, theirs) = (&me.ipv4, &peer.ipv4);
-    let guess = match mine.port_allocation.map(|a| (a.kind, a.delta)) {
-        _ if !dependent(mine) => None,
-        Some((PortAllocationKind::Sequential, Some(delta))) => {
-            Some(PortGuess::Sequential { delta })
-        }
-        Some((PortAllocationKind::Preserving, _)) => Some(PortGuess::Preserving),
-        _ => None,
-    };
+    let guess = mine
+        .port_allocation
+        .filter(|_| dependent(mine))
+        .and_then(port_guess);
     let mut plan = PunchPlan {
         guess,
         sockets: 1,

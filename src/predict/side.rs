@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::proto::nat::{FilteringBehavior, MappingBehavior};
 use crate::report::{FamilyReport, FamilyStatus, ProbeReport};
 
-use super::Feasibility;
+use super::prediction::Feasibility;
 
 /// Which peer a report belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use crate::proto::nat::FilteringBehavior;
 use crate::proto::teredo::TeredoNat;
 use crate::report::{Rfc6081Extension, TeredoReportState};
 
+use super::prediction::{Feasibility, Method, MethodVerdict};
 use super::side::{BOOLS, Peer, agreed, completions};
-use super::{Feasibility, Method, MethodVerdict};
 
 /// The NAT as the Teredo peer-to-peer rules see it. Teredo itself does not
 /// tell address- from port-restricted NATs apart; the STUN probe's IPv4

@@ -3,10 +3,10 @@
 
 use comfy_table::{Cell, Color};
 
+use super::layout::{RenderOptions, bullets, clean, new_table, wrap};
 use super::portmap::{
     MappingStatus, PortControlReport, PortMappingReport, TestMapping, UpnpReport, Verification,
 };
-use super::table::{RenderOptions, bullets, clean, new_table, wrap};
 use super::topology::{Topology, TopologyReport};
 
 /// The "Port mapping" section: one row per method, then the topology.

@@ -146,12 +146,12 @@ fn same_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::fixtures;
+    use crate::report::testing;
 
     fn sample() -> String {
-        let report = fixtures::report(
-            fixtures::classified(crate::proto::nat::ClassicNatType::PortRestrictedCone),
-            fixtures::no_ipv6(),
+        let report = testing::report(
+            testing::classified(crate::proto::nat::ClassicNatType::PortRestrictedCone),
+            testing::no_ipv6(),
         );
         serde_json::to_string_pretty(&report).unwrap()
     }

@@ -5,7 +5,7 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV4};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::FamilyReport;
+use super::family::FamilyReport;
 use crate::proto::nat::PortAllocationKind;
 use crate::proto::teredo::{QualificationOutcome, TeredoNat, TeredoState};
 

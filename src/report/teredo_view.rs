@@ -3,8 +3,8 @@
 
 use comfy_table::{Cell, Color};
 
+use super::layout::{RenderOptions, bullets, clean, new_table, wrap};
 use super::portmap::PortMappingReport;
-use super::table::{RenderOptions, bullets, clean, new_table, wrap};
 use super::teredo::{Rfc6081Extension, TeredoReport, TeredoReportState};
 use crate::proto::teredo::TeredoNat;
 

@@ -2,11 +2,12 @@
 //! the probe gathered: the host's own address, what the gateway says its
 //! external address is, and what the STUN server saw.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::portmap::{PortMappingReport, Verification};
+use super::portmap::{PortControlProtocol, PortMappingReport, Verification};
+use super::shared_address_space::is_shared;
 
 /// The finding, from the most to the least harmful for direct connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,12 +49,6 @@ pub struct TopologyReport {
     pub finding: Topology,
     /// Each fact that led to the finding, in words.
     pub evidence: Vec<String>,
-}
-
-/// RFC 6598 shared address space, used behind carrier-grade NAT.
-pub fn is_shared(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    a == 100 && (64..128).contains(&b)
 }
 
 /// Reads the IPv4 evidence: the local and STUN-mapped endpoints of the
@@ -99,8 +94,8 @@ pub fn assess(
         ("the UPnP gateway", ports.upnp.external_address),
         (
             ports.pcp.protocol.map_or("the PCP gateway", |p| match p {
-                super::PortControlProtocol::Pcp => "the PCP gateway",
-                super::PortControlProtocol::NatPmp => "the NAT-PMP gateway",
+                PortControlProtocol::Pcp => "the PCP gateway",
+                PortControlProtocol::NatPmp => "the NAT-PMP gateway",
             }),
             ports.pcp.external_address,
         ),
@@ -178,7 +173,7 @@ pub fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{MappingStatus, PortControlProtocol, PortControlReport, UpnpReport};
+    use crate::report::{MappingStatus, PortControlReport, UpnpReport};
 
     fn ports(upnp: Option<&str>, pcp: Option<&str>) -> PortMappingReport {
         let mut report = PortMappingReport::skipped("test");
@@ -230,8 +225,6 @@ mod tests {
         assert_eq!(r.finding, Topology::CarrierGradeNatLikely);
         let r = assess(Some("100.100.0.9:4000"), MAPPED, &ports(None, None));
         assert_eq!(r.finding, Topology::CarrierGradeNatLikely);
-        assert!(!is_shared(Ipv4Addr::new(100, 128, 0, 1)));
-        assert!(!is_shared(Ipv4Addr::new(100, 63, 255, 255)));
     }
 
     #[test]

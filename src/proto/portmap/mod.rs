@@ -5,12 +5,12 @@
 //! UPnP IGD is not here: it needs HTTP and XML, and lives in `io/`.
 
 mod config;
-#[cfg(test)]
-mod fake;
 mod mapper;
 pub mod natpmp;
 mod outcome;
 pub mod pcp;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 use std::net::Ipv4Addr;

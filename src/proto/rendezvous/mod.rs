@@ -19,4 +19,4 @@ pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, Server
 pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
 
 #[cfg(test)]
-mod hostile_input;
+mod tests;

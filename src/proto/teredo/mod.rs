@@ -5,18 +5,20 @@
 
 mod address;
 mod advert;
+mod config;
 mod outcome;
 mod packet;
 mod probe;
 mod qualify;
 
 #[cfg(test)]
-mod qualify_tests;
-#[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use address::*;
 pub use advert::*;
+pub use config::QualificationConfig;
 pub use outcome::{QualificationOutcome, TeredoNat, TeredoState};
 pub use packet::*;
 pub use probe::{AnswerError, CONE_SOCKET, InvalidAnswer, Probe, ProbeNonces, RESTRICTED_SOCKET};

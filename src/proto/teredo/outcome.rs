@@ -6,9 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::address::TeredoAddress;
-use super::advert::RouterAdvertisement;
-use super::probe::InvalidAnswer;
-use super::qualify::QualificationConfig;
+use super::config::QualificationConfig;
+use super::probe::{InvalidAnswer, ProbeEnd};
 
 /// The client state a Teredo client would end in (RFC 4380 §5.2.1; the
 /// names `netsh interface teredo show state` prints).
@@ -91,29 +90,6 @@ impl QualificationOutcome {
             (self.primary, self.mapping_via_primary.map(|m| m.port())),
             (self.secondary, self.mapping_via_secondary.map(|m| m.port())),
         ]
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Answer {
-    pub ra: RouterAdvertisement,
-    pub rtt: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum ProbeEnd {
-    NotRun,
-    Running,
-    Answered(Answer),
-    TimedOut,
-}
-
-impl ProbeEnd {
-    fn answer(&self) -> Option<&Answer> {
-        match self {
-            Self::Answered(a) => Some(a),
-            _ => None,
-        }
     }
 }
 

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::advert::RaError;
-use super::outcome::ProbeEnd;
+use super::advert::{RaError, RouterAdvertisement};
+use super::config::QualificationConfig;
 use super::packet::{Nonce, RsKind, router_solicitation};
-use super::qualify::QualificationConfig;
 use crate::proto::machine::{SocketId, Transmit};
 use crate::proto::stun::Schedule;
 
@@ -108,6 +107,31 @@ pub struct InvalidAnswer {
     pub socket: SocketId,
     pub from: SocketAddr,
     pub error: AnswerError,
+}
+
+/// A probe's answer: the advertisement and the round trip it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Answer {
+    pub ra: RouterAdvertisement,
+    pub rtt: Duration,
+}
+
+/// How a probe ended, or that it did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ProbeEnd {
+    NotRun,
+    Running,
+    Answered(Answer),
+    TimedOut,
+}
+
+impl ProbeEnd {
+    pub fn answer(&self) -> Option<&Answer> {
+        match self {
+            Self::Answered(a) => Some(a),
+            _ => None,
+        }
+    }
 }
 
 /// One solicitation and its retransmissions.

@@ -1,6 +1,6 @@
 use super::*;
-use crate::proto::portmap::fake::{self, EPOCH};
 use crate::proto::portmap::pcp::Nonce;
+use crate::proto::portmap::testing::{self, EPOCH};
 use crate::proto::portmap::{RefusalCode, unusable_external};
 
 mod deletion;
@@ -74,7 +74,7 @@ fn run_unanswered(m: &mut PortMapper, t0: Instant) -> (Vec<(Duration, Sent)>, Du
 }
 
 fn pcp_success(request: &Transmit) -> Vec<u8> {
-    fake::pcp_answer(&request.payload, 0, 120, SocketAddrV4::new(EXTERNAL, 50000))
+    testing::pcp_answer(&request.payload, 0, 120, SocketAddrV4::new(EXTERNAL, 50000))
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     let mut m = PortMapper::new(config(), t0).unwrap();
     drain(&mut m);
     let t1 = t0 + ms(20);
-    m.handle_input(t1, CONTROL, server(), &fake::natpmp_refusal());
+    m.handle_input(t1, CONTROL, server(), &testing::natpmp_refusal());
     assert_eq!(m.pcp_refused_version(), Some(0));
     let sent = drain(&mut m);
     assert_eq!(sent.len(), 1);
@@ -116,7 +116,7 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     m.handle_input(t1 + ms(1), CONTROL, server(), &[0, 0, 0, 1, 0, 0, 3, 232]);
     assert_eq!(m.stale_answers(), 1);
     let t2 = t1 + ms(2);
-    m.handle_input(t2, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
+    m.handle_input(t2, CONTROL, server(), &testing::natpmp_address(EXTERNAL));
     let sent = drain(&mut m);
     assert_eq!(sent.len(), 1);
     assert_eq!(
@@ -125,9 +125,9 @@ fn unsupported_version_switches_to_natpmp_at_once() {
     );
     assert_eq!(m.poll_timeout(), Some(t2 + ms(250)));
     // A repeated answer to opcode 0 is a duplicate, not a bad answer.
-    m.handle_input(t2, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
+    m.handle_input(t2, CONTROL, server(), &testing::natpmp_address(EXTERNAL));
     assert_eq!(m.stale_answers(), 2);
-    let answer = fake::natpmp_map_answer(&sent[0].payload, 0, 50001, 60);
+    let answer = testing::natpmp_map_answer(&sent[0].payload, 0, 50001, 60);
     m.handle_input(t2 + ms(2), CONTROL, server(), &answer);
     assert_eq!(
         m.outcome(),
@@ -146,7 +146,7 @@ fn another_pcp_version_also_falls_back() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(config(), t0).unwrap();
     let sent = drain(&mut m);
-    let mut answer = fake::pcp_answer(&sent[0].payload, 1, 0, SocketAddrV4::new(EXTERNAL, 0));
+    let mut answer = testing::pcp_answer(&sent[0].payload, 1, 0, SocketAddrV4::new(EXTERNAL, 0));
     answer[0] = 1;
     m.handle_input(t0, CONTROL, server(), &answer);
     assert_eq!(m.pcp_refused_version(), Some(1));
@@ -258,7 +258,7 @@ fn the_outcome_is_final() {
     let sent = drain(&mut m);
     m.handle_input(t0, CONTROL, server(), &pcp_success(&sent[0]));
     let before = m.outcome().cloned();
-    let refusal = fake::pcp_answer(
+    let refusal = testing::pcp_answer(
         &sent[0].payload,
         2,
         30,
@@ -315,8 +315,8 @@ fn hostile_datagrams_never_panic_or_forge_a_mapping() {
     };
     let in_natpmp_map = || {
         let (mut m, _) = fresh();
-        m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
-        m.handle_input(t0, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
+        m.handle_input(t0, CONTROL, server(), &testing::natpmp_refusal());
+        m.handle_input(t0, CONTROL, server(), &testing::natpmp_address(EXTERNAL));
         let sent = drain(&mut m);
         assert_eq!(classify(&sent[1]), Sent::NatPmpMap);
         (m, sent)
@@ -325,9 +325,9 @@ fn hostile_datagrams_never_panic_or_forge_a_mapping() {
     let (_, natpmp_sent) = in_natpmp_map();
     let answers = [
         pcp_success(&pcp_sent[0]),
-        fake::natpmp_refusal(),
-        fake::natpmp_address(EXTERNAL),
-        fake::natpmp_map_answer(&natpmp_sent[1].payload, 0, 50000, 120),
+        testing::natpmp_refusal(),
+        testing::natpmp_address(EXTERNAL),
+        testing::natpmp_map_answer(&natpmp_sent[1].payload, 0, 50000, 120),
     ];
     for answer in &answers {
         let mut variants: Vec<Vec<u8>> = (0..answer.len()).map(|n| answer[..n].to_vec()).collect();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::proto::portmap::fake;
+use crate::proto::portmap::testing;
 
 const NONCE: Nonce = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
@@ -100,13 +100,13 @@ fn every_result_code_is_named_and_decoded() {
         assert_eq!(rc.code(), code);
         assert!(rc.to_string().starts_with(&format!("{name} ({code}): ")));
         if code > 0 {
-            let answer = fake::pcp_answer(&REQUEST_BYTES, code, 30, ext("0.0.0.0:0"));
+            let answer = testing::pcp_answer(&REQUEST_BYTES, code, 30, ext("0.0.0.0:0"));
             assert_eq!(
                 request().decode_response(&answer),
                 Ok(Response::Failure {
                     code: rc,
                     lifetime: 30,
-                    epoch: fake::EPOCH
+                    epoch: testing::EPOCH
                 })
             );
         }
@@ -264,7 +264,7 @@ fn refuses_answers_to_other_requests() {
 #[test]
 fn refuses_unusable_external_endpoints() {
     for bad in ["0.0.0.0:50000", "224.1.2.3:50000", "255.255.255.255:50000"] {
-        let answer = fake::pcp_answer(&REQUEST_BYTES, 0, 3600, ext(bad));
+        let answer = testing::pcp_answer(&REQUEST_BYTES, 0, 3600, ext(bad));
         assert!(
             matches!(
                 request().decode_response(&answer),
@@ -273,7 +273,7 @@ fn refuses_unusable_external_endpoints() {
             "{bad} accepted"
         );
     }
-    let answer = fake::pcp_answer(&REQUEST_BYTES, 0, 3600, ext("203.0.113.7:0"));
+    let answer = testing::pcp_answer(&REQUEST_BYTES, 0, 3600, ext("203.0.113.7:0"));
     assert_eq!(
         request().decode_response(&answer),
         Err(DecodeError::ExternalPortZero)
@@ -296,10 +296,10 @@ fn refuses_unusable_external_endpoints() {
 #[test]
 fn deletion_answer_echoes_all_zeros() {
     let del = MapRequest::delete(CLIENT, NONCE, Transport::Udp, 40000);
-    let answer = fake::pcp_answer(&del.encode(), 0, 0, ext("0.0.0.0:0"));
+    let answer = testing::pcp_answer(&del.encode(), 0, 0, ext("0.0.0.0:0"));
     let expected = Ok(Response::Map(MapResponse {
         lifetime: 0,
-        epoch: fake::EPOCH,
+        epoch: testing::EPOCH,
         external: ext("0.0.0.0:0"),
         options: vec![],
     }));

@@ -18,7 +18,7 @@ fn deletes_a_pcp_mapping() {
     assert_eq!(sent[0].payload[24..36], NONCE);
     // A late answer to the creation request is not the confirmation.
     let creation = pcp::MapRequest::new(CLIENT, NONCE, Transport::Udp, PORT, 0, 120);
-    let old = fake::pcp_answer(&creation.encode(), 0, 120, mapping.external);
+    let old = testing::pcp_answer(&creation.encode(), 0, 120, mapping.external);
     m.handle_input(t0, CONTROL, server(), &old);
     assert_eq!(m.outcome(), None);
     assert_eq!(m.stale_answers(), 1);
@@ -27,7 +27,7 @@ fn deletes_a_pcp_mapping() {
         t0,
         CONTROL,
         server(),
-        &fake::pcp_answer(&sent[0].payload, 0, 0, zero),
+        &testing::pcp_answer(&sent[0].payload, 0, 0, zero),
     );
     assert_eq!(
         m.outcome(),
@@ -55,7 +55,7 @@ fn deletes_a_natpmp_mapping_without_asking_for_the_address() {
     let sent = drain(&mut m);
     assert_eq!(sent[0].payload, [0, 1, 0, 0, 0x9c, 0x41, 0, 0, 0, 0, 0, 0]);
     // §3.4: a deletion is confirmed with external port 0 and lifetime 0.
-    let answer = fake::natpmp_map_answer(&sent[0].payload, 0, 0, 0);
+    let answer = testing::natpmp_map_answer(&sent[0].payload, 0, 0, 0);
     m.handle_input(t0, CONTROL, server(), &answer);
     assert!(matches!(
         m.outcome(),
@@ -92,14 +92,14 @@ fn deleting_after_an_error_runs_the_whole_plan() {
     // The same, answered by a NAT-PMP-only gateway.
     let mut m = PortMapper::delete(config(), None, t0).unwrap();
     drain(&mut m);
-    m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
+    m.handle_input(t0, CONTROL, server(), &testing::natpmp_refusal());
     let sent = drain(&mut m);
     assert_eq!(classify(&sent[0]), Sent::NatPmpDelete);
     m.handle_input(
         t0,
         CONTROL,
         server(),
-        &fake::natpmp_map_answer(&sent[0].payload, 0, 0, 0),
+        &testing::natpmp_map_answer(&sent[0].payload, 0, 0, 0),
     );
     assert!(matches!(m.outcome(), Some(Ok(Mapping { lifetime: 0, .. }))));
 }

@@ -8,7 +8,7 @@ fn pcp_refusals_end_the_exchange_with_the_code() {
         let t0 = Instant::now();
         let mut m = PortMapper::new(config(), t0).unwrap();
         let sent = drain(&mut m);
-        let answer = fake::pcp_answer(
+        let answer = testing::pcp_answer(
             &sent[0].payload,
             code,
             30,
@@ -30,7 +30,7 @@ fn address_mismatch_explains_double_nat() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(config(), t0).unwrap();
     let sent = drain(&mut m);
-    let answer = fake::pcp_answer(
+    let answer = testing::pcp_answer(
         &sent[0].payload,
         12,
         1800,
@@ -53,11 +53,11 @@ fn natpmp_refusals_end_the_exchange_with_the_code() {
         let t0 = Instant::now();
         let mut m = PortMapper::new(config(), t0).unwrap();
         drain(&mut m);
-        m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
+        m.handle_input(t0, CONTROL, server(), &testing::natpmp_refusal());
         drain(&mut m);
-        m.handle_input(t0, CONTROL, server(), &fake::natpmp_address(EXTERNAL));
+        m.handle_input(t0, CONTROL, server(), &testing::natpmp_address(EXTERNAL));
         let sent = drain(&mut m);
-        let answer = fake::natpmp_map_answer(&sent[0].payload, code, 0, 0);
+        let answer = testing::natpmp_map_answer(&sent[0].payload, code, 0, 0);
         m.handle_input(t0, CONTROL, server(), &answer);
         let expected = natpmp::ResultCode::from_u16(code);
         assert_eq!(
@@ -76,7 +76,7 @@ fn a_late_pcp_refusal_is_the_verdict_if_natpmp_stays_silent() {
     let mut m = PortMapper::new(config(), t0).unwrap();
     let first = drain(&mut m).remove(0);
     m.handle_timeout(t0 + ms(1100));
-    let answer = fake::pcp_answer(
+    let answer = testing::pcp_answer(
         &first.payload,
         2,
         30,

@@ -41,7 +41,7 @@ fn natpmp_only_gateway_that_then_goes_silent() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(config(), t0).unwrap();
     drain(&mut m);
-    m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
+    m.handle_input(t0, CONTROL, server(), &testing::natpmp_refusal());
     let (sent, ended) = run_unanswered(&mut m, t0);
     assert_eq!(
         sent,
@@ -64,13 +64,13 @@ fn natpmp_mapping_unanswered_after_the_address() {
     let t0 = Instant::now();
     let mut m = PortMapper::new(config(), t0).unwrap();
     drain(&mut m);
-    m.handle_input(t0, CONTROL, server(), &fake::natpmp_refusal());
+    m.handle_input(t0, CONTROL, server(), &testing::natpmp_refusal());
     drain(&mut m);
     m.handle_input(
         t0 + ms(5),
         CONTROL,
         server(),
-        &fake::natpmp_address(EXTERNAL),
+        &testing::natpmp_address(EXTERNAL),
     );
     let (sent, ended) = run_unanswered(&mut m, t0);
     assert_eq!(sent.first(), Some(&(ms(0), Sent::NatPmpMap)));

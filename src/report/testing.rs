@@ -5,7 +5,11 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
-use super::model::{FamilyReport, FamilyStatus, ProbeReport, SCHEMA_VERSION, ServerReport};
+use super::family::{FamilyReport, FamilyStatus, ServerReport, verdict};
+use super::model::{ProbeReport, SCHEMA_VERSION};
+use super::portmap::PortMappingReport;
+use super::teredo::TeredoReport;
+use super::topology::{Topology, TopologyReport};
 
 /// A server that answered, with its own view of the NAT.
 pub fn server(address: &str, capable: bool, rtt_ms: f64, classic: ClassicNatType) -> ServerReport {
@@ -149,18 +153,18 @@ pub fn no_ipv6() -> FamilyReport {
 
 /// A report of two families with the verdict the probe would give.
 pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
-    let verdict = super::verdict(&[&ipv4, &ipv6]);
+    let verdict = verdict(&[&ipv4, &ipv6]);
     ProbeReport {
         schema_version: SCHEMA_VERSION,
         ranat_version: "0.1.0".to_string(),
         ipv4,
         ipv6,
-        port_mapping: super::PortMappingReport::skipped("not checked (--no-portmap)"),
-        topology: super::TopologyReport {
-            finding: super::Topology::Unknown,
+        port_mapping: PortMappingReport::skipped("not checked (--no-portmap)"),
+        topology: TopologyReport {
+            finding: Topology::Unknown,
             evidence: vec!["no STUN server answered over IPv4".into()],
         },
-        teredo: super::TeredoReport::skipped("not checked (--no-teredo)", None),
+        teredo: TeredoReport::skipped("not checked (--no-teredo)", None),
         verdict,
         duration_ms: 2345,
     }
