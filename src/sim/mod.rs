@@ -8,5 +8,7 @@ pub mod pair;
 pub mod rendezvous;
 #[cfg(test)]
 mod sweep;
+#[cfg(test)]
+pub mod teredo;
 pub mod wire;
 pub mod world;

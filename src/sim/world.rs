@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::nat::Nat;
 use super::wire::{Link, Packet, Path, Wire};
-use crate::proto::machine::{Bind, Machine, SocketId};
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
 /// The first ephemeral port of every host; each new socket takes the next
 /// one 7 ports on, so that port-preserving and sequential NATs never look
@@ -57,6 +57,8 @@ struct Node {
     locals: HashMap<SocketId, SocketAddr>,
     /// The stream sockets, with the server endpoint each is connected to.
     streams: HashMap<SocketId, SocketAddr>,
+    /// Everything the machine sent, with the time, when tapped.
+    tap: Option<Vec<(Instant, Transmit)>>,
 }
 
 /// The world; see the module documentation.
@@ -136,6 +138,7 @@ impl World {
             host,
             locals: HashMap::new(),
             streams: HashMap::new(),
+            tap: None,
         });
         self.rebind(id);
         id
@@ -195,6 +198,17 @@ impl World {
         (self.nodes[node.0].machine.as_mut() as &mut dyn Any)
             .downcast_mut()
             .expect("the node runs a machine of this type")
+    }
+
+    /// Records everything `node` sends from now on, as a capture on its
+    /// host would.
+    pub fn tap(&mut self, node: NodeId) {
+        self.nodes[node.0].tap.get_or_insert_with(Vec::new);
+    }
+
+    /// What `node` sent since it was tapped, with the time of each.
+    pub fn tapped(&self, node: NodeId) -> &[(Instant, Transmit)] {
+        self.nodes[node.0].tap.as_deref().unwrap_or_default()
     }
 
     /// Where socket `socket` of `node` is bound.
@@ -278,6 +292,10 @@ impl World {
         for i in 0..self.nodes.len() {
             self.rebind(NodeId(i));
             while let Some(t) = self.nodes[i].machine.poll_transmit() {
+                let now = self.now;
+                if let Some(tap) = self.nodes[i].tap.as_mut() {
+                    tap.push((now, t.clone()));
+                }
                 let Some(local) = self.nodes[i].locals.get(&t.socket).copied() else {
                     continue;
                 };

@@ -12,7 +12,7 @@ mod probe;
 mod qualify;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
