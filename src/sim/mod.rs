@@ -5,6 +5,8 @@
 pub mod lab;
 pub mod nat;
 pub mod pair;
+#[cfg(test)]
+pub mod port_control;
 pub mod rendezvous;
 #[cfg(test)]
 mod sweep;

@@ -97,6 +97,22 @@ impl Nat {
         true
     }
 
+    /// Removes the static mapping of `internal`; the external port it had.
+    pub fn remove_static(&mut self, internal: SocketAddr) -> Option<u16> {
+        let port = self.static_port(internal)?;
+        self.index.remove(&(internal, None));
+        self.mappings.remove(&port);
+        Some(port)
+    }
+
+    /// The external port of `internal`'s static mapping.
+    pub fn static_port(&self, internal: SocketAddr) -> Option<u16> {
+        self.index
+            .get(&(internal, None))
+            .copied()
+            .filter(|p| self.mappings.get(p).is_some_and(|m| m.fixed))
+    }
+
     pub fn external_ip(&self) -> IpAddr {
         self.external_ip
     }
@@ -158,12 +174,7 @@ impl Nat {
         destination: SocketAddr,
     ) -> SocketAddr {
         let key = self.key(destination);
-        let fixed = self
-            .index
-            .get(&(internal, None))
-            .copied()
-            .filter(|p| self.mappings.get(p).is_some_and(|m| m.fixed));
-        let port = match fixed {
+        let port = match self.static_port(internal) {
             Some(port) => port,
             None => {
                 if let Some(port) = self.index.get(&(internal, key)).copied() {

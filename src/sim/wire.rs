@@ -38,6 +38,9 @@ pub enum Path {
     /// Looped back inside a NAT (RFC 4787 §6): `to` is the internal
     /// endpoint, delivered at once without filtering.
     Hairpin,
+    /// From a NAT device to a host on its LAN: `to` is the internal
+    /// endpoint, delivered after the one-way delay without filtering.
+    Lan,
     /// Part of a stream (TCP), to socket `socket` of the world's node
     /// number `node`: delayed, never lost, past the NATs' UDP state.
     Stream { node: usize, socket: SocketId },
@@ -83,6 +86,7 @@ impl Wire {
                 let lost = self.rng.random::<f64>() < self.link.loss;
                 match path {
                     Path::Hairpin => now,
+                    Path::Lan => now + self.link.one_way,
                     _ if lost => return,
                     _ => now + self.link.one_way,
                 }

@@ -33,6 +33,19 @@ pub struct NatId(usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId(usize);
 
+/// A service the NAT device itself runs on its LAN side (a PCP or
+/// NAT-PMP server), with the power to change the NAT's mappings.
+pub trait LanService {
+    /// A request from `from` on the LAN: the answer, if any.
+    fn answer(
+        &mut self,
+        now: Instant,
+        nat: &mut Nat,
+        from: SocketAddr,
+        request: &[u8],
+    ) -> Option<Vec<u8>>;
+}
+
 /// How a host reaches the rest of the world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uplink {
@@ -73,6 +86,8 @@ pub struct World {
     bound: HashMap<SocketAddr, (NodeId, SocketId)>,
     /// Addresses whose packets vanish.
     silent: HashSet<IpAddr>,
+    /// The NATs' own services, by the LAN endpoint they answer on.
+    lan_services: HashMap<(NatId, SocketAddr), Box<dyn LanService>>,
     /// (server endpoint, client as the server sees it) -> the client's
     /// stream socket, for the server's answers.
     stream_peers: HashMap<(SocketAddr, SocketAddr), (NodeId, SocketId)>,
@@ -90,6 +105,7 @@ impl World {
             nodes: Vec::new(),
             bound: HashMap::new(),
             silent: HashSet::new(),
+            lan_services: HashMap::new(),
             stream_peers: HashMap::new(),
         }
     }
@@ -122,6 +138,21 @@ impl World {
             next_port: FIRST_PORT,
         });
         HostId(self.hosts.len() - 1)
+    }
+
+    /// The NAT `nat` answers on its LAN endpoint `at` with `service`.
+    pub fn add_lan_service(
+        &mut self,
+        nat: NatId,
+        at: SocketAddr,
+        service: impl LanService + 'static,
+    ) {
+        self.lan_services.insert((nat, at), Box::new(service));
+    }
+
+    /// The NAT `nat`.
+    pub fn nat(&self, id: NatId) -> &Nat {
+        &self.nats[id.0]
     }
 
     /// Packets to `ip` vanish from now on (a server address that never
@@ -364,6 +395,18 @@ impl World {
             Uplink::Behind(nat) => {
                 let now = self.now;
                 let n = &mut self.nats[nat.0];
+                if let Some(service) = self.lan_services.get_mut(&(nat, to)) {
+                    if let Some(answer) = service.answer(now, n, local, &payload) {
+                        let packet = Packet {
+                            from: to,
+                            to: local,
+                            payload: answer,
+                            path: Path::Lan,
+                        };
+                        self.wire.send(now, packet);
+                    }
+                    return;
+                }
                 let from = n.outbound(now, local, to);
                 // RFC 4787 §6: a hairpinning NAT loops the packet back with
                 // the external source.
@@ -400,7 +443,7 @@ impl World {
                 .handle_input(self.now, socket, p.from, &p.payload);
             return;
         }
-        let (internal, through_nat) = if p.path == Path::Hairpin {
+        let (internal, through_nat) = if matches!(p.path, Path::Hairpin | Path::Lan) {
             (Some(p.to), true)
         } else if let Some(nat) = self.nats.iter_mut().find(|n| n.external_ip() == p.to.ip()) {
             (nat.inbound(self.now, p.from, p.to), true)

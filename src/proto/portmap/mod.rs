@@ -10,7 +10,7 @@ pub mod natpmp;
 mod outcome;
 pub mod pcp;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::fmt;
 use std::net::Ipv4Addr;
