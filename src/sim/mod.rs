@@ -9,8 +9,9 @@ pub mod pair;
 pub mod port_control;
 pub mod rendezvous;
 #[cfg(test)]
-mod sweep;
-#[cfg(test)]
 pub mod teredo;
 pub mod wire;
 pub mod world;
+
+#[cfg(test)]
+mod tests;

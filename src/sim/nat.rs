@@ -257,3 +257,6 @@ impl Nat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
