@@ -20,6 +20,21 @@ pub enum Allocation {
     Random { seed: u64 },
 }
 
+impl Allocation {
+    /// One allocator of each kind: preserving, sequential from 20000 by 1,
+    /// and random from `seed`.
+    pub fn every(seed: u64) -> [Allocation; 3] {
+        [
+            Allocation::Preserving,
+            Allocation::Sequential {
+                start: 20000,
+                delta: 1,
+            },
+            Allocation::Random { seed },
+        ]
+    }
+}
+
 /// A NAT's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NatBehavior {
@@ -29,6 +44,29 @@ pub struct NatBehavior {
     /// Whether a packet to the NAT's own external endpoint is looped back
     /// in (RFC 4787 §6).
     pub hairpinning: bool,
+}
+
+impl NatBehavior {
+    /// Every RFC 4787 mapping × filtering × [`Allocation::every`] ×
+    /// hairpinning off and on: 54 behaviours.
+    pub fn every(seed: u64) -> impl Iterator<Item = NatBehavior> {
+        MappingBehavior::ALL.into_iter().flat_map(move |mapping| {
+            FilteringBehavior::ALL
+                .into_iter()
+                .flat_map(move |filtering| {
+                    Allocation::every(seed)
+                        .into_iter()
+                        .flat_map(move |allocation| {
+                            [false, true].map(|hairpinning| NatBehavior {
+                                mapping,
+                                filtering,
+                                allocation,
+                                hairpinning,
+                            })
+                        })
+                })
+        })
+    }
 }
 
 #[derive(Debug)]

@@ -9,10 +9,10 @@
 use std::net::SocketAddr;
 
 use super::lab::{self, Conditions, Gateway, Server};
-use super::nat::{Allocation, NatBehavior};
+use super::nat::NatBehavior;
 use super::pair::{self, Meeting, Side};
 use crate::predict::{PunchExpectation, predict, punch_plan};
-use crate::proto::nat::{DiscoveryConfig, FilteringBehavior as F, MappingBehavior as M};
+use crate::proto::nat::DiscoveryConfig;
 use crate::proto::punch::{Credentials, PunchOutcome};
 use crate::report::{
     FamilyReport, FamilyStatus, PortMappingReport, ProbeReport, ServerResult, TeredoReport, combine,
@@ -20,32 +20,14 @@ use crate::report::{
 
 /// Every gateway of the scenario space; `seed` varies random allocators.
 fn gateways(seed: u64) -> Vec<Gateway> {
-    let mut out = vec![Gateway::None, Gateway::Blocked];
-    for mapping in M::ALL {
-        for filtering in F::ALL {
-            for allocation in [
-                Allocation::Preserving,
-                Allocation::Sequential {
-                    start: 20000,
-                    delta: 1,
-                },
-                Allocation::Random { seed },
-            ] {
-                for hairpinning in [false, true] {
-                    out.push(Gateway::Nat {
-                        behavior: NatBehavior {
-                            mapping,
-                            filtering,
-                            allocation,
-                            hairpinning,
-                        },
-                        firewall_only: false,
-                    });
-                }
-            }
-        }
-    }
-    out
+    let nats = NatBehavior::every(seed).map(|behavior| Gateway::Nat {
+        behavior,
+        firewall_only: false,
+    });
+    [Gateway::None, Gateway::Blocked]
+        .into_iter()
+        .chain(nats)
+        .collect()
 }
 
 /// The report `ranat probe` would write behind `gateway`, from the real

@@ -142,48 +142,31 @@ fn public(port_of: Option<SocketAddrV4>) -> Ipv4Addr {
 #[test]
 fn every_nat_behaviour_gets_the_teredo_type_its_configuration_implies() {
     let mut scenarios = 0;
-    for mapping in M::ALL {
-        for filtering in F::ALL {
-            for allocation in [
-                Allocation::Preserving,
-                Allocation::Sequential {
-                    start: 20000,
-                    delta: 1,
-                },
-                Allocation::Random { seed: 9 },
-            ] {
-                let behavior = NatBehavior {
-                    mapping,
-                    filtering,
-                    allocation,
-                    hairpinning: false,
-                };
-                // RFC 4380 §5.2.1: an answer from the other address gets
-                // in only through endpoint-independent filtering (cone);
-                // otherwise one mapping for both server addresses is
-                // restricted, two are symmetric.
-                let expected = match (filtering, mapping) {
-                    (F::EndpointIndependent, _) => TeredoNat::Cone,
-                    (_, M::EndpointIndependent) => TeredoNat::Restricted,
-                    _ => TeredoNat::Symmetric,
-                };
-                let o = qualify(
-                    world_with(Some(behavior), false, Misbehaviour::None),
-                    QualificationConfig::new(PRIMARY),
-                )
-                .outcome;
-                assert_eq!(o.state, TeredoState::Qualified, "{behavior:?}");
-                assert_eq!(o.nat, expected, "{behavior:?}");
-                assert_eq!(
-                    o.rfc4380_qualifies,
-                    Some(expected != TeredoNat::Symmetric),
-                    "{behavior:?}"
-                );
-                scenarios += 1;
-            }
-        }
+    for behavior in NatBehavior::every(9) {
+        // RFC 4380 §5.2.1: an answer from the other address gets in only
+        // through endpoint-independent filtering (cone); otherwise one
+        // mapping for both server addresses is restricted, two are
+        // symmetric.
+        let expected = match (behavior.filtering, behavior.mapping) {
+            (F::EndpointIndependent, _) => TeredoNat::Cone,
+            (_, M::EndpointIndependent) => TeredoNat::Restricted,
+            _ => TeredoNat::Symmetric,
+        };
+        let o = qualify(
+            world_with(Some(behavior), false, Misbehaviour::None),
+            QualificationConfig::new(PRIMARY),
+        )
+        .outcome;
+        assert_eq!(o.state, TeredoState::Qualified, "{behavior:?}");
+        assert_eq!(o.nat, expected, "{behavior:?}");
+        assert_eq!(
+            o.rfc4380_qualifies,
+            Some(expected != TeredoNat::Symmetric),
+            "{behavior:?}"
+        );
+        scenarios += 1;
     }
-    assert_eq!(scenarios, 27);
+    assert_eq!(scenarios, 54);
 }
 
 #[test]
