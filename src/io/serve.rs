@@ -18,9 +18,9 @@ pub async fn bind(config: ResponderConfig) -> Result<Server, ServeError> {
     let driver = Driver::bind(Responder::new(config))
         .await
         .map_err(|e| match e {
-            BindError::Socket { at, source } | BindError::Connect { server: at, source } => {
-                ServeError::Bind { addr: at, source }
-            }
+            BindError::Socket { at, source }
+            | BindError::Listen { at, source }
+            | BindError::Connect { server: at, source } => ServeError::Bind { addr: at, source },
             BindError::NoRoute { toward, source } => ServeError::Bind {
                 addr: toward,
                 source,
@@ -37,7 +37,7 @@ pub struct Server {
 impl Server {
     /// The endpoints it listens on.
     pub fn endpoints(&self) -> Vec<SocketAddr> {
-        (0..=u8::MAX)
+        (0..=u16::MAX)
             .map(SocketId)
             .map_while(|id| self.driver.local_addr(id))
             .collect()

@@ -62,7 +62,7 @@ struct FakeNet {
 }
 
 fn local(socket: SocketId) -> SocketAddrV4 {
-    SocketAddrV4::new(LOCAL_IP, 50000 + u16::from(socket.0))
+    SocketAddrV4::new(LOCAL_IP, 50000 + socket.0)
 }
 
 fn other(server: SocketAddrV4) -> SocketAddrV4 {
