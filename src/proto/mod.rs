@@ -4,6 +4,7 @@ pub mod machine;
 pub mod nat;
 pub mod portmap;
 pub mod punch;
+pub mod relay;
 pub mod rendezvous;
 pub mod stun;
 pub mod teredo;
