@@ -4,3 +4,4 @@
 //! "TURN REST API" kind.
 
 pub mod credentials;
+pub mod policy;
