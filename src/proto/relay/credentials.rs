@@ -128,6 +128,11 @@ impl UnixClock {
         Self { at, unix }
     }
 
+    /// The instant of the anchor.
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
     /// Unix seconds at `now` (an instant before the anchor reads as the
     /// anchor).
     pub fn seconds(&self, now: Instant) -> u64 {

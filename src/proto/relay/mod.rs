@@ -3,5 +3,9 @@
 //! `turn-client-proto` crates, with time-limited credentials of the
 //! "TURN REST API" kind.
 
+pub mod client;
 pub mod credentials;
 pub mod policy;
+pub mod server;
+#[cfg(test)]
+pub mod tests;
