@@ -6,5 +6,6 @@ pub mod portmap;
 pub mod punch;
 pub mod relay;
 pub mod rendezvous;
+pub mod serve;
 pub mod stun;
 pub mod teredo;
