@@ -19,6 +19,7 @@ use turn_client_proto::types::{Instant as TurnInstant, TurnCredentials};
 use turn_client_proto::udp::TurnClientUdp;
 
 use super::credentials::Credentials;
+use super::framing::{Framer, pad_for_stream};
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
 /// The one socket, toward the server.
@@ -75,6 +76,8 @@ pub struct RelayClient {
     /// The anchor of the crate's clock.
     origin: Instant,
     relayed: Option<SocketAddr>,
+    /// Cuts the TCP stream from the server into frames.
+    framing: Framer,
     events: VecDeque<RelayEvent>,
     transmits: VecDeque<Transmit>,
     wake: Option<Instant>,
@@ -98,6 +101,7 @@ impl RelayClient {
             local: None,
             origin: now,
             relayed: None,
+            framing: Framer::default(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             wake: None,
@@ -170,12 +174,8 @@ impl RelayClient {
             .send_to(TransportType::Udp, peer, bytes, at)
             .map_err(|e| RelayClientError::Refused(e.to_string()))?;
         if let Some(out) = out {
-            let out = out.build();
-            self.transmits.push_back(Transmit {
-                socket: SERVER,
-                destination: self.server,
-                payload: out.data,
-            });
+            let payload = out.build().data;
+            self.queue(payload);
         }
         Ok(())
     }
@@ -212,12 +212,9 @@ impl RelayClient {
                 TurnPollRet::AllocateTcpSocket { .. } | TurnPollRet::TcpClose { .. } => {}
             }
         }
+        let mut out = Vec::new();
         while let Some(t) = client.poll_transmit(at) {
-            self.transmits.push_back(Transmit {
-                socket: SERVER,
-                destination: self.server,
-                payload: t.data.to_vec(),
-            });
+            out.push(t.data.to_vec());
         }
         let mut events = Vec::new();
         while let Some(event) = client.poll_event() {
@@ -244,9 +241,43 @@ impl RelayClient {
             };
             self.events.push_back(event);
         }
+        for payload in out {
+            self.queue(payload);
+        }
         self.wake = wake.map(|w| self.std_instant(w));
         if closed {
             self.close();
+        }
+    }
+
+    /// Queues bytes for the server, ChannelData padded on a stream.
+    fn queue(&mut self, payload: Vec<u8>) {
+        let payload = match self.transport {
+            RelayTransport::Udp => payload,
+            RelayTransport::Tcp => pad_for_stream(payload),
+        };
+        self.transmits.push_back(Transmit {
+            socket: SERVER,
+            destination: self.server,
+            payload,
+        });
+    }
+
+    fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &[u8]) {
+        let at = self.turn_now(now);
+        let transport = match self.transport {
+            RelayTransport::Udp => TransportType::Udp,
+            RelayTransport::Tcp => TransportType::Tcp,
+        };
+        let (Some(client), Some(local)) = (self.client.as_mut(), self.local) else {
+            return;
+        };
+        let transmit = TurnTransmit::new(frame, transport, from, local);
+        if let TurnRecvRet::PeerData(data) = client.recv(transmit, at) {
+            self.events.push_back(RelayEvent::Data {
+                peer: data.peer,
+                bytes: data.data().to_vec(),
+            });
         }
     }
 
@@ -291,21 +322,30 @@ impl Machine for RelayClient {
         self.drain(now);
     }
 
+    /// A datagram, or bytes of the TCP stream cut into whole frames.
     fn handle_input(&mut self, now: Instant, _socket: SocketId, from: SocketAddr, bytes: &[u8]) {
-        let at = self.turn_now(now);
-        let transport = match self.transport {
-            RelayTransport::Udp => TransportType::Udp,
-            RelayTransport::Tcp => TransportType::Tcp,
+        let frames = match self.transport {
+            RelayTransport::Udp => vec![bytes.to_vec()],
+            RelayTransport::Tcp => {
+                self.framing.push(bytes);
+                let mut frames = Vec::new();
+                loop {
+                    match self.framing.next_frame() {
+                        Ok(Some(frame)) => frames.push(frame),
+                        Ok(None) => break,
+                        // A server that speaks something else: nothing more
+                        // can be read from it.
+                        Err(_) => {
+                            self.close();
+                            return;
+                        }
+                    }
+                }
+                frames
+            }
         };
-        let (Some(client), Some(local)) = (self.client.as_mut(), self.local) else {
-            return;
-        };
-        let transmit = TurnTransmit::new(bytes, transport, from, local);
-        if let TurnRecvRet::PeerData(data) = client.recv(transmit, at) {
-            self.events.push_back(RelayEvent::Data {
-                peer: data.peer,
-                bytes: data.data().to_vec(),
-            });
+        for frame in frames {
+            self.handle_frame(now, from, &frame);
         }
         self.drain(now);
     }

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod framing;
 pub mod policy;
 pub mod server;
 #[cfg(test)]

@@ -39,11 +39,11 @@ use turn_server_proto::server::TurnServer;
 use turn_server_proto::stun::agent::Transmit as TurnTransmit;
 use turn_server_proto::types::attribute::{Lifetime, RequestedTransport, XorPeerAddress};
 use turn_server_proto::types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH};
-use turn_server_proto::types::tcp::TurnTcpBuffer;
 use turn_server_proto::types::transmit::TransmitBuild;
 use turn_server_proto::types::{AddressFamily, Instant as TurnInstant};
 
 use super::credentials::{RestUsername, Secret, UnixClock};
+use super::framing::{Framer, pad_for_stream};
 use super::policy::{Bucket, Limits, PeerPolicy};
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
@@ -55,11 +55,6 @@ pub const LISTEN_TCP: SocketId = SocketId(1);
 const FIRST_DYNAMIC: u16 = 2;
 /// The last: room is left above for a machine that shares the port.
 const LAST_DYNAMIC: u16 = u16::MAX - 16;
-
-/// The most bytes a TCP connection may hold that do not yet make a whole
-/// STUN message or ChannelData (each is at most 4 + 65535 bytes plus
-/// padding); more is not TURN, and the connection is closed.
-const MAX_PARTIAL: usize = 65_600;
 
 /// How many ports an allocation tries before it gives up (508).
 const PORT_TRIES: u32 = 32;
@@ -136,9 +131,7 @@ struct PendingSocket {
 #[derive(Debug)]
 struct Connection {
     remote: SocketAddr,
-    framing: TurnTcpBuffer,
-    /// Bytes received that are not yet whole frames.
-    partial: usize,
+    framing: Framer,
 }
 
 /// A user's share.
@@ -401,10 +394,14 @@ impl Relay {
                 None => return,
             },
         };
+        let payload = match side {
+            Side::Udp => bytes,
+            Side::Tcp => pad_for_stream(bytes),
+        };
         self.transmits.push_back(Transmit {
             socket,
             destination: client,
-            payload: bytes,
+            payload,
         });
     }
 
@@ -487,29 +484,25 @@ impl Relay {
         self.drain(now);
     }
 
-    /// Bytes on a client's TCP connection: whole frames go to the crate.
+    /// Bytes on a client's TCP connection: whole frames go to the crate;
+    /// a connection that carries something else is closed.
     fn handle_connection(&mut self, now: Instant, socket: SocketId, bytes: &[u8]) {
-        let listen = self.config.listen;
         let Some(c) = self.connections.get_mut(&socket) else {
             return;
         };
         let remote = c.remote;
+        c.framing.push(bytes);
         let mut frames = Vec::new();
-        let transmit = TurnTransmit::new(bytes, TransportType::Tcp, remote, listen);
-        c.partial += bytes.len();
-        if let Some(first) = c.framing.incoming_tcp(transmit) {
-            frames.push(first.data().to_vec());
-        }
-        while let Some(next) = c.framing.poll_recv() {
-            frames.push(next.data().to_vec());
-        }
-        c.partial = c
-            .partial
-            .saturating_sub(frames.iter().map(Vec::len).sum::<usize>());
-        if c.partial > MAX_PARTIAL {
-            self.stats.malformed += 1;
-            self.close_connection(now, socket);
-            return;
+        loop {
+            match c.framing.next_frame() {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => break,
+                Err(_) => {
+                    self.stats.malformed += 1;
+                    self.close_connection(now, socket);
+                    return;
+                }
+            }
         }
         for frame in frames {
             self.handle_client(now, Side::Tcp, remote, &frame);
@@ -794,8 +787,7 @@ impl Machine for Relay {
             id,
             Connection {
                 remote,
-                framing: TurnTcpBuffer::new(),
-                partial: 0,
+                framing: Framer::default(),
             },
         );
         self.connection_of.insert(remote, id);
