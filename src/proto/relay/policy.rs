@@ -152,9 +152,15 @@ impl PeerPolicy {
         }
     }
 
-    /// Whether the relay may send to `peer`. A permission (RFC 8656 §9)
-    /// names only an IP, so `peer` may carry port 0: then only the rules on
-    /// addresses apply.
+    /// Whether a permission (RFC 8656 §9, which names only an IP) may be
+    /// installed for `ip`: the server's own addresses may, for their
+    /// relayed ports; [`PeerPolicy::permits`] still checks every datagram.
+    pub fn permits_permission(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.own.contains(&ip) || self.permits(SocketAddr::new(ip, 0))
+    }
+
+    /// Whether the relay may send to `peer`.
     pub fn permits(&self, peer: SocketAddr) -> bool {
         let ip = canonical(peer.ip());
         if self.services.contains(&SocketAddr::new(ip, peer.port())) {
@@ -358,6 +364,9 @@ mod tests {
         }
         // Another allocation on this relay is a peer like any other.
         assert!(permits(&p, "198.51.100.1:50000"));
+        assert!(p.permits_permission("198.51.100.1".parse().unwrap()));
+        assert!(!p.permits_permission("127.0.0.1".parse().unwrap()));
+        assert!(p.permits_permission("203.0.113.9".parse().unwrap()));
     }
 
     #[test]

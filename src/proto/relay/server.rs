@@ -340,11 +340,20 @@ impl Relay {
                 }
             }
             CREATE_PERMISSION | CHANNEL_BIND => {
+                let policy = &self.config.policy;
+                let channel = msg.method() == CHANNEL_BIND;
                 let denied = msg
                     .iter_attributes()
                     .filter(|(_, raw)| raw.get_type() == XorPeerAddress::TYPE)
                     .filter_map(|(_, raw)| XorPeerAddress::from_raw_ref(&raw).ok())
-                    .any(|peer| !self.config.policy.permits(peer.addr(msg.transaction_id())));
+                    .map(|peer| peer.addr(msg.transaction_id()))
+                    .any(|peer| {
+                        if channel {
+                            !policy.permits(peer)
+                        } else {
+                            !policy.permits_permission(peer.ip())
+                        }
+                    });
                 if denied {
                     self.stats.refused += 1;
                     return refuse(ErrorCode::FORBIDDEN);

@@ -167,6 +167,16 @@ fn a_client_allocates_and_only_its_permitted_peer_gets_through() {
         next(&mut world, c),
         Some(RelayEvent::PermissionCreated(friend_at.ip()))
     );
+    // Loopback and the relay's own network are never peers: 403.
+    for denied in ["127.0.0.1", "10.0.0.1"] {
+        let now = world.now();
+        let ip: IpAddr = denied.parse().unwrap();
+        world
+            .machine_mut::<RelayClient>(c)
+            .create_permission(now, ip)
+            .unwrap();
+        assert_eq!(next(&mut world, c), Some(RelayEvent::PermissionFailed(ip)));
+    }
 
     // Both write to the relayed address; only the friend is heard.
     world
@@ -217,6 +227,7 @@ fn a_client_allocates_and_only_its_permitted_peer_gets_through() {
     let stats = world.machine::<Relay>(relay).stats();
     assert_eq!(stats.allocations, 1);
     assert_eq!(stats.dropped, 1, "the stranger's datagram");
+    assert!(stats.refused >= 2, "the two denied permissions");
     assert_eq!(stats.bytes_relayed, 24);
 }
 
@@ -316,4 +327,231 @@ pub fn allocate(signed: Option<(&Credentials, &str, &str)>) -> Vec<u8> {
             .unwrap();
     }
     m.finish()
+}
+
+/// Runs the world until `client` says something other than a permission.
+fn next_but_permissions(world: &mut World, client: NodeId) -> Option<RelayEvent> {
+    loop {
+        match next(world, client)? {
+            RelayEvent::PermissionCreated(_) => continue,
+            event => return Some(event),
+        }
+    }
+}
+
+#[test]
+fn a_client_behind_a_symmetric_nat_and_one_on_a_udp_blocked_network_talk_through_the_relay() {
+    use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M};
+    use crate::sim::nat::{Allocation, Nat, NatBehavior};
+
+    let (mut world, relay) = world(Limits::default());
+    let symmetric = NatBehavior {
+        mapping: M::AddressAndPortDependent,
+        filtering: F::AddressAndPortDependent,
+        allocation: Allocation::Random { seed: 3 },
+        hairpinning: false,
+    };
+    let nat = world.add_nat(Nat::new(symmetric, IpAddr::from([203, 0, 113, 1])));
+    let helper_host = world.add_host(&[IpAddr::from([10, 0, 1, 2])], Uplink::Behind(nat));
+    let novice_host = world.add_host(&[IpAddr::from([203, 0, 113, 2])], Uplink::Blocked);
+    let server: SocketAddr = SERVER.parse().unwrap();
+    let now = world.now();
+    let helper = world.add(
+        helper_host,
+        RelayClient::new(server, RelayTransport::Udp, good("helper"), now),
+    );
+    let novice = world.add(
+        novice_host,
+        RelayClient::new(server, RelayTransport::Tcp, good("novice"), now),
+    );
+    let Some(RelayEvent::Allocated(helper_relayed)) = next(&mut world, helper) else {
+        panic!("the helper allocates over UDP through its NAT")
+    };
+    let Some(RelayEvent::Allocated(novice_relayed)) = next(&mut world, novice) else {
+        panic!("the novice allocates over TCP")
+    };
+    // Each lets the other's relayed address in (the rendezvous would carry
+    // them); the novice binds a channel, the helper uses Send indications.
+    let now = world.now();
+    world
+        .machine_mut::<RelayClient>(helper)
+        .create_permission(now, novice_relayed.ip())
+        .unwrap();
+    world
+        .machine_mut::<RelayClient>(novice)
+        .bind_channel(now, helper_relayed)
+        .unwrap();
+    assert_eq!(
+        next_but_permissions(&mut world, novice),
+        Some(RelayEvent::ChannelBound(helper_relayed))
+    );
+    assert_eq!(
+        next(&mut world, helper),
+        Some(RelayEvent::PermissionCreated(novice_relayed.ip()))
+    );
+    let now = world.now();
+    world
+        .machine_mut::<RelayClient>(helper)
+        .send(now, novice_relayed, b"may I help?")
+        .unwrap();
+    assert_eq!(
+        next_but_permissions(&mut world, novice),
+        Some(RelayEvent::Data {
+            peer: helper_relayed,
+            bytes: b"may I help?".to_vec()
+        })
+    );
+    let now = world.now();
+    world
+        .machine_mut::<RelayClient>(novice)
+        .send(now, helper_relayed, b"yes, please")
+        .unwrap();
+    assert_eq!(
+        next_but_permissions(&mut world, helper),
+        Some(RelayEvent::Data {
+            peer: novice_relayed,
+            bytes: b"yes, please".to_vec()
+        })
+    );
+    // Ten minutes on, the clients' refreshes have kept it all alive.
+    world.run_for(Duration::from_secs(600));
+    let now = world.now();
+    world
+        .machine_mut::<RelayClient>(novice)
+        .send(now, helper_relayed, b"still there?")
+        .unwrap();
+    assert!(matches!(
+        next_but_permissions(&mut world, helper),
+        Some(RelayEvent::Data { .. })
+    ));
+    assert_eq!(world.machine::<Relay>(relay).allocations(), 2);
+}
+
+#[test]
+fn quotas_refuse_the_allocation_too_many_and_the_bytes_too_fast() {
+    let limits = Limits {
+        user_allocations: 1,
+        total_allocations: 2,
+        user_bandwidth: 100,
+        ..Limits::default()
+    };
+    let (mut world, relay) = world(limits);
+    let first = client(&mut world, 1, RelayTransport::Udp, good("novice"));
+    assert!(matches!(
+        next(&mut world, first),
+        Some(RelayEvent::Allocated(_))
+    ));
+    // The same user again: 486.
+    let again = client(&mut world, 2, RelayTransport::Udp, good("novice"));
+    assert_eq!(next(&mut world, again), Some(RelayEvent::AllocationFailed));
+    let other = client(&mut world, 3, RelayTransport::Udp, good("helper"));
+    let Some(RelayEvent::Allocated(relayed)) = next(&mut world, other) else {
+        panic!("another user still fits")
+    };
+    // The relay is full: 508.
+    let third = client(&mut world, 4, RelayTransport::Udp, good("expert"));
+    assert_eq!(next(&mut world, third), Some(RelayEvent::AllocationFailed));
+    assert_eq!(world.machine::<Relay>(relay).stats().quota_hits, 2);
+
+    // 100 bytes a second: of three 60-byte datagrams at once, one passes.
+    let peer_at: SocketAddr = "203.0.113.50:40000".parse().unwrap();
+    let peer_host = public_host(&mut world, 50);
+    let peer = world.add(peer_host, Peer::new(peer_at));
+    let now = world.now();
+    world
+        .machine_mut::<RelayClient>(other)
+        .create_permission(now, peer_at.ip())
+        .unwrap();
+    assert!(matches!(
+        next(&mut world, other),
+        Some(RelayEvent::PermissionCreated(_))
+    ));
+    for _ in 0..3 {
+        world.machine_mut::<Peer>(peer).say(relayed, &[7; 60]);
+    }
+    world.run_for(Duration::from_millis(100));
+    let mut heard = 0;
+    while let Some(event) = world.machine_mut::<RelayClient>(other).poll_event() {
+        heard += usize::from(matches!(event, RelayEvent::Data { .. }));
+    }
+    assert_eq!(heard, 1);
+    assert_eq!(world.machine::<Relay>(relay).stats().quota_hits, 4);
+}
+
+#[test]
+fn hostile_input_gets_clear_errors_or_silence_and_never_a_panic() {
+    let start = Instant::now();
+    let mut relay = Relay::new(config(start, Limits::default()));
+    bind_all(&mut relay, start);
+    let from: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    let request = allocate(None);
+    let mut inputs: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0; 19],
+        request[..request.len() - 3].to_vec(),
+        vec![0x40, 0x00, 0xff, 0xff, 1, 2, 3],
+        vec![0x40, 0x00],
+        vec![0xff; 70_000],
+    ];
+    // Lengths that lie.
+    let mut long = request.clone();
+    long[2..4].copy_from_slice(&0xfff0u16.to_be_bytes());
+    inputs.push(long);
+    for input in &inputs {
+        relay.handle_input(start, LISTEN_UDP, from, input);
+        while let Some(t) = relay.poll_transmit() {
+            assert!(Message::from_bytes(&t.payload).is_ok(), "only STUN answers");
+        }
+    }
+    // An unknown comprehension-required attribute in an authenticated
+    // request: 420 (RFC 8489 §6.3.1.1), from the crate.
+    relay.handle_input(start, LISTEN_UDP, from, &allocate(None));
+    let challenge = answer(&mut relay);
+    let nonce = Message::from_bytes(&challenge)
+        .unwrap()
+        .attribute::<Nonce>()
+        .unwrap()
+        .nonce()
+        .to_string();
+    let c = good("novice");
+    let mut m = Message::builder_request(ALLOCATE, MessageWriteVec::new());
+    m.add_attribute(&RequestedTransport::new(RequestedTransport::UDP))
+        .unwrap();
+    let unknown = stun_types::attribute::RawAttribute::new(
+        stun_types::attribute::AttributeType::new(0x7777),
+        &[1, 2, 3, 4],
+    );
+    m.add_attribute(&unknown).unwrap();
+    m.add_attribute(&Username::new(&c.username).unwrap())
+        .unwrap();
+    m.add_attribute(&Realm::new(REALM).unwrap()).unwrap();
+    m.add_attribute(&Nonce::new(&nonce).unwrap()).unwrap();
+    let key: MessageIntegrityCredentials =
+        LongTermCredentials::new(c.username.clone(), c.password.clone())
+            .to_key(REALM.to_string())
+            .into();
+    m.add_message_integrity(&key, stun_types::message::IntegrityAlgorithm::Sha1)
+        .unwrap();
+    relay.handle_input(start, LISTEN_UDP, from, &m.finish());
+    assert_eq!(error_code(&answer(&mut relay)), Some(420));
+
+    // TCP: a TLS ClientHello on the plain port closes the connection.
+    let tcp_client: SocketAddr = "203.0.113.9:40001".parse().unwrap();
+    let stream = relay
+        .handle_accept(start, LISTEN_TCP, tcp_client)
+        .expect("accepted");
+    relay.handle_input(start, stream, tcp_client, &[0x16, 0x03, 0x01, 0x02, 0x00]);
+    assert_eq!(relay.poll_close(), Some(stream));
+    assert_eq!(relay.stats().malformed, 1);
+    // A whole request cut in two arrives as one.
+    let stream = relay
+        .handle_accept(start, LISTEN_TCP, tcp_client)
+        .expect("accepted again");
+    let request = allocate(None);
+    relay.handle_input(start, stream, tcp_client, &request[..7]);
+    assert_eq!(relay.poll_transmit(), None);
+    relay.handle_input(start, stream, tcp_client, &request[7..]);
+    let t = relay.poll_transmit().expect("the challenge");
+    assert_eq!(t.socket, stream);
+    assert_eq!(error_code(&t.payload), Some(401));
 }
