@@ -4,6 +4,8 @@ pub mod machine;
 pub mod nat;
 pub mod portmap;
 pub mod punch;
+pub mod relay;
 pub mod rendezvous;
+pub mod serve;
 pub mod stun;
 pub mod teredo;

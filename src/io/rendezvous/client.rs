@@ -79,9 +79,9 @@ impl RendezvousClient {
             BindError::Connect { source, .. } if source.kind() == io::ErrorKind::TimedOut => {
                 RendezvousClientError::Unresponsive { server }
             }
-            BindError::Connect { source, .. } | BindError::Socket { source, .. } => {
-                RendezvousClientError::Connect { server, source }
-            }
+            BindError::Connect { source, .. }
+            | BindError::Socket { source, .. }
+            | BindError::Listen { source, .. } => RendezvousClientError::Connect { server, source },
             BindError::NoRoute { source, .. } => RendezvousClientError::Connect { server, source },
         })?;
         let mut client = RendezvousClient {
