@@ -2,6 +2,7 @@
 
 mod check;
 mod probe;
+mod relay;
 mod serve;
 mod via;
 
@@ -29,6 +30,11 @@ enum Command {
     Check(check::CheckArgs),
     /// The prediction for every pair of NAT types.
     Matrix(check::MatrixArgs),
+    /// Check that this network reaches a TURN relay: allocate a relayed
+    /// address (over UDP or TCP) and, with a peer, exchange datagrams with
+    /// it through the relay. Exit 0 when it works, 2 without an
+    /// allocation, 3 when the exchange fails.
+    RelayTest(relay::RelayTestArgs),
 }
 
 /// Writes `text` to stdout. A reader that stopped reading (`| head`) is
@@ -53,6 +59,7 @@ impl Cli {
             Command::Serve(args) => serve::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Matrix(args) => check::matrix(args),
+            Command::RelayTest(args) => relay::run(args).await,
         }
     }
 }

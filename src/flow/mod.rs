@@ -7,6 +7,8 @@
 //!   perhaps measured now.
 //! - [`live`](mod@live): `ranat check --via`, the live check through a rendezvous:
 //!   probe, exchange reports, predict, punch.
+//! - [`relay`](mod@relay): `ranat relay-test`, allocate on a TURN relay and
+//!   exchange datagrams with a peer through it.
 //!
 //! Progress comes as events through a callback (`impl FnMut(Event)`),
 //! called in the order things happen. A flow that changes something on the
@@ -16,6 +18,7 @@
 pub mod check;
 pub mod live;
 pub mod probe;
+pub mod relay;
 
 pub use check::{Checked, NamedReport, THIS_MACHINE, compare, probe_and_compare};
 pub use live::{
