@@ -13,7 +13,8 @@
 #   --runs N     probes in a row per profile (default 3)
 #   --loss P     loss of the extra run, in percent (default 5, but 0 with
 #                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
-#   --only CASE  run only this case (repeatable)
+#   --only CASE  run only this case (repeatable; "punch" and "relay" are
+#                the live punch and relay trials)
 #
 # ranat is $RANAT_BIN, else the newer of target/release/ranat and
 # target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
@@ -32,7 +33,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 usage() {
-    sed -n '8,17s/^# \{0,1\}//p' "$0"
+    sed -n '8,18s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -176,6 +177,10 @@ service() {
 # rules once ranat is done (testnet/gateway.sh).
 gateway_cases() {
     local entry name profile expected observed diff
+    if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${TN_GATEWAY_CASES[@]}" | awk '{ print $1 }' |
+        grep -qxF -f <(printf '%s\n' "${only[@]}"); then
+        return 0
+    fi
     load_profile r2 public || abort "could not load a profile into r2"
     tn_start_miniupnpd r2 || abort "could not start miniupnpd on r2"
     tn_start_miredo_server || abort "could not start miredo-server"
@@ -236,8 +241,35 @@ punch_cases() {
         done
     done
 }
+# Relay trials (testnet/relay.sh): c1 behind udp_blocked over TCP and c2
+# behind symmetric_random over UDP exchange pings relayed address to relayed
+# address, through ranat serve and through coturn.
+relay_cases() {
+    if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF relay; then
+        return 0
+    fi
+    tn_ranat_has relay-test || abort "$bin has no 'relay-test' command"
+    tn_start_coturn_relay || abort "could not start coturn as a relay"
+    local entry name server result udp_rc c1_rc c2_rc verdict
+    for entry in "ranat ${TN_SERVER_RANAT[0]}:3478" "coturn ${TN_SERVER_COTURN_RELAY[0]}:3478"; do
+        read -r name server <<<"$entry"
+        local start=$(date +%s%N)
+        result=$(tn_relay_trial "$server" "$out/relay-$name")
+        local ms=$((($(date +%s%N) - start) / 1000000))
+        read -r udp_rc c1_rc c2_rc <<<"$result"
+        if [ "$result" = "2 0 0" ]; then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("relay:$name: exit codes c1 over UDP/c1 over TCP/c2 $result, want 2 0 0 (output in $out/relay-$name-*)")
+        fi
+        echo "   relay:$name: $(tn_relay_summary "$out/relay-$name")$verdict" >&2
+        rows+=("$(printf '%-21s %-58s' "relay:$name" "c1 udp_blocked (TCP) <-> c2 symmetric_random (UDP)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+    done
+}
 if [ "$mode" = ranat ]; then
     punch_cases
+    relay_cases
     gateway_cases
     if [ ${#only[@]} -eq 0 ]; then
         service existing_teredo "miredo running in c2: ranat reports its interface" existing_teredo

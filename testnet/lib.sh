@@ -31,6 +31,10 @@ TN_SERVER_COTURN=(198.51.100.20 198.51.100.21)
 TN_SERVER_STUND=(198.51.100.30 198.51.100.31)
 TN_SERVER_MIREDO=(198.51.100.40 198.51.100.41)
 TN_SERVER_UPNP_STUN=(198.51.100.50 198.51.100.51)
+# coturn as a TURN relay (testnet/relay.sh), apart from the STUN-only one.
+TN_SERVER_COTURN_RELAY=(198.51.100.60)
+# The shared secret of both relays' time-limited credentials (TURN REST API).
+TN_RELAY_SECRET=testnet-relay-secret
 TN_ROUTERS=(r1 r2)
 
 # Ports the sequential and address-dependent NATs hand out: 20000 + (0..N-1).
@@ -117,7 +121,7 @@ tn_up() {
     ip -n "$(tn_ns inet)" link set srv master br0 || return 1
     local address
     for address in "${TN_SERVER_RANAT[@]}" "${TN_SERVER_COTURN[@]}" "${TN_SERVER_STUND[@]}" \
-        "${TN_SERVER_MIREDO[@]}" "${TN_SERVER_UPNP_STUN[@]}"; do
+        "${TN_SERVER_MIREDO[@]}" "${TN_SERVER_UPNP_STUN[@]}" "${TN_SERVER_COTURN_RELAY[@]}"; do
         ip -n "$(tn_ns srv)" addr add "$address/24" dev eth0 || return 1
     done
     ip -n "$(tn_ns srv)" route add 203.0.113.0/25 dev eth0 || return 1
@@ -297,8 +301,14 @@ tn_ranat_has() {
 tn_start_ranat_serve() {
     local bin
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary (set RANAT_BIN or cargo build --release)"; return 1; }
+    # The relay too, once ranat has a client to test it with (testnet/relay.sh).
+    local relay=()
+    if tn_ranat_has relay-test; then
+        tn_relay_secret_file >/dev/null || return 1
+        relay=(--relay-secret-file "$(tn_relay_secret_file)")
+    fi
     tn_spawn ranat-serve srv "$bin" serve --primary "${TN_SERVER_RANAT[0]}" \
-        --alternate "${TN_SERVER_RANAT[1]}" || return 1
+        --alternate "${TN_SERVER_RANAT[1]}" "${relay[@]}" || return 1
     tn_wait_udp srv ranat-serve 5 "${TN_SERVER_RANAT[0]}:3478" "${TN_SERVER_RANAT[0]}:3479" \
         "${TN_SERVER_RANAT[1]}:3478" "${TN_SERVER_RANAT[1]}:3479"
 }
@@ -326,6 +336,39 @@ EOF
     tn_spawn coturn srv turnserver -c "$conf" || return 1
     tn_wait_udp srv coturn 5 "${TN_SERVER_COTURN[0]}:3478" "${TN_SERVER_COTURN[0]}:3479" \
         "${TN_SERVER_COTURN[1]}:3478" "${TN_SERVER_COTURN[1]}:3479"
+}
+
+# The relays' shared secret in a file (written on first use); prints its path.
+tn_relay_secret_file() {
+    local file=$TN_DIR/run/relay-secret
+    [ -e "$file" ] || (umask 077 && echo "$TN_RELAY_SECRET" >"$file") || return 1
+    echo "$file"
+}
+
+# coturn as a TURN relay, UDP and TCP on its own address, with time-limited
+# credentials from the test bed's secret (--use-auth-secret).
+tn_start_coturn_relay() {
+    local conf=$TN_DIR/run/turnserver-relay.conf ip=${TN_SERVER_COTURN_RELAY[0]}
+    cat >"$conf" <<EOF
+listening-ip=$ip
+relay-ip=$ip
+listening-port=3478
+use-auth-secret
+static-auth-secret=$TN_RELAY_SECRET
+realm=testnet
+min-port=49152
+max-port=65535
+no-tls
+no-dtls
+no-cli
+no-stdout-log
+simple-log
+log-file=$TN_DIR/logs/coturn-relay-server.log
+pidfile=$TN_DIR/run/turnserver-relay.pid
+userdb=$TN_DIR/run/turndb-relay
+EOF
+    tn_spawn coturn-relay srv turnserver -c "$conf" || return 1
+    tn_wait_udp srv coturn-relay 5 "$ip:3478"
 }
 
 # stund (Vovida, RFC 3489) has no config file: its command line is its config.
@@ -493,3 +536,5 @@ set_delay() {
 . "$TN_LIB_DIR/gateway.sh"
 # shellcheck source=testnet/punch.sh
 . "$TN_LIB_DIR/punch.sh"
+# shellcheck source=testnet/relay.sh
+. "$TN_LIB_DIR/relay.sh"

@@ -35,9 +35,9 @@ tn_check_case_names() {
     local name names
     names=$(printf '%s\n' "${TN_CASES[@]}" | awk '{ print $1 }')
     for name in "$@"; do
-        [ "$name" = punch ] && continue
+        [ "$name" = punch ] || [ "$name" = relay ] && continue
         grep -qxF "$name" <<<"$names" && continue
-        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch)"
+        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch relay)"
         return 1
     done
 }
