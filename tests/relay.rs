@@ -251,3 +251,63 @@ async fn ranat_client_relays_through_coturn_over_udp_and_tcp() {
     relay_through(server, lo4(70, 7), RelayTransport::Tcp).await;
     drop(coturn);
 }
+
+/// `ranat relay-test` with `args` against `server`; its output.
+fn relay_test(server: SocketAddr, secret_file: &std::path::Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(RANAT);
+    cmd.args(["relay-test", "--relay", &server.to_string()])
+        .arg("--secret-file")
+        .arg(secret_file)
+        .args(args);
+    run(&mut cmd, TOOL_LIMIT)
+}
+
+#[test]
+fn relay_test_command_allocates_and_exchanges_through_ranat_serve() {
+    let dir = TempDir::new("relay-test-cmd");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let (ranat, server) = start_ranat(lo4(70, 9));
+
+    // Allocate only: the relayed address, exit 0.
+    let out = relay_test(server, &secret, &["--timeout", "5"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("relayed address 127.0.70.9:"), "{out}");
+
+    // The wrong secret: no allocation, exit 2.
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "south\n").unwrap();
+    let out = relay_test(server, &wrong, &["--timeout", "2"]);
+    assert_eq!(out.code, Some(2), "{out}");
+
+    // Two sides, one over TCP, one over UDP, each finding the other's
+    // relayed address in a file: pings both ways, nothing lost.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let common = ["--count", "10", "--interval-ms", "5", "--timeout", "15"];
+    let mut tcp = Command::new(RANAT);
+    tcp.args(["relay-test", "--relay", &server.to_string(), "--tcp"])
+        .arg("--secret-file")
+        .arg(&secret)
+        .args(common)
+        .args(["--write-relayed", a, "--peer-file", b]);
+    let tcp = std::thread::spawn(move || run(&mut tcp, TOOL_LIMIT));
+    let udp = relay_test(
+        server,
+        &secret,
+        &[&common[..], &["--write-relayed", b, "--peer-file", a]].concat(),
+    );
+    let tcp = tcp.join().unwrap();
+    for out in [&tcp, &udp] {
+        assert_eq!(out.code, Some(0), "{out}");
+        assert!(
+            out.stdout.contains("10 sent, 10 answered, 0.0% loss"),
+            "{out}"
+        );
+        assert!(
+            out.stdout.contains("answered 10 of the peer's pings"),
+            "{out}"
+        );
+    }
+    drop(ranat);
+}
