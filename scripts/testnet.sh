@@ -257,11 +257,11 @@ relay_cases() {
         result=$(tn_relay_trial "$server" "$out/relay-$name")
         local ms=$((($(date +%s%N) - start) / 1000000))
         read -r udp_rc c1_rc c2_rc <<<"$result"
-        if [ "$result" = "2 0 0" ]; then
+        if [ "$result" = "30 0 0" ]; then
             passed=$((passed + 1)) verdict=PASS
         else
             failed=$((failed + 1)) verdict=FAIL
-            details+=("relay:$name: exit codes c1 over UDP/c1 over TCP/c2 $result, want 2 0 0 (output in $out/relay-$name-*)")
+            details+=("relay:$name: exit codes c1 over UDP/c1 over TCP/c2 $result, want 30 0 0 (output in $out/relay-$name-*)")
         fi
         echo "   relay:$name: $(tn_relay_summary "$out/relay-$name")$verdict" >&2
         rows+=("$(printf '%-21s %-58s' "relay:$name" "c1 udp_blocked (TCP) <-> c2 symmetric_random (UDP)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")

@@ -16,7 +16,7 @@ TN_RELAY_TIMEOUT=30
 # tn_relay_trial SERVER OUT: loads udp_blocked into r1 and symmetric_random
 # into r2, checks that c1 gets no allocation over UDP (the router blocks it),
 # then runs relay-test on c1 (TCP) and c2 (UDP) against each other through
-# SERVER (IP:PORT). Prints "udp_rc c1_rc c2_rc": 2 0 0 is a pass. The output
+# SERVER (IP:PORT). Prints "udp_rc c1_rc c2_rc": 30 0 0 is a pass. The output
 # of each side is in OUT-c1.out/.err and OUT-c2.out/.err.
 tn_relay_trial() {
     local server=$1 out=$2 bin secret udp_rc c1_rc c2_rc pid

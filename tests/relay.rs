@@ -274,11 +274,11 @@ fn relay_test_command_allocates_and_exchanges_through_ranat_serve() {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout.contains("relayed address 127.0.70.9:"), "{out}");
 
-    // The wrong secret: no allocation, exit 2.
+    // The wrong secret: no allocation, exit 30.
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "south\n").unwrap();
     let out = relay_test(server, &wrong, &["--timeout", "2"]);
-    assert_eq!(out.code, Some(2), "{out}");
+    assert_eq!(out.code, Some(30), "{out}");
 
     // Two sides, one over TCP, one over UDP, each finding the other's
     // relayed address in a file: pings both ways, nothing lost.

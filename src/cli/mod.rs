@@ -32,8 +32,8 @@ enum Command {
     Matrix(check::MatrixArgs),
     /// Check that this network reaches a TURN relay: allocate a relayed
     /// address (over UDP or TCP) and, with a peer, exchange datagrams with
-    /// it through the relay. Exit 0 when it works, 2 without an
-    /// allocation, 3 when the exchange fails.
+    /// it through the relay. Exit 0 when it works, 30 without an
+    /// allocation, 31 when the exchange fails.
     RelayTest(relay::RelayTestArgs),
 }
 

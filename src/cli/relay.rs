@@ -14,10 +14,10 @@ use crate::proto::relay::client::RelayTransport;
 use crate::proto::relay::credentials::{Credentials, Secret};
 
 /// Exit code: the relay refused the allocation or never answered.
-pub const EXIT_NO_ALLOCATION: i32 = 2;
+pub const EXIT_NO_ALLOCATION: i32 = 30;
 /// Exit code: allocated, but the exchange with the peer failed or lost
 /// more than `--max-loss`.
-pub const EXIT_EXCHANGE: i32 = 3;
+pub const EXIT_EXCHANGE: i32 = 31;
 
 #[derive(Debug, Args)]
 pub struct RelayTestArgs {
