@@ -103,6 +103,8 @@ pub enum RelayTestError {
     Bind(String),
     #[error("the relay refused the allocation or never answered")]
     Allocation,
+    #[error("the relay refused the credentials (401): wrong secret, user or password, or expired")]
+    Unauthorized,
     #[error("no peer address within the time limit ({0})")]
     NoPeer(String),
     #[error("the relay refused the channel to {0}")]
@@ -179,6 +181,9 @@ pub async fn relay_test(
         match next_event(&mut driver, limit).await {
             Some(RelayEvent::Allocated(relayed)) => break relayed,
             Some(RelayEvent::AllocationFailed | RelayEvent::Closed) | None => {
+                if driver.machine().credentials_refused() {
+                    return Err(RelayTestError::Unauthorized);
+                }
                 return Err(RelayTestError::Allocation);
             }
             Some(_) => {}

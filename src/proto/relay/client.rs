@@ -10,11 +10,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use stun_types::TransportType;
+use stun_types::attribute::{AttributeStaticType, ErrorCode, MessageIntegrity};
+use stun_types::message::{Message, MessageClass, TransactionId};
 use turn_client_proto::api::{TurnConfig, TurnEvent, TurnPollRet, TurnRecvRet};
 use turn_client_proto::client::TurnClient;
 use turn_client_proto::prelude::*;
 use turn_client_proto::stun::agent::Transmit as TurnTransmit;
 use turn_client_proto::tcp::TurnClientTcp;
+use turn_client_proto::types::message::ALLOCATE;
 use turn_client_proto::types::{Instant as TurnInstant, TurnCredentials};
 use turn_client_proto::udp::TurnClientUdp;
 
@@ -82,6 +85,10 @@ pub struct RelayClient {
     transmits: VecDeque<Transmit>,
     wake: Option<Instant>,
     done: bool,
+    /// The Allocate requests sent with credentials (the last few).
+    signed_allocates: VecDeque<TransactionId>,
+    /// 401 answers to those: see [`Self::credentials_refused`].
+    unauthorized: u8,
 }
 
 impl RelayClient {
@@ -106,7 +113,18 @@ impl RelayClient {
             transmits: VecDeque::new(),
             wake: None,
             done: false,
+            signed_allocates: VecDeque::new(),
+            unauthorized: 0,
         }
+    }
+
+    /// Whether the server refused the credentials: a second 401 to an
+    /// Allocate that carried them (RFC 8489 §9.2.5). One may come with
+    /// good credentials, when the server takes back what its nonce offered
+    /// (ranat serve refuses the USERHASH that turn-server-proto's nonce
+    /// invites, and the crate retries with USERNAME).
+    pub fn credentials_refused(&self) -> bool {
+        self.unauthorized >= 2
     }
 
     /// The relayed address, once allocated.
@@ -252,6 +270,17 @@ impl RelayClient {
 
     /// Queues bytes for the server, ChannelData padded on a stream.
     fn queue(&mut self, payload: Vec<u8>) {
+        if self.relayed.is_none()
+            && let Ok(msg) = Message::from_bytes(&payload)
+            && msg.method() == ALLOCATE
+            && msg.has_class(MessageClass::Request)
+            && msg.has_attribute(MessageIntegrity::TYPE)
+        {
+            if self.signed_allocates.len() >= 8 {
+                self.signed_allocates.pop_front();
+            }
+            self.signed_allocates.push_back(msg.transaction_id());
+        }
         let payload = match self.transport {
             RelayTransport::Udp => payload,
             RelayTransport::Tcp => pad_for_stream(payload),
@@ -264,6 +293,24 @@ impl RelayClient {
     }
 
     fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &[u8]) {
+        // The crate answers every 401 that brings a new nonce with another
+        // attempt until its own limit; wrong credentials end here instead.
+        if self.relayed.is_none()
+            && let Ok(msg) = Message::from_bytes(frame)
+            && msg.method() == ALLOCATE
+            && msg.has_class(MessageClass::Error)
+            && self.signed_allocates.contains(&msg.transaction_id())
+            && msg
+                .attribute::<ErrorCode>()
+                .is_ok_and(|e| e.code() == ErrorCode::UNAUTHORIZED)
+        {
+            self.unauthorized = self.unauthorized.saturating_add(1);
+            if self.credentials_refused() {
+                self.events.push_back(RelayEvent::AllocationFailed);
+                self.close();
+                return;
+            }
+        }
         let at = self.turn_now(now);
         let transport = match self.transport {
             RelayTransport::Udp => TransportType::Udp,
