@@ -13,9 +13,11 @@ pub use client::{
     HANDSHAKE, Member, PeerCandidates, ProtocolViolation, RendezvousEvent, RendezvousFailure,
     STREAM, TooLarge, Welcome,
 };
-pub use code::{ALPHABET, CODE_LEN, Code, CodeError};
+pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, next_client_message};
-pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+pub use message::{
+    Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage,
+};
 pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
 
 #[cfg(test)]
