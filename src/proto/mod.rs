@@ -5,5 +5,6 @@ pub mod nat;
 pub mod portmap;
 pub mod punch;
 pub mod rendezvous;
+pub mod session;
 pub mod stun;
 pub mod teredo;
