@@ -221,6 +221,9 @@ pub struct Member {
     waiting_since: Instant,
     /// The room's end plus a margin, once welcomed.
     room_deadline: Option<Instant>,
+    /// Whether the rendezvous is over: the peer's candidates arrived, or
+    /// it failed.
+    over: bool,
 }
 
 impl Member {
@@ -281,6 +284,7 @@ impl Member {
             deadline: Some(now + HANDSHAKE),
             waiting_since: now,
             room_deadline: None,
+            over: false,
         }
     }
 
@@ -352,9 +356,10 @@ impl Member {
     }
 
     fn fail(&mut self, failure: RendezvousFailure) {
-        if !matches!(self.stage, Stage::Ended) {
-            self.stage = Stage::Ended;
-            self.deadline = None;
+        self.stage = Stage::Ended;
+        self.deadline = None;
+        if !self.over {
+            self.over = true;
             self.events.push_back(RendezvousEvent::Failed(failure));
         }
     }
@@ -522,6 +527,7 @@ impl Member {
                             }));
                         self.stage = Stage::Confirmed { keys, next: 3 };
                         self.deadline = None;
+                        self.over = true;
                         return Ok(());
                     }
                     _ => return Err(ProtocolViolation::Tampered.into()),
@@ -608,7 +614,10 @@ impl Machine for Member {
                 waiting_for: if *next == 1 { "report" } else { "candidates" },
                 waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
             },
-            Stage::Ended => return,
+            Stage::Ended => {
+                self.deadline = None;
+                return;
+            }
         };
         self.fail(failure);
     }
