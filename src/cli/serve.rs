@@ -1,12 +1,18 @@
-//! `ranat serve`: an RFC 5780 STUN server and the rendezvous.
+//! `ranat serve`: an RFC 5780 STUN server, the rendezvous, and the TURN
+//! relay when a secret is given.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
 use crate::io::{rendezvous, serve};
+use crate::proto::relay::credentials::{Secret, UnixClock};
+use crate::proto::relay::policy::{Cidr, Limits, PeerPolicy, PortRange};
+use crate::proto::relay::server::{RelayConfig, RelayStats};
 use crate::proto::rendezvous::{RendezvousConfig, RendezvousStats};
 use crate::proto::stun::ResponderConfig;
 
@@ -32,13 +38,117 @@ pub struct ServeArgs {
     /// Run no rendezvous: STUN only.
     #[arg(long, conflicts_with = "rendezvous_port")]
     no_rendezvous: bool,
+    #[command(flatten)]
+    relay: RelayArgs,
+}
+
+/// The TURN relay (RFC 8656) on the primary address and port, UDP and TCP.
+/// Off unless a secret is given.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Run the relay, with time-limited credentials derived from this
+    /// shared secret (TURN REST API: username EXPIRY:NAME, password
+    /// base64(HMAC-SHA1(secret, username)), as coturn's
+    /// --static-auth-secret). Visible to other users in the process list:
+    /// prefer --relay-secret-file or the environment.
+    #[arg(long, env = "RANAT_RELAY_SECRET", hide_env_values = true)]
+    relay_secret: Option<String>,
+    /// Run the relay with the secret in this file (its first line).
+    #[arg(long, conflicts_with = "relay_secret")]
+    relay_secret_file: Option<PathBuf>,
+    /// The realm of the credentials.
+    #[arg(long, default_value = "ranat")]
+    relay_realm: String,
+    /// The ports relayed addresses are taken from, LOW-HIGH.
+    #[arg(long, default_value = "49152-65535")]
+    relay_ports: PortRange,
+    /// Never relay to this block (ADDRESS/PREFIX), besides the defaults:
+    /// loopback, unspecified, private (RFC 1918, RFC 6598, fc00::/7),
+    /// link-local, multicast and reserved. Repeatable.
+    #[arg(long, value_name = "CIDR")]
+    relay_deny: Vec<Cidr>,
+    /// Relay to this block although denied (a relay for a LAN allows its
+    /// LAN; 127.0.0.1/32 for tests on one machine). Repeatable.
+    #[arg(long, value_name = "CIDR")]
+    relay_allow: Vec<Cidr>,
+    /// Allocations one user may hold at once.
+    #[arg(long, default_value_t = Limits::default().user_allocations)]
+    relay_user_allocations: usize,
+    /// Allocations (and TCP connections) the relay holds at once.
+    #[arg(long, default_value_t = Limits::default().total_allocations)]
+    relay_total_allocations: usize,
+    /// Bytes per second one user may relay.
+    #[arg(long, default_value_t = Limits::default().user_bandwidth)]
+    relay_user_bandwidth: u64,
+    /// Bytes per second the relay relays in all.
+    #[arg(long, default_value_t = Limits::default().total_bandwidth)]
+    relay_total_bandwidth: u64,
+    /// Seconds an allocation may live, refreshes included.
+    #[arg(long, default_value_t = Limits::default().lifetime.as_secs())]
+    relay_max_lifetime: u64,
+}
+
+impl RelayArgs {
+    /// The relay's configuration, or none without a secret.
+    fn config(
+        &self,
+        listen: SocketAddr,
+        own: &[IpAddr],
+        services: &[SocketAddr],
+    ) -> anyhow::Result<Option<RelayConfig>> {
+        let secret = match (&self.relay_secret, &self.relay_secret_file) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("reading the relay secret from {}", file.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => return Ok(None),
+        };
+        let secret = Secret::new(secret)?;
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .context("the system clock is before 1970")?;
+        let limits = Limits {
+            user_allocations: self.relay_user_allocations,
+            total_allocations: self.relay_total_allocations,
+            user_bandwidth: self.relay_user_bandwidth,
+            total_bandwidth: self.relay_total_bandwidth,
+            lifetime: Duration::from_secs(self.relay_max_lifetime),
+        };
+        Ok(Some(RelayConfig {
+            listen,
+            realm: self.relay_realm.clone(),
+            secret,
+            clock: UnixClock::new(Instant::now(), unix),
+            policy: PeerPolicy::new(
+                &self.relay_deny,
+                &self.relay_allow,
+                own,
+                services,
+                self.relay_ports,
+            ),
+            limits,
+        }))
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let primary = SocketAddr::new(args.primary, args.port);
     let alternate = args.alternate.map(|ip| SocketAddr::new(ip, args.alt_port));
     let config = ResponderConfig::new(primary, alternate)?;
-    let server = serve::bind(config).await?;
+    let own: Vec<IpAddr> = [Some(args.primary), args.alternate]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut services = config.endpoints();
+    if !args.no_rendezvous {
+        services.push(SocketAddr::new(args.primary, args.rendezvous_port));
+    }
+    let relay = args.relay.config(primary, &own, &services)?;
+    let relay_on = relay.is_some();
+    let server = serve::bind(config, relay).await?;
     let rendezvous = if args.no_rendezvous {
         None
     } else {
@@ -52,6 +162,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         "basic mode: no behaviour tests"
     };
     eprintln!("ranat serve: {mode}, listening on {}", endpoints.join(", "));
+    if relay_on {
+        eprintln!("ranat serve: TURN relay on UDP and TCP {primary}");
+    }
     if let Some(rendezvous) = &rendezvous {
         eprintln!(
             "ranat serve: rendezvous listening on TCP {}",
@@ -75,7 +188,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
             None => None,
         }
     };
-    let ((), stats, rendezvous_stats) = tokio::join!(signal, stun, rendezvous);
+    let ((), (stats, relay_stats), rendezvous_stats) = tokio::join!(signal, stun, rendezvous);
 
     eprintln!(
         "ranat serve: stopped; {} requests, {} answers, {} error answers, {} malformed, {} ignored",
@@ -84,7 +197,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     if let Some(stats) = rendezvous_stats {
         eprintln!("ranat serve: rendezvous: {}", rendezvous_summary(&stats));
     }
+    if let Some(stats) = relay_stats {
+        eprintln!("ranat serve: relay: {}", relay_summary(&stats));
+    }
     Ok(0)
+}
+
+/// The relay's counts in words.
+fn relay_summary(s: &RelayStats) -> String {
+    format!(
+        "{} allocations, {} refused, {} bytes relayed, {} quota hits, {} datagrams dropped, {} malformed connections",
+        s.allocations, s.refused, s.bytes_relayed, s.quota_hits, s.dropped, s.malformed
+    )
 }
 
 /// The rendezvous counts in words.

@@ -353,7 +353,9 @@ async fn two_sides_meet_probe_and_punch_through_a_rendezvous() {
     let config =
         crate::proto::stun::ResponderConfig::new(stun, Some(SocketAddr::new(lo(11), 3479)))
             .expect("config");
-    let stun_server = crate::io::serve::bind(config).await.expect("bind STUN");
+    let stun_server = crate::io::serve::bind(config, None)
+        .await
+        .expect("bind STUN");
     let rendezvous = crate::io::rendezvous::bind(
         SocketAddr::new(lo(10), 0),
         crate::proto::rendezvous::RendezvousConfig::default(),

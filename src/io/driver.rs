@@ -1,5 +1,6 @@
-//! The one driver: runs any [`Machine`] over real tokio sockets (UDP, and
-//! TCP streams for the machines that connect to a server).
+//! The one driver: runs any [`Machine`] over real tokio sockets (UDP, TCP
+//! streams it connects, and TCP listeners whose connections the machine
+//! names).
 //!
 //! It binds what the machine asks for (or adopts a socket the caller
 //! already has), starts one receiver task per socket feeding one channel,
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -33,6 +34,14 @@ const QUEUE: usize = 1024;
 
 /// How long a stream may take to connect, and a write to be taken.
 const STREAM_WAIT: Duration = Duration::from_secs(5);
+
+/// Transmits waiting to be written to one stream; a stream whose reader
+/// falls this far behind is closed.
+const STREAM_QUEUE: usize = 256;
+
+/// How long to pause accepting after a listener fails (out of file
+/// descriptors, most likely).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Why a machine's sockets could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +61,9 @@ pub enum BindError {
         server: SocketAddr,
         source: io::Error,
     },
+    /// The listener could not be opened.
+    #[error("cannot listen on TCP {at}: {source}")]
+    Listen { at: SocketAddr, source: io::Error },
 }
 
 /// What the receiver tasks hand over.
@@ -60,6 +72,8 @@ enum Arrival {
     Datagram(SocketId, SocketAddr, Vec<u8>),
     /// A stream ended or failed.
     Closed(SocketId),
+    /// A listener accepted a connection.
+    Accepted(SocketId, TcpStream, SocketAddr),
 }
 
 /// A UDP socket the driver bound, or one it was given.
@@ -70,8 +84,8 @@ pub type Socket = (SocketId, Arc<UdpSocket>);
 pub struct Driver<M> {
     machine: M,
     sockets: Vec<Socket>,
-    /// The write halves of the streams, with their servers.
-    streams: Vec<(SocketId, SocketAddr, OwnedWriteHalf)>,
+    /// Each stream's queue to its writer task.
+    streams: HashMap<SocketId, mpsc::Sender<Vec<u8>>>,
     arrivals: mpsc::Receiver<Arrival>,
     /// For the receivers of sockets bound later.
     arrivals_tx: mpsc::Sender<Arrival>,
@@ -95,7 +109,7 @@ impl<M: Machine> Driver<M> {
         let mut driver = Self {
             machine,
             sockets: Vec::new(),
-            streams: Vec::new(),
+            streams: HashMap::new(),
             arrivals,
             arrivals_tx,
             receivers: JoinSet::new(),
@@ -116,30 +130,38 @@ impl<M: Machine> Driver<M> {
         bind: Bind,
         adopted: &mut Vec<Socket>,
     ) -> Result<(), BindError> {
-        let tx = self.arrivals_tx.clone();
-        if let Bind::Connect(server) = bind {
-            let stream = connect(server).await?;
-            let local = stream
-                .local_addr()
-                .map_err(|source| BindError::Connect { server, source })?;
-            let (mut reader, writer) = stream.into_split();
-            let receiver = self.receivers.spawn(async move {
-                let mut buf = vec![0; RECV_BUFFER];
-                loop {
-                    let arrival = match reader.read(&mut buf).await {
-                        Ok(0) | Err(_) => Arrival::Closed(id),
-                        Ok(n) => Arrival::Datagram(id, server, buf[..n].to_vec()),
-                    };
-                    let closed = matches!(arrival, Arrival::Closed(_));
-                    if tx.send(arrival).await.is_err() || closed {
-                        break;
+        match bind {
+            Bind::Connect(server) => {
+                let stream = connect(server).await?;
+                let local = stream
+                    .local_addr()
+                    .map_err(|source| BindError::Connect { server, source })?;
+                self.adopt_stream(id, stream, server);
+                self.machine.handle_bound(Instant::now(), id, local);
+                return Ok(());
+            }
+            Bind::Listen(at) => {
+                let listen_error = |source| BindError::Listen { at, source };
+                let listener = TcpListener::bind(at).await.map_err(listen_error)?;
+                let local = listener.local_addr().map_err(listen_error)?;
+                let tx = self.arrivals_tx.clone();
+                let acceptor = self.receivers.spawn(async move {
+                    loop {
+                        match listener.accept().await {
+                            Ok((stream, peer)) => {
+                                if tx.send(Arrival::Accepted(id, stream, peer)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                        }
                     }
-                }
-            });
-            self.receiving.insert(id, receiver);
-            self.streams.push((id, server, writer));
-            self.machine.handle_bound(Instant::now(), id, local);
-            return Ok(());
+                });
+                self.receiving.insert(id, acceptor);
+                self.machine.handle_bound(Instant::now(), id, local);
+                return Ok(());
+            }
+            Bind::At(_) | Bind::Toward(_) => {}
         }
         let socket = match adopted.iter().position(|(a, _)| *a == id) {
             Some(i) => adopted.swap_remove(i).1,
@@ -149,6 +171,7 @@ impl<M: Machine> Driver<M> {
             at: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
+        let tx = self.arrivals_tx.clone();
         let for_receiver = Arc::clone(&socket);
         let receiver = self.receivers.spawn(async move {
             let mut buf = vec![0; RECV_BUFFER];
@@ -170,20 +193,45 @@ impl<M: Machine> Driver<M> {
         Ok(())
     }
 
+    /// Makes `stream` (to `remote`) socket `id`: a task reads it into the
+    /// arrivals, another writes what the machine sends on it.
+    fn adopt_stream(&mut self, id: SocketId, stream: TcpStream, remote: SocketAddr) {
+        let (reader, writer) = stream.into_split();
+        let receiver =
+            self.receivers
+                .spawn(read_stream(id, remote, reader, self.arrivals_tx.clone()));
+        self.receiving.insert(id, receiver);
+        let (queue, outbound) = mpsc::channel(STREAM_QUEUE);
+        self.receivers
+            .spawn(write_stream(id, writer, outbound, self.arrivals_tx.clone()));
+        self.streams.insert(id, queue);
+    }
+
+    /// Forgets socket `id`, stopping its receiver; true when it was a
+    /// stream still open.
+    fn forget(&mut self, id: SocketId) -> bool {
+        if let Some(receiver) = self.receiving.remove(&id) {
+            receiver.abort();
+        }
+        self.sockets.retain(|(s, _)| *s != id);
+        self.streams.remove(&id).is_some()
+    }
+
     /// Opens the sockets a running machine asks for (a failure is the
-    /// machine's to handle) and closes those it is done with.
+    /// machine's to handle).
     async fn rebind(&mut self) {
         while let Some((id, bind)) = self.machine.poll_bind() {
             if self.open(id, bind, &mut Vec::new()).await.is_err() {
                 self.machine.handle_bind_failed(Instant::now(), id);
             }
         }
+    }
+
+    /// Closes the sockets the machine is done with; what it sent on a
+    /// stream before is still written.
+    fn close(&mut self) {
         while let Some(id) = self.machine.poll_close() {
-            if let Some(receiver) = self.receiving.remove(&id) {
-                receiver.abort();
-            }
-            self.sockets.retain(|(s, _)| *s != id);
-            self.streams.retain(|(s, _, _)| *s != id);
+            self.forget(id);
         }
     }
 
@@ -204,9 +252,10 @@ impl<M: Machine> Driver<M> {
         self.sockets.iter().find(|(s, _)| *s == id).map(|(_, s)| s)
     }
 
-    /// Sends everything the machine has queued. A failed datagram is a
-    /// lost packet, which the machines' schedules retransmit; a failed or
-    /// stalled stream write closes the stream.
+    /// Opens what the machine asks for, sends everything it has queued,
+    /// then closes what it gave up. A failed datagram is a lost packet,
+    /// which the machines' schedules retransmit; a stream whose queue is
+    /// full (its reader stalls) is closed.
     pub async fn flush(&mut self) {
         self.rebind().await;
         while let Some(t) = self.machine.poll_transmit() {
@@ -214,16 +263,14 @@ impl<M: Machine> Driver<M> {
                 let _ = socket.send_to(&t.payload, t.destination).await;
                 continue;
             }
-            let Some(i) = self.streams.iter().position(|(id, _, _)| *id == t.socket) else {
+            let Some(queue) = self.streams.get(&t.socket) else {
                 continue;
             };
-            let written =
-                tokio::time::timeout(STREAM_WAIT, self.streams[i].2.write_all(&t.payload));
-            if !matches!(written.await, Ok(Ok(()))) {
-                self.streams.swap_remove(i);
+            if queue.try_send(t.payload).is_err() && self.forget(t.socket) {
                 self.machine.handle_closed(Instant::now(), t.socket);
             }
         }
+        self.close();
     }
 
     /// Sends what is queued, then waits for one datagram or the machine's
@@ -239,7 +286,17 @@ impl<M: Machine> Driver<M> {
                     true
                 }
                 Some(Arrival::Closed(id)) => {
-                    self.machine.handle_closed(Instant::now(), id);
+                    // Reader and writer may both report one end.
+                    if self.forget(id) {
+                        self.machine.handle_closed(Instant::now(), id);
+                    }
+                    true
+                }
+                Some(Arrival::Accepted(listener, stream, remote)) => {
+                    let named = self.machine.handle_accept(Instant::now(), listener, remote);
+                    if let Some(id) = named {
+                        self.adopt_stream(id, stream, remote);
+                    }
                     true
                 }
                 None => false,
@@ -312,13 +369,51 @@ async fn connect(server: SocketAddr) -> Result<TcpStream, BindError> {
     }
 }
 
+/// Reads `reader` into the arrivals until it ends or fails.
+async fn read_stream(
+    id: SocketId,
+    remote: SocketAddr,
+    mut reader: OwnedReadHalf,
+    tx: mpsc::Sender<Arrival>,
+) {
+    let mut buf = vec![0; RECV_BUFFER];
+    loop {
+        let arrival = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => Arrival::Closed(id),
+            Ok(n) => Arrival::Datagram(id, remote, buf[..n].to_vec()),
+        };
+        let closed = matches!(arrival, Arrival::Closed(_));
+        if tx.send(arrival).await.is_err() || closed {
+            break;
+        }
+    }
+}
+
+/// Writes what the machine sends on stream `id`, each write within
+/// [`STREAM_WAIT`]; reports the stream closed when one fails. When the
+/// machine closes the stream, what is queued is still written.
+async fn write_stream(
+    id: SocketId,
+    mut writer: OwnedWriteHalf,
+    mut outbound: mpsc::Receiver<Vec<u8>>,
+    tx: mpsc::Sender<Arrival>,
+) {
+    while let Some(bytes) = outbound.recv().await {
+        let written = tokio::time::timeout(STREAM_WAIT, writer.write_all(&bytes)).await;
+        if !matches!(written, Ok(Ok(()))) {
+            let _ = tx.send(Arrival::Closed(id)).await;
+            return;
+        }
+    }
+}
+
 /// Opens the UDP socket `bind` asks for.
 async fn open_udp(
     bind: Bind,
     routes: &mut HashMap<SocketAddr, IpAddr>,
 ) -> Result<UdpSocket, BindError> {
     let at = match bind {
-        Bind::At(at) | Bind::Connect(at) => at,
+        Bind::At(at) | Bind::Connect(at) | Bind::Listen(at) => at,
         Bind::Toward(toward) => {
             let ip = match routes.get(&toward) {
                 Some(ip) => *ip,
@@ -344,3 +439,6 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

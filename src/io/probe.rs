@@ -54,9 +54,9 @@ async fn drive(machine: Discovery, deadline: Instant) -> Result<Observation, Dri
     let server = machine.server();
     let mut driver = Driver::bind(machine).await.map_err(|e| match e {
         BindError::NoRoute { source, .. } => DriveError::NoRoute { server, source },
-        BindError::Socket { source, .. } | BindError::Connect { source, .. } => {
-            DriveError::Socket(source)
-        }
+        BindError::Socket { source, .. }
+        | BindError::Connect { source, .. }
+        | BindError::Listen { source, .. } => DriveError::Socket(source),
     })?;
     driver.run(Some(deadline)).await;
     driver

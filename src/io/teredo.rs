@@ -60,9 +60,9 @@ pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, Tere
     let machine = Qualification::from_seed(QualificationConfig::new(primary), rand::random());
     let mut driver = Driver::bind(machine).await.map_err(|e| match e {
         BindError::NoRoute { source, .. } => TeredoError::NoRoute(primary, source),
-        BindError::Socket { source, .. } | BindError::Connect { source, .. } => {
-            TeredoError::Socket(source)
-        }
+        BindError::Socket { source, .. }
+        | BindError::Connect { source, .. }
+        | BindError::Listen { source, .. } => TeredoError::Socket(source),
     })?;
     driver.run(Some(Instant::now() + DEADLINE)).await;
     driver

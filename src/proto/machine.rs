@@ -15,7 +15,7 @@ use std::time::Instant;
 
 /// Identifies one of a machine's local sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u8);
+pub struct SocketId(pub u16);
 
 /// Where a socket is to be bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,11 @@ pub enum Bind {
     /// chunks in order, however the stream cut them; a transmit on it is
     /// written to the stream whatever its destination says.
     Connect(SocketAddr),
+    /// A stream (TCP) listener on exactly this local endpoint (port 0: a
+    /// fresh port). Nothing arrives on the listener itself: each connection
+    /// it accepts is offered to [`Machine::handle_accept`], which names the
+    /// socket that connection is from then on.
+    Listen(SocketAddr),
 }
 
 /// A datagram the driver must send from one of the machine's sockets.
@@ -61,6 +66,22 @@ pub trait Machine: std::any::Any {
     }
     /// A socket the machine is done with, for the driver to close.
     fn poll_close(&mut self) -> Option<SocketId> {
+        None
+    }
+    /// A listener (`Bind::Listen`) accepted a connection from `remote`:
+    /// the machine names the socket the stream becomes, or refuses it
+    /// (`None`: the driver closes it at once). The stream then behaves as a
+    /// `Bind::Connect` socket does: its bytes arrive in order on that
+    /// socket, a transmit on it is written to it, [`Machine::poll_close`]
+    /// closes it and [`Machine::handle_closed`] says the other end did. The
+    /// id must not name a socket the machine already has.
+    fn handle_accept(
+        &mut self,
+        now: Instant,
+        listener: SocketId,
+        remote: SocketAddr,
+    ) -> Option<SocketId> {
+        let _ = (now, listener, remote);
         None
     }
     /// A datagram arrived on `socket` from `from`.
@@ -104,7 +125,7 @@ impl Binds {
         let pending: VecDeque<(SocketId, Bind)> = binds
             .into_iter()
             .enumerate()
-            .map(|(i, b)| (SocketId(u8::try_from(i).unwrap_or(u8::MAX)), b))
+            .map(|(i, b)| (SocketId(u16::try_from(i).unwrap_or(u16::MAX)), b))
             .collect();
         Self {
             locals: vec![None; pending.len()],
@@ -146,6 +167,9 @@ impl Binds {
         self.locals.len()
     }
 }
+
+#[cfg(test)]
+pub mod echo;
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,8 @@ pub enum Path {
     /// Part of a stream (TCP), to socket `socket` of the world's node
     /// number `node`: delayed, never lost, past the NATs' UDP state.
     Stream { node: usize, socket: SocketId },
+    /// The end of a stream (its FIN), after everything sent on it before.
+    StreamEnd { node: usize, socket: SocketId },
 }
 
 /// A packet in flight.
@@ -79,7 +81,7 @@ impl Wire {
     pub fn send(&mut self, now: Instant, packet: Packet) {
         self.sequence += 1;
         let at = match packet.path {
-            Path::Stream { .. } => now + self.link.one_way,
+            Path::Stream { .. } | Path::StreamEnd { .. } => now + self.link.one_way,
             path => {
                 // One draw for every datagram, hairpinned or not, so that a
                 // seed loses the same packets whatever the NAT does.

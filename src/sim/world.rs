@@ -5,6 +5,12 @@
 //!
 //! Every host address is unique in a world, so that a datagram's
 //! destination names one host (or one NAT's external address).
+//!
+//! Streams: a client's `Bind::Connect` socket reaches the server's
+//! `Bind::Listen` socket (or, for servers that keep one socket for every
+//! client, its `Bind::At` socket). A listener accepts a connection when its
+//! first bytes arrive; from then on the two ends are linked, and a close of
+//! either reaches the other at once.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -72,6 +78,17 @@ struct Node {
     streams: HashMap<SocketId, SocketAddr>,
     /// Everything the machine sent, with the time, when tapped.
     tap: Option<Vec<(Instant, Transmit)>>,
+    /// The listener sockets.
+    listeners: HashSet<SocketId>,
+}
+
+/// One end of an accepted stream: the other end, and the addresses of the
+/// packets this end sends.
+#[derive(Debug, Clone, Copy)]
+struct StreamEnd {
+    other: (NodeId, SocketId),
+    from: SocketAddr,
+    to: SocketAddr,
 }
 
 /// The world; see the module documentation.
@@ -84,6 +101,17 @@ pub struct World {
     nodes: Vec<Node>,
     /// Local endpoint -> the node and socket bound to it.
     bound: HashMap<SocketAddr, (NodeId, SocketId)>,
+    /// Listening endpoint -> the node and its listener (TCP ports are not
+    /// UDP ports: the two may share an endpoint).
+    listening: HashMap<SocketAddr, (NodeId, SocketId)>,
+    /// (listening endpoint, client as the server sees it) -> the stream
+    /// socket the server named for that connection.
+    accepted: HashMap<(SocketAddr, SocketAddr), (NodeId, SocketId)>,
+    /// Both ends of every accepted stream.
+    ends: HashMap<(NodeId, SocketId), StreamEnd>,
+    /// Stream sockets whose other end closed, until the close arrives:
+    /// what they send is lost.
+    hung_up: HashSet<(NodeId, SocketId)>,
     /// Addresses whose packets vanish.
     silent: HashSet<IpAddr>,
     /// The NATs' own services, by the LAN endpoint they answer on.
@@ -104,6 +132,10 @@ impl World {
             nats: Vec::new(),
             nodes: Vec::new(),
             bound: HashMap::new(),
+            listening: HashMap::new(),
+            accepted: HashMap::new(),
+            ends: HashMap::new(),
+            hung_up: HashSet::new(),
             silent: HashSet::new(),
             lan_services: HashMap::new(),
             stream_peers: HashMap::new(),
@@ -170,44 +202,98 @@ impl World {
             locals: HashMap::new(),
             streams: HashMap::new(),
             tap: None,
+            listeners: HashSet::new(),
         });
         self.rebind(id);
         id
     }
 
-    /// Binds the sockets `node` asks for and closes those it gives up. An
-    /// endpoint already taken is a failed bind.
+    /// Binds the sockets `node` asks for. An endpoint already taken is a
+    /// failed bind.
     fn rebind(&mut self, id: NodeId) {
         while let Some((socket, bind)) = self.nodes[id.0].machine.poll_bind() {
             let local = self.allocate(self.nodes[id.0].host, bind);
             let node = &mut self.nodes[id.0];
-            if self.bound.contains_key(&local) {
+            let table = if matches!(bind, Bind::Listen(_)) {
+                node.listeners.insert(socket);
+                &mut self.listening
+            } else {
+                &mut self.bound
+            };
+            if table.contains_key(&local) {
+                node.listeners.remove(&socket);
                 node.machine.handle_bind_failed(self.now, socket);
                 continue;
             }
+            table.insert(local, (id, socket));
             node.locals.insert(socket, local);
             if let Bind::Connect(server) = bind {
                 node.streams.insert(socket, server);
             }
-            self.bound.insert(local, (id, socket));
             node.machine.handle_bound(self.now, socket, local);
         }
+    }
+
+    /// Closes the sockets `node` gives up.
+    fn close(&mut self, id: NodeId) {
         while let Some(socket) = self.nodes[id.0].machine.poll_close() {
             let node = &mut self.nodes[id.0];
             node.streams.remove(&socket);
             if let Some(local) = node.locals.remove(&socket) {
-                self.bound.remove(&local);
+                if node.listeners.remove(&socket) {
+                    self.listening.remove(&local);
+                } else {
+                    self.bound.remove(&local);
+                }
             }
+            self.hung_up.remove(&(id, socket));
+            self.unlink(id, socket);
         }
+    }
+
+    /// Ends the accepted stream whose end is `socket` of `node`: the other
+    /// end hears it closed after what was sent before.
+    fn unlink(&mut self, node: NodeId, socket: SocketId) {
+        let Some(end) = self.ends.remove(&(node, socket)) else {
+            return;
+        };
+        self.ends.remove(&end.other);
+        self.accepted
+            .retain(|_, s| *s != (node, socket) && *s != end.other);
+        self.hung_up.insert(end.other);
+        let (other, other_socket) = end.other;
+        let packet = Packet {
+            from: end.from,
+            to: end.to,
+            payload: Vec::new(),
+            path: Path::StreamEnd {
+                node: other.0,
+                socket: other_socket,
+            },
+        };
+        self.wire.send(self.now, packet);
+    }
+
+    /// The other end of stream `socket` of `node` is gone: the socket goes
+    /// too (a closed connection carries nothing more), and the machine
+    /// hears it.
+    fn hang_up(&mut self, node: NodeId, socket: SocketId) {
+        let n = &mut self.nodes[node.0];
+        if n.streams.remove(&socket).is_some()
+            && let Some(local) = n.locals.remove(&socket)
+        {
+            self.bound.remove(&local);
+        }
+        n.machine.handle_closed(self.now, socket);
     }
 
     /// A local endpoint on `host` for `bind`.
     fn allocate(&mut self, host: HostId, bind: Bind) -> SocketAddr {
         let h = &mut self.hosts[host.0];
         let ip = match bind {
-            Bind::At(at) if at.port() != 0 => return at,
-            Bind::At(at) if h.ips.contains(&at.ip()) => at.ip(),
-            Bind::At(_) | Bind::Toward(_) | Bind::Connect(_) => h.ips[0],
+            Bind::At(at) | Bind::Listen(at) if at.port() != 0 => return at,
+            Bind::At(at) | Bind::Listen(at) if h.ips.contains(&at.ip()) => at.ip(),
+            Bind::At(_) | Bind::Listen(_) | Bind::Toward(_) | Bind::Connect(_) => h.ips[0],
         };
         let port = h.next_port;
         h.next_port = h.next_port.wrapping_add(PORT_STRIDE);
@@ -318,7 +404,8 @@ impl World {
         )
     }
 
-    /// Sends every datagram the machines have queued.
+    /// Binds what the machines ask for, sends every datagram they have
+    /// queued, then closes what they gave up.
     fn flush(&mut self) {
         for i in 0..self.nodes.len() {
             self.rebind(NodeId(i));
@@ -326,6 +413,23 @@ impl World {
                 let now = self.now;
                 if let Some(tap) = self.nodes[i].tap.as_mut() {
                     tap.push((now, t.clone()));
+                }
+                if self.hung_up.contains(&(NodeId(i), t.socket)) {
+                    continue;
+                }
+                if let Some(end) = self.ends.get(&(NodeId(i), t.socket)).copied() {
+                    let (node, socket) = end.other;
+                    let packet = Packet {
+                        from: end.from,
+                        to: end.to,
+                        payload: t.payload,
+                        path: Path::Stream {
+                            node: node.0,
+                            socket,
+                        },
+                    };
+                    self.wire.send(self.now, packet);
+                    continue;
                 }
                 let Some(local) = self.nodes[i].locals.get(&t.socket).copied() else {
                     continue;
@@ -350,6 +454,7 @@ impl World {
                 let host = self.nodes[i].host;
                 self.send(host, local, t.destination, t.payload);
             }
+            self.close(NodeId(i));
         }
     }
 
@@ -366,7 +471,11 @@ impl World {
         payload: Vec<u8>,
     ) {
         let public = SocketAddr::new(self.public_ip(self.nodes[node.0].host), local.port());
-        let Some(&(server_node, server_socket)) = self.bound.get(&server) else {
+        let Some(&(server_node, server_socket)) = self
+            .listening
+            .get(&server)
+            .or_else(|| self.bound.get(&server))
+        else {
             return;
         };
         self.stream_peers.insert((server, public), (node, socket));
@@ -431,6 +540,72 @@ impl World {
         self.wire.send(self.now, packet);
     }
 
+    /// Stream bytes arrive at `socket` of `node`: a listener's go to the
+    /// stream it accepted for their sender (accepting it first); bytes for
+    /// a socket closed since are lost with it.
+    fn deliver_on_stream(&mut self, node: NodeId, socket: SocketId, p: Packet) {
+        let mut target = socket;
+        if self.nodes[node.0].listeners.contains(&socket) {
+            target = match self.accepted.get(&(p.to, p.from)) {
+                Some(&(_, stream)) => stream,
+                None => {
+                    let client = self.stream_peers.get(&(p.to, p.from)).copied();
+                    let named = self.nodes[node.0]
+                        .machine
+                        .handle_accept(self.now, socket, p.from);
+                    match (named, client) {
+                        (Some(stream), Some(client)) => {
+                            self.link(node, stream, client, p.to, p.from);
+                            stream
+                        }
+                        (None, Some((client, client_socket))) => {
+                            self.hang_up(client, client_socket);
+                            return;
+                        }
+                        (_, None) => return,
+                    }
+                }
+            };
+        } else if !self.ends.contains_key(&(node, socket))
+            && !self.nodes[node.0].locals.contains_key(&socket)
+        {
+            return;
+        }
+        self.nodes[node.0]
+            .machine
+            .handle_input(self.now, target, p.from, &p.payload);
+    }
+
+    /// Links the server's new stream `stream` on `listening` with the
+    /// client's socket that connected from `client_public`.
+    fn link(
+        &mut self,
+        server: NodeId,
+        stream: SocketId,
+        client: (NodeId, SocketId),
+        listening: SocketAddr,
+        client_public: SocketAddr,
+    ) {
+        self.accepted
+            .insert((listening, client_public), (server, stream));
+        self.ends.insert(
+            (server, stream),
+            StreamEnd {
+                other: client,
+                from: listening,
+                to: client_public,
+            },
+        );
+        self.ends.insert(
+            client,
+            StreamEnd {
+                other: (server, stream),
+                from: client_public,
+                to: listening,
+            },
+        );
+    }
+
     /// A packet arrives: through the NAT that owns its destination, or
     /// straight to a public host.
     fn deliver(&mut self, p: Packet) {
@@ -438,9 +613,13 @@ impl World {
             return;
         }
         if let Path::Stream { node, socket } = p.path {
-            self.nodes[node]
-                .machine
-                .handle_input(self.now, socket, p.from, &p.payload);
+            self.deliver_on_stream(NodeId(node), socket, p);
+            return;
+        }
+        if let Path::StreamEnd { node, socket } = p.path {
+            if self.hung_up.remove(&(NodeId(node), socket)) {
+                self.hang_up(NodeId(node), socket);
+            }
             return;
         }
         let (internal, through_nat) = if matches!(p.path, Path::Hairpin | Path::Lan) {
@@ -469,3 +648,6 @@ impl World {
             .handle_input(self.now, socket, p.from, &p.payload);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -113,9 +113,8 @@ impl RendezvousClient {
             }
             BindError::Connect { source, .. }
             | BindError::Socket { source, .. }
-            | BindError::NoRoute { source, .. } => {
-                RendezvousClientError::Connect { server, source }
-            }
+            | BindError::Listen { source, .. } => RendezvousClientError::Connect { server, source },
+            BindError::NoRoute { source, .. } => RendezvousClientError::Connect { server, source },
         })?;
         let mut client = RendezvousClient { driver };
         match client.next_event().await? {

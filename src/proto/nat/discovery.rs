@@ -183,7 +183,7 @@ impl Discovery {
         let initial = self.config.initial;
         self.add(now, MAPPING, Test::MappingI, server, server, None, initial);
         for i in 0..self.config.burst {
-            let socket = SocketId(FIRST_BURST + i);
+            let socket = SocketId(u16::from(FIRST_BURST + i));
             self.add(now, socket, Test::Burst(i), server, server, None, initial);
         }
         self.flush(now);

@@ -204,7 +204,7 @@ impl Punch {
         for socket in 0..self.binds.count() {
             for c in self.checked(candidates) {
                 let pair = Pair {
-                    socket: SocketId(socket as u8),
+                    socket: SocketId(u16::try_from(socket).unwrap_or(u16::MAX)),
                     remote: c.address,
                     kind: c.kind,
                     last_sent: None,

@@ -182,7 +182,7 @@ impl Responder {
 
     fn socket(&self, endpoint: SocketAddr) -> Option<SocketId> {
         let i = self.endpoints.iter().position(|e| *e == endpoint)?;
-        u8::try_from(i).ok().map(SocketId)
+        u16::try_from(i).ok().map(SocketId)
     }
 
     /// A datagram arrived on `local` from `from`.
@@ -330,7 +330,7 @@ impl Machine for Responder {
     /// Each configured endpoint, exactly.
     fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
         let endpoint = *self.endpoints.get(self.asked)?;
-        let socket = SocketId(u8::try_from(self.asked).ok()?);
+        let socket = SocketId(u16::try_from(self.asked).ok()?);
         self.asked += 1;
         Some((socket, Bind::At(endpoint)))
     }

@@ -21,7 +21,7 @@ const NONCES: ProbeNonces = ProbeNonces {
 };
 
 fn local(socket: SocketId) -> SocketAddrV4 {
-    SocketAddrV4::new(LOCAL_IP, 50000 + u16::from(socket.0))
+    SocketAddrV4::new(LOCAL_IP, 50000 + socket.0)
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl Nat {
 /// Where the world binds the client's sockets: the first node on its
 /// host, from port 40000 in steps of 7.
 fn local(socket: SocketId) -> SocketAddrV4 {
-    SocketAddrV4::new(LOCAL_IP, 40000 + 7 * u16::from(socket.0))
+    SocketAddrV4::new(LOCAL_IP, 40000 + 7 * socket.0)
 }
 
 struct Run {
