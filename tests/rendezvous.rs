@@ -5,10 +5,6 @@
 //! server never sees, and meet scripted servers: hostile ones, and relays
 //! that pass messages between two real clients and tamper with them.
 //!
-//! The `#[ignore]`d tests state behaviour the library does not have yet;
-//! each names the bug. `cargo test --test rendezvous -- --ignored` runs
-//! them.
-//!
 //! Addresses: this file uses 127.0.60.0/24, one address per test.
 
 mod common;
@@ -667,7 +663,6 @@ fn a_version_1_or_3_client_is_told_to_upgrade() {
 }
 
 #[test]
-#[ignore = "library bug: next_client_message (src/proto/rendezvous/frame.rs) parses the v1 6-symbol code before looking at the version and answers `malformed`"]
 fn a_version_1_novice_with_a_version_1_code_is_told_to_upgrade() {
     let server = RanatServer::start(lo4(60, 15), None);
     let mut stream = raw_connection(server.rendezvous);
@@ -820,7 +815,6 @@ fn the_server_holds_members_to_the_v2_order_and_limits() {
 }
 
 #[test]
-#[ignore = "library bug: Rendezvous::confirmation_failed (src/proto/rendezvous/server.rs) ties no verdict to its pairing: a late one from the helper sends the next novice away"]
 fn a_late_wrong_code_verdict_does_not_send_the_next_novice_away() {
     let server = RanatServer::start(lo4(60, 16), None);
     let addr = server.rendezvous;
@@ -1022,7 +1016,6 @@ fn three_wrong_codes_close_the_room() {
 }
 
 #[test]
-#[ignore = "library bug: RendezvousClient::next_event (src/io/rendezvous/client.rs) returns a final failure without sending the queued confirmation_failed"]
 fn the_server_counts_three_wrong_codes_and_the_room_they_closed() {
     block_on(bounded(async {
         let server = lib_server(lo4(60, 17), RendezvousConfig::default()).await;
@@ -1713,7 +1706,6 @@ fn hostile_servers_give_clear_client_errors() {
 }
 
 #[test]
-#[ignore = "library bug: exchange_reports/exchange_candidates (src/io/rendezvous/client.rs) hide a queued failure behind SendError::NotConfirmed"]
 fn a_failure_that_comes_early_is_not_masked() {
     let ip = lo4(60, 19);
     block_on(bounded(async {
@@ -1743,7 +1735,6 @@ fn a_failure_that_comes_early_is_not_masked() {
 }
 
 #[test]
-#[ignore = "library bug: RendezvousClient::next_event (src/io/rendezvous/client.rs) returns an event already queued without sending this side's own message"]
 fn a_side_that_got_everything_at_once_still_sends_its_own() {
     let ip = lo4(60, 20);
     block_on(bounded(async {
@@ -1827,7 +1818,6 @@ fn a_hostile_server_cannot_give_an_attacker_more_than_three_guesses() {
 }
 
 #[test]
-#[ignore = "library bug: RendezvousClient::next_event (src/io/rendezvous/client.rs) returns WrongCode without sending the queued confirmation_failed"]
 fn a_novice_with_a_wrong_code_tells_the_server() {
     let ip = lo4(60, 18);
     block_on(bounded(async {

@@ -163,9 +163,13 @@ impl RendezvousClient {
         &mut self,
         report: serde_json::Value,
     ) -> Result<serde_json::Value, RendezvousClientError> {
-        self.driver
+        if let Err(e) = self
+            .driver
             .machine_mut()
-            .send_report(Instant::now(), report)?;
+            .send_report(Instant::now(), report)
+        {
+            return Err(self.pending_failure().unwrap_or(e.into()));
+        }
         match self.next_event().await? {
             RendezvousEvent::PeerReport(report) => Ok(report),
             other => Err(out_of_step("peer_report", &other)),
@@ -179,22 +183,50 @@ impl RendezvousClient {
         &mut self,
         candidates: Vec<Candidate>,
     ) -> Result<PeerCandidates, RendezvousClientError> {
-        self.driver
+        if let Err(e) = self
+            .driver
             .machine_mut()
-            .send_candidates(Instant::now(), candidates)?;
+            .send_candidates(Instant::now(), candidates)
+        {
+            return Err(self.pending_failure().unwrap_or(e.into()));
+        }
         match self.next_event().await? {
             RendezvousEvent::PeerCandidates(peer) => Ok(peer),
             other => Err(out_of_step("peer_candidates", &other)),
         }
     }
 
+    /// A failure the machine already queued: the real reason a send was
+    /// refused.
+    fn pending_failure(&mut self) -> Option<RendezvousClientError> {
+        while let Some(event) = self.driver.machine_mut().poll_event() {
+            if let RendezvousEvent::Failed(failure) = event {
+                return Some(failure.into());
+            }
+        }
+        None
+    }
+
     /// Runs the machine until it has something to say.
     async fn next_event(&mut self) -> Result<RendezvousEvent, RendezvousClientError> {
         loop {
-            match self.driver.machine_mut().poll_event() {
-                Some(RendezvousEvent::Failed(failure)) => return Err(failure.into()),
-                Some(event) => return Ok(event),
-                None => {}
+            if let Some(event) = self.driver.machine_mut().poll_event() {
+                // What the machine queued (this side's own message, its
+                // verdict on a wrong code) goes out before the caller moves
+                // on; at the end, before it can drop the connection.
+                let last = matches!(
+                    event,
+                    RendezvousEvent::Failed(_) | RendezvousEvent::PeerCandidates(_)
+                );
+                if last {
+                    self.driver.close_streams().await;
+                } else {
+                    self.driver.flush().await;
+                }
+                return match event {
+                    RendezvousEvent::Failed(failure) => Err(failure.into()),
+                    event => Ok(event),
+                };
             }
             if !self.driver.step(None).await {
                 return Err(RendezvousClientError::Closed);

@@ -249,9 +249,18 @@ impl Rendezvous {
                 let (code, role) = (*code, *role);
                 self.sealed(id, code, role, sealed, last);
             }
-            (ConnState::Member { code, .. }, ClientMessage::ConfirmationFailed) => {
-                let code = *code;
-                self.confirmation_failed(code);
+            (ConnState::Member { code, role }, ClientMessage::ConfirmationFailed) => {
+                // Only a verdict on the current pairing counts: one that
+                // arrives after the next novice joined is late, not new.
+                let (code, role) = (*code, *role);
+                let current = self
+                    .rooms
+                    .get_mut(&code)
+                    .and_then(|r| r.pair_mut(role))
+                    .is_some_and(|(member, _)| member.pake);
+                if current {
+                    self.confirmation_failed(code);
+                }
             }
             _ => self.violation(id, RendezvousError::OutOfOrder),
         }
@@ -423,10 +432,10 @@ impl Rendezvous {
         }
     }
 
-    /// A member could not open the other's first sealed message: the two
-    /// codes differ. The novice is sent away; the helper waits for another
-    /// try, or after [`MAX_ATTEMPTS`] the room is closed. A report about a
-    /// pairing that already ended is ignored.
+    /// A member of the current pairing could not open the other's first
+    /// sealed message: the two codes differ. The novice is sent away; the
+    /// helper waits for another try, or after [`MAX_ATTEMPTS`] the room is
+    /// closed.
     fn confirmation_failed(&mut self, code: Code) {
         let Some(room) = self.rooms.get_mut(&code) else {
             return;

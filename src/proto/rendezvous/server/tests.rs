@@ -317,7 +317,14 @@ fn three_wrong_codes_close_the_room() {
                 .len(),
             2
         );
-        let failer = if attempt == 2 { helper } else { novice };
+        // The second time it is the helper that notices, after its PAKE.
+        let failer = if attempt == 2 {
+            assert_eq!(bench.message(attempt.into(), helper, pake('h')).len(), 1);
+            helper
+        } else {
+            assert_eq!(bench.message(attempt.into(), novice, pake('n')).len(), 1);
+            novice
+        };
         let out = bench.message(attempt.into(), failer, ClientMessage::ConfirmationFailed);
         let mut expected = error_and_close(novice, RendezvousError::WrongCode);
         if attempt < 3 {
