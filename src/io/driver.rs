@@ -349,10 +349,11 @@ impl<M: Machine> Driver<M> {
         self.flush().await;
     }
 
-    /// The machine and its UDP sockets, the receivers stopped, for what
-    /// runs next on them (streams are closed).
-    pub fn into_parts(mut self) -> (M, Vec<Socket>) {
-        self.receivers.abort_all();
+    /// The machine and its UDP sockets, for what runs next on them: the
+    /// receivers have stopped and dropped their handles, so each socket is
+    /// the caller's alone (streams are closed).
+    pub async fn into_parts(mut self) -> (M, Vec<Socket>) {
+        self.receivers.shutdown().await;
         (self.machine, self.sockets)
     }
 }

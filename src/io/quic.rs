@@ -398,4 +398,69 @@ mod tests {
             );
         }
     }
+
+    /// The whole hand-over on loopback: two real punches through a STUN
+    /// server, then QUIC over the very sockets that won.
+    #[tokio::test]
+    async fn quic_takes_over_the_sockets_a_punch_proved() {
+        use crate::io::punch::{Punched, gather};
+        use crate::proto::punch::{Credentials, Punch, PunchConfig};
+        use crate::proto::stun::ResponderConfig;
+
+        let stun = crate::io::serve::bind(
+            ResponderConfig::new("127.0.0.1:0".parse().unwrap(), None).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        let server = stun.endpoints()[0];
+        tokio::spawn(stun.run(std::future::pending()));
+        let creds = [0u8, 1].map(|k| {
+            let mut n = k;
+            Credentials::generate(move || {
+                n = n.wrapping_mul(31).wrapping_add(7);
+                n
+            })
+        });
+        let mut sides = Vec::new();
+        for (i, c) in creds.iter().enumerate() {
+            let punch = Punch::new(PunchConfig::new(c.clone(), Some(server)), i as u64);
+            sides.push(gather(punch).await.unwrap());
+        }
+        let candidates = [sides[0].candidates(), sides[1].candidates()];
+        let b = sides.pop().unwrap();
+        let a = sides.pop().unwrap();
+        let (pa, pb) = tokio::join!(
+            a.punch(creds[1].clone(), &candidates[1]),
+            b.punch(creds[0].clone(), &candidates[0])
+        );
+        let (Punched::Connected(wa), Punched::Connected(wb)) = (pa, pb) else {
+            panic!("the punch connected on loopback")
+        };
+        let (novice, helper) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let (nf, hf) = (novice.fingerprint(), helper.fingerprint());
+        let rtt = Some(wb.path.rtt);
+        let remote = wb.path.remote;
+        let socket_a = wa.socket.into_std().unwrap();
+        let socket_b = wb.socket.into_std().unwrap();
+        let serving = tokio::spawn(async move {
+            let (_e, connection) =
+                accept(socket_a, &novice, hf, rtt, Duration::from_secs(5)).await?;
+            let mut recv = connection
+                .accept_uni()
+                .await
+                .map_err(|e| QuicError::Handshake(e.to_string()))?;
+            Ok::<_, QuicError>(recv.read_to_end(64).await.unwrap())
+        });
+        let (_e, connection) = connect(socket_b, &helper, remote, nf, rtt).await.unwrap();
+        let mut send = connection.open_uni().await.unwrap();
+        send.write_all(b"over the punched path").await.unwrap();
+        send.finish().unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), serving)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, b"over the punched path");
+    }
 }
