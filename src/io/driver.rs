@@ -362,10 +362,12 @@ impl<M: Machine> Driver<M> {
         while self.writers.join_next().await.is_some() {}
     }
 
-    /// The machine and its UDP sockets, the receivers stopped, for what
-    /// runs next on them (streams are closed).
-    pub fn into_parts(mut self) -> (M, Vec<Socket>) {
-        self.receivers.abort_all();
+    /// The machine and its UDP sockets, for what runs next on them: the
+    /// receivers have stopped and dropped their handles, so each socket is
+    /// the caller's alone (streams are closed).
+    pub async fn into_parts(mut self) -> (M, Vec<Socket>) {
+        self.receivers.shutdown().await;
+        self.writers.shutdown().await;
         (self.machine, self.sockets)
     }
 }
