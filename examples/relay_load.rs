@@ -101,7 +101,7 @@ async fn run(server: SocketAddr, secret: &str, sink_ip: IpAddr, size: usize, sec
         .poll_transmit()
         .expect("a frame")
         .payload;
-    let (_, sockets) = driver.into_parts();
+    let (_, sockets) = driver.into_parts().await;
     let socket = sockets[0].1.clone();
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -12,7 +12,8 @@ use super::probe::{self, ProbeArgs};
 use super::via;
 use crate::flow::{self, Checked, Live, LivePunch, NamedReport};
 use crate::predict::{self, Feasibility, Headline, Method, Prediction, PunchExpectation};
-use crate::proto::rendezvous::{Code, Role};
+use crate::proto::rendezvous::Role;
+use crate::proto::session::InviteCode;
 use crate::report::{self, ProbeReport};
 
 #[derive(Debug, Args)]
@@ -33,7 +34,7 @@ pub struct CheckArgs {
     via: Option<String>,
     /// The code the other side was given (with --via).
     #[arg(long, value_name = "CODE", requires = "via")]
-    code: Option<Code>,
+    code: Option<InviteCode>,
     #[command(flatten)]
     probe: ProbeArgs,
 }

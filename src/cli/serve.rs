@@ -214,11 +214,13 @@ fn relay_summary(s: &RelayStats) -> String {
 /// The rendezvous counts in words.
 fn rendezvous_summary(s: &RendezvousStats) -> String {
     format!(
-        "{} rooms created, {} paired, {} completed, {} expired; {} refused, {} protocol errors, {} idle connections closed",
+        "{} rooms created, {} paired, {} completed, {} expired; {} wrong codes, {} rooms closed after wrong codes; {} refused, {} protocol errors, {} idle connections closed",
         s.rooms_created,
         s.rooms_paired,
         s.rooms_completed,
         s.rooms_expired,
+        s.wrong_codes,
+        s.rooms_closed_after_wrong_codes,
         s.refused,
         s.protocol_errors,
         s.idle_closed

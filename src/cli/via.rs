@@ -4,12 +4,12 @@
 use super::probe::{self, ProbeArgs};
 use crate::flow::{self, Live, LiveError, LiveEvent, LiveOptions};
 use crate::io::resolve::ServerSpec;
-use crate::proto::rendezvous::Code;
+use crate::proto::session::InviteCode;
 
 /// Runs the live check; `None` if the probe was interrupted.
 pub async fn run(
     via: &str,
-    code: Option<Code>,
+    code: Option<InviteCode>,
     probe_args: ProbeArgs,
 ) -> anyhow::Result<Option<Live>> {
     let rendezvous: ServerSpec = via
@@ -18,6 +18,7 @@ pub async fn run(
     let options = LiveOptions {
         rendezvous,
         code,
+        name: display_name(),
         probe: probe_args.options(),
     };
     let mut progress = probe::Progress::new(probe_args.json);
@@ -26,13 +27,32 @@ pub async fn run(
             "ranat check: your code is {code} (valid {} min). On the other machine run:\n    ranat check --via {via} --code {code}",
             expires_in.as_secs() / 60,
         ),
-        LiveEvent::PeerJoined => eprintln!("ranat check: the other side joined; probing"),
-        LiveEvent::Joined { code } => eprintln!("ranat check: joined {code}; probing"),
+        LiveEvent::PeerJoined => eprintln!("ranat check: someone joined; checking their code"),
+        LiveEvent::AttemptFailed { attempts_left } => eprintln!(
+            "ranat check: they had a wrong code; waiting for another try ({attempts_left} left)"
+        ),
+        LiveEvent::Joined { code } => {
+            eprintln!("ranat check: joined {}; checking the code", code.room)
+        }
+        LiveEvent::Confirmed { peer_name } => {
+            eprintln!("ranat check: the code matches ({peer_name} is on the other side); probing")
+        }
         LiveEvent::Probe(event) => progress.show(event),
         LiveEvent::Predicted { .. } | LiveEvent::Punching => {}
     };
     match flow::live(options, probe::interrupted(), show).await {
         Err(LiveError::Lookup { reason, .. }) => anyhow::bail!("--via {via}: {reason}"),
         other => Ok(other?),
+    }
+}
+
+/// The name the other side is shown: the user and the host, as far as the
+/// environment tells them.
+fn display_name() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    match host.trim() {
+        "" => user,
+        host => format!("{user}@{host}"),
     }
 }

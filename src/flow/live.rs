@@ -1,7 +1,9 @@
 //! The live check flow (`ranat check --via SERVER [--code CODE]`): both
-//! sides meet at `ranat serve`'s rendezvous, probe, exchange reports,
-//! predict, and make a real UDP hole-punching attempt whose outcome is set
-//! against the prediction.
+//! sides meet at `ranat serve`'s rendezvous, prove to each other that they
+//! hold the same code (a PAKE, so the server learns nothing), probe,
+//! exchange sealed reports, predict, and make a real UDP hole-punching
+//! attempt, authenticated with credentials from the shared key, whose
+//! outcome is set against the prediction.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -15,8 +17,9 @@ use crate::io::punch;
 use crate::io::rendezvous::{RendezvousClient, RendezvousClientError};
 use crate::io::resolve::{self, ServerSpec};
 use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
-use crate::proto::punch::{Candidate, Credentials, Punch, PunchOutcome};
-use crate::proto::rendezvous::{Code, Role};
+use crate::proto::punch::{Candidate, Punch, PunchOutcome};
+use crate::proto::rendezvous::{RendezvousEvent, Role};
+use crate::proto::session::InviteCode;
 use crate::report::{self, LoadError, ProbeReport};
 
 /// The rendezvous port of `ranat serve` when the server spec names none.
@@ -30,7 +33,9 @@ pub struct LiveOptions {
     pub rendezvous: ServerSpec,
     /// The code the other side was given, to join its room; without one,
     /// this side creates a room and is the helper.
-    pub code: Option<Code>,
+    pub code: Option<InviteCode>,
+    /// The name the other side is shown.
+    pub name: String,
     /// The probe of this machine. With no servers, both sides probe with
     /// the rendezvous server's STUN service (same address, port 3478).
     pub probe: ProbeOptions,
@@ -41,12 +46,21 @@ pub struct LiveOptions {
 pub enum LiveEvent {
     /// This side created a room (it is the helper): `code` is for the other
     /// side, valid for `expires_in`. The flow now waits for it to join.
-    CodeAllocated { code: Code, expires_in: Duration },
-    /// The other side joined the helper's room; the probe starts.
+    CodeAllocated {
+        code: InviteCode,
+        expires_in: Duration,
+    },
+    /// (The helper.) Someone joined with the room's public part; the PAKE
+    /// runs.
     PeerJoined,
-    /// This side joined the room of `code` (it is the novice); the probe
-    /// starts.
-    Joined { code: Code },
+    /// (The helper.) That one's code was wrong; the room waits for another
+    /// try while `attempts_left` remain.
+    AttemptFailed { attempts_left: u32 },
+    /// This side joined the room of `code` (it is the novice); the PAKE
+    /// runs.
+    Joined { code: InviteCode },
+    /// The other side proved it holds the same code; the probe starts.
+    Confirmed { peer_name: String },
     /// The probe of this machine.
     Probe(ProbeEvent),
     /// The reports are exchanged and the prediction made: this is what the
@@ -129,7 +143,7 @@ pub async fn live(
             port: Some(stun.port()),
         }];
     }
-    let (mut client, role) = meet(server, options.code, &mut on_event).await?;
+    let (mut client, role) = meet(server, options.code, &options.name, &mut on_event).await?;
     let Some(me) = probe::probe(&probe_options, interrupt, |e| on_event(LiveEvent::Probe(e))).await
     else {
         return Ok(None);
@@ -179,23 +193,39 @@ async fn rendezvous_address(spec: &ServerSpec) -> Result<SocketAddr, LiveError> 
 }
 
 /// Meets the other side in a room of `server`: creates one without a
-/// code (and waits for the other side to join), joins it with one.
+/// code (and waits for the other side to join), joins it with one; either
+/// way, until the other side proved it holds the same code.
 async fn meet(
     server: SocketAddr,
-    code: Option<Code>,
+    code: Option<InviteCode>,
+    name: &str,
     on_event: &mut impl FnMut(LiveEvent),
 ) -> Result<(RendezvousClient, Role), LiveError> {
-    let (mut client, welcome) = RendezvousClient::connect(server, code).await?;
+    let (mut client, welcome) = RendezvousClient::connect(server, code, name).await?;
     if welcome.role == Role::Helper {
         on_event(LiveEvent::CodeAllocated {
-            code: welcome.code,
+            code: welcome.invite,
             expires_in: Duration::from_secs(welcome.expires_in_secs),
         });
-        client.wait_peer_joined().await?;
-        on_event(LiveEvent::PeerJoined);
     } else {
-        on_event(LiveEvent::Joined { code: welcome.code });
+        on_event(LiveEvent::Joined {
+            code: welcome.invite,
+        });
     }
+    let intro = client
+        .confirm(|event| match event {
+            RendezvousEvent::PeerJoined => on_event(LiveEvent::PeerJoined),
+            RendezvousEvent::AttemptFailed { attempts_left } => {
+                on_event(LiveEvent::AttemptFailed {
+                    attempts_left: *attempts_left,
+                });
+            }
+            _ => {}
+        })
+        .await?;
+    on_event(LiveEvent::Confirmed {
+        peer_name: intro.name,
+    });
     Ok((client, welcome.role))
 }
 
@@ -222,15 +252,15 @@ async fn punch_through(
     expected: PunchExpectation,
     on_event: &mut impl FnMut(LiveEvent),
 ) -> Result<LivePunch, LiveError> {
-    let credentials = Credentials::generate(rand::random::<u8>);
+    let credentials = client
+        .local_credentials()
+        .ok_or(LiveError::Rendezvous(RendezvousClientError::Closed))?;
     let plan = punch_plan(me, peer, false);
     let machine = Punch::new(plan.config(credentials.clone(), Some(stun)), rand::random());
     let gathered = punch::gather(machine).await?;
     let local_candidates = gathered.candidates();
     let note = gathered.note().map(str::to_string);
-    let peer_side = client
-        .exchange_candidates(credentials, local_candidates.clone())
-        .await?;
+    let peer_side = client.exchange_candidates(local_candidates.clone()).await?;
     on_event(LiveEvent::Punching);
     let outcome = gathered
         .punch(peer_side.credentials, &peer_side.candidates)

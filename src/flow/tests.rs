@@ -312,6 +312,7 @@ async fn a_live_check_without_a_rendezvous_fails_before_any_event() {
             port: None,
         },
         code: None,
+        name: "help desk".into(),
         probe: offline(Vec::new()),
     };
     let mut events = Vec::new();
@@ -331,7 +332,9 @@ fn shape(event: &LiveEvent) -> String {
     match event {
         LiveEvent::CodeAllocated { .. } => "code allocated".into(),
         LiveEvent::PeerJoined => "peer joined".into(),
+        LiveEvent::AttemptFailed { attempts_left } => format!("attempt failed {attempts_left}"),
         LiveEvent::Joined { .. } => "joined".into(),
+        LiveEvent::Confirmed { peer_name } => format!("confirmed {peer_name}"),
         LiveEvent::Probe(ProbeEvent::Resolving { .. }) => "resolving".into(),
         LiveEvent::Probe(ProbeEvent::Probing { servers }) => format!("probing {servers:?}"),
         LiveEvent::Probe(e) => format!("{e:?}"),
@@ -370,6 +373,7 @@ async fn two_sides_meet_probe_and_punch_through_a_rendezvous() {
         LiveOptions {
             rendezvous: rendezvous_spec.clone(),
             code: None,
+            name: "help desk".into(),
             probe: offline(Vec::new()),
         },
         pending(),
@@ -388,6 +392,7 @@ async fn two_sides_meet_probe_and_punch_through_a_rendezvous() {
         let options = LiveOptions {
             rendezvous: rendezvous_spec.clone(),
             code: Some(code),
+            name: "novice".into(),
             probe: offline(Vec::new()),
         };
         (
@@ -435,8 +440,11 @@ async fn two_sides_meet_probe_and_punch_through_a_rendezvous() {
     ];
     let helper_shapes: Vec<String> = helper_events.iter().map(shape).collect();
     let novice_shapes: Vec<String> = novice_events.iter().map(shape).collect();
-    assert_eq!(helper_shapes[..2], ["code allocated", "peer joined"]);
-    assert_eq!(helper_shapes[2..], after_meeting);
-    assert_eq!(novice_shapes[..1], ["joined"]);
-    assert_eq!(novice_shapes[1..], after_meeting);
+    assert_eq!(
+        helper_shapes[..3],
+        ["code allocated", "peer joined", "confirmed novice"]
+    );
+    assert_eq!(helper_shapes[3..], after_meeting);
+    assert_eq!(novice_shapes[..2], ["joined", "confirmed help desk"]);
+    assert_eq!(novice_shapes[2..], after_meeting);
 }

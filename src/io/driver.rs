@@ -90,6 +90,8 @@ pub struct Driver<M> {
     /// For the receivers of sockets bound later.
     arrivals_tx: mpsc::Sender<Arrival>,
     receivers: JoinSet<()>,
+    /// The streams' writer tasks.
+    writers: JoinSet<()>,
     /// Each socket's receiver, to stop it when the machine closes it.
     receiving: HashMap<SocketId, AbortHandle>,
     /// The local address toward each destination, as the kernel chose it.
@@ -113,6 +115,7 @@ impl<M: Machine> Driver<M> {
             arrivals,
             arrivals_tx,
             receivers: JoinSet::new(),
+            writers: JoinSet::new(),
             receiving: HashMap::new(),
             routes: HashMap::new(),
         };
@@ -202,7 +205,7 @@ impl<M: Machine> Driver<M> {
                 .spawn(read_stream(id, remote, reader, self.arrivals_tx.clone()));
         self.receiving.insert(id, receiver);
         let (queue, outbound) = mpsc::channel(STREAM_QUEUE);
-        self.receivers
+        self.writers
             .spawn(write_stream(id, writer, outbound, self.arrivals_tx.clone()));
         self.streams.insert(id, queue);
     }
@@ -349,10 +352,22 @@ impl<M: Machine> Driver<M> {
         self.flush().await;
     }
 
-    /// The machine and its UDP sockets, the receivers stopped, for what
-    /// runs next on them (streams are closed).
-    pub fn into_parts(mut self) -> (M, Vec<Socket>) {
-        self.receivers.abort_all();
+    /// Writes out what the machine queued on its streams and closes them
+    /// for writing: for a machine at its end, whose last words must reach
+    /// the other side before the driver is dropped. Each write is bounded
+    /// by [`STREAM_WAIT`].
+    pub async fn close_streams(&mut self) {
+        self.flush().await;
+        self.streams.clear();
+        while self.writers.join_next().await.is_some() {}
+    }
+
+    /// The machine and its UDP sockets, for what runs next on them: the
+    /// receivers have stopped and dropped their handles, so each socket is
+    /// the caller's alone (streams are closed).
+    pub async fn into_parts(mut self) -> (M, Vec<Socket>) {
+        self.receivers.shutdown().await;
+        self.writers.shutdown().await;
         (self.machine, self.sockets)
     }
 }

@@ -6,6 +6,7 @@ mod pcp;
 pub mod portmap;
 pub mod probe;
 pub mod punch;
+pub mod quic;
 mod reach;
 pub mod rendezvous;
 pub mod resolve;

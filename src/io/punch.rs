@@ -23,7 +23,7 @@ pub struct Gathered {
 /// measured round-trip time.
 #[derive(Debug)]
 pub struct Winner {
-    pub socket: Arc<UdpSocket>,
+    pub socket: UdpSocket,
     pub path: Path,
 }
 
@@ -82,11 +82,15 @@ impl Gathered {
             .machine_mut()
             .start(Instant::now(), peer, candidates);
         self.driver.run(None).await;
-        let (machine, sockets) = self.driver.into_parts();
+        let (machine, sockets) = self.driver.into_parts().await;
         match machine.outcome() {
             Some(PunchOutcome::Connected(path)) => {
-                match sockets.into_iter().find(|(id, _)| *id == path.socket) {
-                    Some((_, socket)) => Punched::Connected(Winner {
+                let winner = sockets
+                    .into_iter()
+                    .find(|(id, _)| *id == path.socket)
+                    .and_then(|(_, socket)| Arc::try_unwrap(socket).ok());
+                match winner {
+                    Some(socket) => Punched::Connected(Winner {
                         socket,
                         path: path.clone(),
                     }),

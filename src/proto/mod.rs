@@ -7,5 +7,6 @@ pub mod punch;
 pub mod relay;
 pub mod rendezvous;
 pub mod serve;
+pub mod session;
 pub mod stun;
 pub mod teredo;

@@ -139,8 +139,11 @@ mod tests {
 
     use super::*;
     use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M};
-    use crate::proto::punch::{Candidate, CandidateKind, Credentials};
-    use crate::proto::rendezvous::{Member, RendezvousError, RendezvousEvent, RendezvousFailure};
+    use crate::proto::punch::{Candidate, CandidateKind};
+    use crate::proto::rendezvous::{
+        Member, RendezvousError, RendezvousEvent, RendezvousFailure, Secret,
+    };
+    use crate::proto::session::InviteCode;
     use crate::sim::nat::{Allocation, Nat, NatBehavior};
     use crate::sim::wire::Link;
     use crate::sim::world::{HostId, NodeId, Uplink, World};
@@ -171,6 +174,22 @@ mod tests {
         world.add_host(&[IpAddr::from(private)], Uplink::Behind(nat))
     }
 
+    fn helper(world: &mut World, host: HostId, secret: &str) -> NodeId {
+        let now = world.now();
+        let server = SERVER.parse().unwrap();
+        let secret: Secret = secret.parse().unwrap();
+        world.add(
+            host,
+            Member::helper(server, secret, "help desk", [1; 32], now),
+        )
+    }
+
+    fn novice(world: &mut World, host: HostId, invite: InviteCode) -> NodeId {
+        let now = world.now();
+        let server = SERVER.parse().unwrap();
+        world.add(host, Member::novice(server, invite, "novice", [2; 32], now))
+    }
+
     /// Runs the world until `node` has something to say.
     fn next(world: &mut World, node: NodeId) -> RendezvousEvent {
         let mut event = None;
@@ -184,12 +203,11 @@ mod tests {
         event.expect("the member says something before the world falls silent")
     }
 
-    fn credentials(seed: u8) -> Credentials {
-        let mut n = seed;
-        Credentials::generate(|| {
-            n = n.wrapping_mul(29).wrapping_add(11);
-            n
-        })
+    fn welcome(world: &mut World, node: NodeId) -> InviteCode {
+        match next(world, node) {
+            RendezvousEvent::Welcome(w) => w.invite,
+            other => panic!("a welcome first, not {other:?}"),
+        }
     }
 
     fn candidate(address: &str) -> Candidate {
@@ -200,25 +218,24 @@ mod tests {
     }
 
     #[test]
-    fn two_members_swap_reports_and_candidates_through_the_simulated_server() {
+    fn two_members_prove_the_code_and_swap_sealed_reports_and_candidates() {
         let (mut world, service) = world();
-        let server: SocketAddr = SERVER.parse().unwrap();
         let helper_host = behind_nat(&mut world, [10, 0, 1, 2], [203, 0, 113, 1]);
         // UDP is blocked on the novice's network; the rendezvous is a
         // stream and still gets through.
         let novice_host = world.add_host(&[IpAddr::from([203, 0, 113, 2])], Uplink::Blocked);
-        let now = world.now();
-        let helper = world.add(helper_host, Member::new(server, None, now));
-        let RendezvousEvent::Welcome(welcome) = next(&mut world, helper) else {
-            panic!("a welcome first")
-        };
-        let now = world.now();
-        let novice = world.add(novice_host, Member::new(server, Some(welcome.code), now));
-        assert!(matches!(
-            next(&mut world, novice),
-            RendezvousEvent::Welcome(w) if w.code == welcome.code
-        ));
+        let helper = helper(&mut world, helper_host, "4MX2TB");
+        let invite = welcome(&mut world, helper);
+        assert_eq!(invite.secret.as_str(), "4MX2TB");
+        let novice = novice(&mut world, novice_host, invite);
+        assert_eq!(welcome(&mut world, novice), invite);
         assert_eq!(next(&mut world, helper), RendezvousEvent::PeerJoined);
+        for (node, peer) in [(helper, "novice"), (novice, "help desk")] {
+            match next(&mut world, node) {
+                RendezvousEvent::Confirmed(intro) => assert_eq!(intro.name, peer),
+                other => panic!("a confirmation, not {other:?}"),
+            }
+        }
         for (node, side) in [(helper, "helper"), (novice, "novice")] {
             let now = world.now();
             world
@@ -235,78 +252,155 @@ mod tests {
             RendezvousEvent::PeerReport(json!({"side": "helper"}))
         );
         let offers = [
-            (helper, credentials(1), vec![candidate("203.0.113.1:40000")]),
-            (novice, credentials(2), vec![candidate("203.0.113.2:40007")]),
+            (helper, vec![candidate("203.0.113.1:40000")]),
+            (novice, vec![candidate("203.0.113.2:40007")]),
         ];
-        for (node, creds, candidates) in offers.clone() {
+        for (node, candidates) in offers.clone() {
             let now = world.now();
             world
                 .machine_mut::<Member>(node)
-                .send_candidates(now, creds, candidates)
+                .send_candidates(now, candidates)
                 .unwrap();
         }
-        // Each hears the other's offer, and where the server saw the other
-        // come from: the NAT's public address, or the novice's own.
+        // Each hears the other's offer with the other's check credentials
+        // (from the shared key), and where the server saw the other come
+        // from: the NAT's public address, or the novice's own.
         for (node, peer, seen_from) in [
-            (helper, &offers[1], [203, 0, 113, 2]),
-            (novice, &offers[0], [203, 0, 113, 1]),
+            (helper, offers[1].clone(), [203, 0, 113, 2]),
+            (novice, offers[0].clone(), [203, 0, 113, 1]),
         ] {
             let RendezvousEvent::PeerCandidates(got) = next(&mut world, node) else {
                 panic!("the peer's candidates")
             };
-            assert_eq!(got.credentials, peer.1);
-            assert_eq!(got.candidates, peer.2);
+            let theirs = world
+                .machine::<Member>(peer.0)
+                .local_credentials()
+                .cloned()
+                .expect("confirmed");
+            assert_eq!(got.credentials, theirs);
+            assert_eq!(got.candidates, peer.1);
             assert_eq!(got.observed.ip(), IpAddr::from(seen_from));
             assert!(world.machine::<Member>(node).is_done());
         }
         let service = world.machine::<RendezvousService>(service);
         assert_eq!(service.rendezvous().rooms(), 0, "the room is gone");
+        assert_eq!(service.rendezvous().stats().rooms_completed, 1);
+    }
+
+    /// The novice's own failure, or the server's word for it.
+    fn wrong_code(event: &RendezvousEvent) -> bool {
+        matches!(
+            event,
+            RendezvousEvent::Failed(
+                RendezvousFailure::WrongCode
+                    | RendezvousFailure::Server(RendezvousError::WrongCode)
+            )
+        )
     }
 
     #[test]
-    fn a_wrong_code_and_a_third_member_are_refused_and_a_silent_server_times_out() {
-        let (mut world, _) = world();
-        let server: SocketAddr = SERVER.parse().unwrap();
-        let hosts: Vec<HostId> = (1..=3)
+    fn wrong_codes_fail_the_novice_and_the_third_closes_the_room() {
+        let (mut world, service) = world();
+        let hosts: Vec<HostId> = (1..=5)
             .map(|i| world.add_host(&[IpAddr::from([203, 0, 113, i])], Uplink::Public))
             .collect();
-        let now = world.now();
-        let helper = world.add(hosts[0], Member::new(server, None, now));
-        let RendezvousEvent::Welcome(welcome) = next(&mut world, helper) else {
-            panic!("a welcome first")
+        let helper = helper(&mut world, hosts[0], "4MX2TB");
+        let invite = welcome(&mut world, helper);
+        let wrong = InviteCode {
+            room: invite.room,
+            secret: "4MX2TC".parse().unwrap(),
         };
-        let wrong = if welcome.code.as_str() == "ABC-DEF" {
-            "ABC-DEG"
-        } else {
-            "ABC-DEF"
-        };
-        let now = world.now();
-        let stranger = world.add(
-            hosts[1],
-            Member::new(server, Some(wrong.parse().unwrap()), now),
-        );
-        assert_eq!(
-            next(&mut world, stranger),
-            RendezvousEvent::Failed(RendezvousFailure::Server(RendezvousError::UnknownCode))
-        );
-        let now = world.now();
-        let novice = world.add(hosts[1], Member::new(server, Some(welcome.code), now));
+        // A wrong secret, then the right one: the room survives the first.
+        let first = novice(&mut world, hosts[1], wrong);
         assert!(matches!(
-            next(&mut world, novice),
+            next(&mut world, first),
             RendezvousEvent::Welcome(_)
         ));
-        let now = world.now();
-        let third = world.add(hosts[2], Member::new(server, Some(welcome.code), now));
+        assert_eq!(next(&mut world, helper), RendezvousEvent::PeerJoined);
+        let failed = next(&mut world, first);
+        assert!(wrong_code(&failed), "{failed:?}");
         assert_eq!(
-            next(&mut world, third),
-            RendezvousEvent::Failed(RendezvousFailure::Server(RendezvousError::CodeInUse))
+            next(&mut world, helper),
+            RendezvousEvent::AttemptFailed { attempts_left: 2 }
         );
+        let right = novice(&mut world, hosts[2], invite);
+        assert!(matches!(
+            next(&mut world, right),
+            RendezvousEvent::Welcome(_)
+        ));
+        assert_eq!(next(&mut world, helper), RendezvousEvent::PeerJoined);
+        assert!(matches!(
+            next(&mut world, right),
+            RendezvousEvent::Confirmed(_)
+        ));
+        assert!(matches!(
+            next(&mut world, helper),
+            RendezvousEvent::Confirmed(_)
+        ));
 
-        // A server address where nothing listens: the handshake gives up
-        // after its 5 s.
+        // Another room: three wrong secrets close it.
+        let (mut world, service2) = {
+            let _ = service;
+            self::world()
+        };
+        let hosts: Vec<HostId> = (1..=5)
+            .map(|i| world.add_host(&[IpAddr::from([203, 0, 113, i])], Uplink::Public))
+            .collect();
+        let helper = self::helper(&mut world, hosts[0], "4MX2TB");
+        let invite = welcome(&mut world, helper);
+        for (attempt, secret) in ["222222", "333333", "444444"].into_iter().enumerate() {
+            let wrong = InviteCode {
+                room: invite.room,
+                secret: secret.parse().unwrap(),
+            };
+            let n = novice(&mut world, hosts[attempt + 1], wrong);
+            assert!(matches!(next(&mut world, n), RendezvousEvent::Welcome(_)));
+            assert_eq!(next(&mut world, helper), RendezvousEvent::PeerJoined);
+            let failed = next(&mut world, n);
+            assert!(wrong_code(&failed), "{failed:?}");
+            let heard = next(&mut world, helper);
+            if attempt < 2 {
+                assert_eq!(
+                    heard,
+                    RendezvousEvent::AttemptFailed {
+                        attempts_left: 2 - attempt as u32
+                    }
+                );
+            } else {
+                assert!(
+                    matches!(
+                        heard,
+                        RendezvousEvent::Failed(
+                            RendezvousFailure::TooManyAttempts
+                                | RendezvousFailure::Server(RendezvousError::TooManyAttempts)
+                        )
+                    ),
+                    "{heard:?}"
+                );
+            }
+        }
+        // The server hears of the third failure too, and closes the room.
+        world.run_until(|_| false, None);
+        let service = world.machine::<RendezvousService>(service2);
+        assert_eq!(service.rendezvous().rooms(), 0);
+        let stats = service.rendezvous().stats();
+        assert_eq!(
+            (stats.wrong_codes, stats.rooms_closed_after_wrong_codes),
+            (3, 1)
+        );
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let (mut world, _) = world();
+        let host = world.add_host(&[IpAddr::from([203, 0, 113, 1])], Uplink::Public);
         let nowhere: SocketAddr = "198.51.100.99:3480".parse().unwrap();
         let start = world.now();
-        let lost = world.add(hosts[2], Member::new(nowhere, None, start));
+        let secret: Secret = "4MX2TB".parse().unwrap();
+        let lost = world.add(
+            host,
+            Member::helper(nowhere, secret, "help desk", [1; 32], start),
+        );
         assert_eq!(
             next(&mut world, lost),
             RendezvousEvent::Failed(RendezvousFailure::Unresponsive { server: nowhere })

@@ -1,6 +1,7 @@
 //! The client side of the rendezvous over TCP: the [`Member`] machine run
 //! by the driver, one step of the protocol per call. Every wait is bounded
-//! by the machine, and whatever the server sends is checked by it.
+//! by the machine, and whatever the server or the other side sends is
+//! checked by it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,10 +10,12 @@ use std::time::Instant;
 use crate::io::driver::{BindError, Driver};
 use crate::proto::punch::{Candidate, Credentials};
 use crate::proto::rendezvous::{
-    Code, HANDSHAKE, MAX_FRAME, Member, RendezvousError, RendezvousEvent, RendezvousFailure, Role,
+    HANDSHAKE, MAX_ATTEMPTS, MAX_FRAME, Member, RendezvousError, RendezvousEvent,
+    RendezvousFailure, Role, Secret, SendError,
 };
+use crate::proto::session::InviteCode;
 
-pub use crate::proto::rendezvous::{PeerCandidates, ProtocolViolation, Welcome};
+pub use crate::proto::rendezvous::{Introduction, PeerCandidates, ProtocolViolation, Welcome};
 
 /// Why the rendezvous failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum RendezvousClientError {
     Server(RendezvousError),
     #[error("the rendezvous server broke the protocol: {0}")]
     Protocol(#[from] ProtocolViolation),
+    #[error("the code is wrong: the other side holds another one (check it and try again)")]
+    WrongCode,
+    #[error("{MAX_ATTEMPTS} wrong codes were tried: this room is closed; make a new code")]
+    TooManyAttempts,
     #[error("gave up after {waited_secs} s waiting for the other side's {waiting_for}")]
     PeerTimeout {
         waiting_for: &'static str,
@@ -45,8 +52,12 @@ impl From<RendezvousFailure> for RendezvousClientError {
     fn from(failure: RendezvousFailure) -> Self {
         match failure {
             RendezvousFailure::Unresponsive { server } => Self::Unresponsive { server },
+            RendezvousFailure::Server(RendezvousError::WrongCode) => Self::WrongCode,
+            RendezvousFailure::Server(RendezvousError::TooManyAttempts) => Self::TooManyAttempts,
             RendezvousFailure::Server(e) => Self::Server(e),
             RendezvousFailure::Protocol(v) => Self::Protocol(v),
+            RendezvousFailure::WrongCode => Self::WrongCode,
+            RendezvousFailure::TooManyAttempts => Self::TooManyAttempts,
             RendezvousFailure::PeerTimeout {
                 waiting_for,
                 waited_secs,
@@ -59,22 +70,43 @@ impl From<RendezvousFailure> for RendezvousClientError {
     }
 }
 
+impl From<SendError> for RendezvousClientError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::TooLarge { what, bytes } => Self::TooLarge { what, bytes },
+            SendError::NotConfirmed => Self::Protocol(ProtocolViolation::Unexpected {
+                expected: "key confirmation",
+                got: "a request to send before it",
+            }),
+        }
+    }
+}
+
 /// A member of a room on a rendezvous server.
 #[derive(Debug)]
 pub struct RendezvousClient {
     driver: Driver<Member>,
-    role: Role,
 }
 
 impl RendezvousClient {
-    /// Connects to `server` and says Hello: without a code, creates a room
-    /// (this side is the helper); with one, joins it (the novice). Gives up
-    /// after 5 s.
+    /// Connects to `server` and says Hello: without an invitation code,
+    /// creates a room with a fresh secret (this side is the helper); with
+    /// one, joins its room (the novice). `name` is what the other side is
+    /// shown. Gives up after 5 s.
     pub async fn connect(
         server: SocketAddr,
-        code: Option<Code>,
+        invite: Option<InviteCode>,
+        name: &str,
     ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
-        let member = Member::new(server, code, Instant::now());
+        let now = Instant::now();
+        let seed = rand::random::<[u8; 32]>();
+        let member = match invite {
+            Some(invite) => Member::novice(server, invite, name, seed, now),
+            None => {
+                let secret = Secret::generate(rand::random::<u32>);
+                Member::helper(server, secret, name, seed, now)
+            }
+        };
         let driver = Driver::bind(member).await.map_err(|e| match e {
             BindError::Connect { source, .. } if source.kind() == io::ErrorKind::TimedOut => {
                 RendezvousClientError::Unresponsive { server }
@@ -84,22 +116,16 @@ impl RendezvousClient {
             | BindError::Listen { source, .. } => RendezvousClientError::Connect { server, source },
             BindError::NoRoute { source, .. } => RendezvousClientError::Connect { server, source },
         })?;
-        let mut client = RendezvousClient {
-            driver,
-            role: Role::Helper,
-        };
+        let mut client = RendezvousClient { driver };
         match client.next_event().await? {
-            RendezvousEvent::Welcome(welcome) => {
-                client.role = welcome.role;
-                Ok((client, welcome))
-            }
+            RendezvousEvent::Welcome(welcome) => Ok((client, welcome)),
             other => Err(out_of_step("welcome", &other)),
         }
     }
 
     /// This side's role in the room.
     pub fn role(&self) -> Role {
-        self.role
+        self.driver.machine().role()
     }
 
     /// The server this client talks to.
@@ -107,68 +133,100 @@ impl RendezvousClient {
         self.driver.machine().server()
     }
 
-    /// Waits until the novice has joined; returns at once for the novice.
-    pub async fn wait_peer_joined(&mut self) -> Result<(), RendezvousClientError> {
-        if self.role == Role::Novice {
-            return Ok(());
-        }
-        match self.next_event().await? {
-            RendezvousEvent::PeerJoined => {
-                self.role = Role::Novice;
-                Ok(())
+    /// Waits until the other side proved it holds the same code, and
+    /// returns its introduction. The helper waits for a novice first, and
+    /// hears of each one that joins (`PeerJoined`) and each wrong code
+    /// (`AttemptFailed`) through `on_event` while it keeps waiting.
+    pub async fn confirm(
+        &mut self,
+        mut on_event: impl FnMut(&RendezvousEvent),
+    ) -> Result<Introduction, RendezvousClientError> {
+        loop {
+            match self.next_event().await? {
+                RendezvousEvent::Confirmed(intro) => return Ok(intro),
+                event @ (RendezvousEvent::PeerJoined | RendezvousEvent::AttemptFailed { .. }) => {
+                    on_event(&event)
+                }
+                other => return Err(out_of_step("key confirmation", &other)),
             }
-            other => Err(out_of_step("peer_joined", &other)),
         }
     }
 
-    /// Sends this side's probe report and returns the other side's, as
-    /// JSON for the caller to check. Waits for the novice first if need be.
+    /// This side's check credentials, derived from the shared key.
+    pub fn local_credentials(&self) -> Option<Credentials> {
+        self.driver.machine().local_credentials().cloned()
+    }
+
+    /// Seals and sends this side's probe report and returns the other
+    /// side's, as JSON for the caller to check.
     pub async fn exchange_reports(
         &mut self,
         report: serde_json::Value,
     ) -> Result<serde_json::Value, RendezvousClientError> {
-        self.wait_peer_joined().await?;
-        self.driver
+        if let Err(e) = self
+            .driver
             .machine_mut()
             .send_report(Instant::now(), report)
-            .map_err(|e| RendezvousClientError::TooLarge {
-                what: e.what,
-                bytes: e.bytes,
-            })?;
+        {
+            return Err(self.pending_failure().unwrap_or(e.into()));
+        }
         match self.next_event().await? {
             RendezvousEvent::PeerReport(report) => Ok(report),
             other => Err(out_of_step("peer_report", &other)),
         }
     }
 
-    /// Sends this side's candidates and credentials (after the reports)
-    /// and returns the other side's, checked. The server then ends the
-    /// room.
+    /// Seals and sends this side's candidates (after the reports) and
+    /// returns the other side's, with its check credentials. The server
+    /// then ends the room.
     pub async fn exchange_candidates(
         &mut self,
-        credentials: Credentials,
         candidates: Vec<Candidate>,
     ) -> Result<PeerCandidates, RendezvousClientError> {
-        self.driver
+        if let Err(e) = self
+            .driver
             .machine_mut()
-            .send_candidates(Instant::now(), credentials, candidates)
-            .map_err(|e| RendezvousClientError::TooLarge {
-                what: e.what,
-                bytes: e.bytes,
-            })?;
+            .send_candidates(Instant::now(), candidates)
+        {
+            return Err(self.pending_failure().unwrap_or(e.into()));
+        }
         match self.next_event().await? {
             RendezvousEvent::PeerCandidates(peer) => Ok(peer),
             other => Err(out_of_step("peer_candidates", &other)),
         }
     }
 
+    /// A failure the machine already queued: the real reason a send was
+    /// refused.
+    fn pending_failure(&mut self) -> Option<RendezvousClientError> {
+        while let Some(event) = self.driver.machine_mut().poll_event() {
+            if let RendezvousEvent::Failed(failure) = event {
+                return Some(failure.into());
+            }
+        }
+        None
+    }
+
     /// Runs the machine until it has something to say.
     async fn next_event(&mut self) -> Result<RendezvousEvent, RendezvousClientError> {
         loop {
-            match self.driver.machine_mut().poll_event() {
-                Some(RendezvousEvent::Failed(failure)) => return Err(failure.into()),
-                Some(event) => return Ok(event),
-                None => {}
+            if let Some(event) = self.driver.machine_mut().poll_event() {
+                // What the machine queued (this side's own message, its
+                // verdict on a wrong code) goes out before the caller moves
+                // on; at the end, before it can drop the connection.
+                let last = matches!(
+                    event,
+                    RendezvousEvent::Failed(_) | RendezvousEvent::PeerCandidates(_)
+                );
+                if last {
+                    self.driver.close_streams().await;
+                } else {
+                    self.driver.flush().await;
+                }
+                return match event {
+                    RendezvousEvent::Failed(failure) => Err(failure.into()),
+                    event => Ok(event),
+                };
             }
             if !self.driver.step(None).await {
                 return Err(RendezvousClientError::Closed);
@@ -183,6 +241,8 @@ fn out_of_step(expected: &'static str, got: &RendezvousEvent) -> RendezvousClien
     let got = match got {
         RendezvousEvent::Welcome(_) => "welcome",
         RendezvousEvent::PeerJoined => "peer_joined",
+        RendezvousEvent::Confirmed(_) => "key confirmation",
+        RendezvousEvent::AttemptFailed { .. } => "a wrong code",
         RendezvousEvent::PeerReport(_) => "peer_report",
         RendezvousEvent::PeerCandidates(_) => "peer_candidates",
         RendezvousEvent::Failed(_) => "error",

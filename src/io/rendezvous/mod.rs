@@ -7,6 +7,7 @@ mod client;
 mod server;
 
 pub use client::{
-    PeerCandidates, ProtocolViolation, RendezvousClient, RendezvousClientError, Welcome,
+    Introduction, PeerCandidates, ProtocolViolation, RendezvousClient, RendezvousClientError,
+    Welcome,
 };
 pub use server::{RendezvousServeError, RendezvousServer, bind};

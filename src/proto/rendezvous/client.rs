@@ -1,19 +1,28 @@
-//! The client side of the rendezvous as a sans-IO machine: say Hello, then
-//! take the server's messages in the one order the protocol allows —
-//! Welcome, PeerJoined (the helper only), PeerReport, PeerCandidates —
-//! checking each before it is believed. The caller sends its report and its
-//! candidates when it has them; every wait is bounded.
+//! The client side of the rendezvous (protocol version 2) as a sans-IO
+//! machine.
+//!
+//! Say Hello, be paired, run the PAKE keyed by the invitation's secret,
+//! then seal every message for the other side: first an introduction
+//! (opening it is the key confirmation), then the probe report, then the
+//! hole-punching candidates. The server passes sealed bytes on and can
+//! neither read nor forge them; the ICE credentials of the checks come
+//! from the shared key too. A wrong code ends the novice's try with a clear
+//! error; the helper's room waits for another try, three at most. Every
+//! wait is bounded.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::code::Code;
+use serde::{Deserialize, Serialize};
+
+use super::code::{Code, Secret};
 use super::frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
-use super::message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
-use super::server::MAX_CANDIDATES;
+use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+use super::server::MAX_ATTEMPTS;
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::punch::{Candidate, Credentials};
+use crate::proto::session::{InviteCode, Pake, SessionKeys, Spake2Ed25519};
 
 /// The one socket: a stream to the server.
 pub const STREAM: SocketId = SocketId(0);
@@ -29,19 +38,36 @@ const PEER_MARGIN: Duration = Duration::from_secs(5);
 /// this side waiting for longer.
 const MAX_ROOM_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
+/// The most candidates taken from the other side.
+pub const MAX_CANDIDATES: usize = 16;
+
+/// The longest display name passed on, in characters.
+const MAX_NAME: usize = 64;
+
 /// The server's answer to the Hello.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Welcome {
-    /// The room's code: to read out to the novice when this side created it.
-    pub code: Code,
+    /// The whole invitation code: for the helper, to read out to the
+    /// novice.
+    pub invite: InviteCode,
     pub role: Role,
     /// How long the room has left.
     pub expires_in_secs: u64,
 }
 
-/// What the other side sent for the hole punching, checked.
+/// What the other side said of itself, once its key was confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introduction {
+    /// A display name, printable, at most 64 characters.
+    pub name: String,
+    /// The other side's ranat version.
+    pub version: String,
+}
+
+/// What the other side sent for the hole punching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCandidates {
+    /// The peer's check credentials, derived from the shared key.
     pub credentials: Credentials,
     pub candidates: Vec<Candidate>,
     /// The peer's TCP source address as the server saw it: informational.
@@ -52,9 +78,16 @@ pub struct PeerCandidates {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RendezvousEvent {
     Welcome(Welcome),
-    /// The novice has joined (the helper hears this; the novice's own
-    /// Welcome implies it).
+    /// A novice joined (the helper hears this; the novice's own Welcome
+    /// implies it). The PAKE starts.
     PeerJoined,
+    /// The other side proved it holds the same code.
+    Confirmed(Introduction),
+    /// (The helper.) A novice's code was wrong; the room waits for another
+    /// try.
+    AttemptFailed {
+        attempts_left: u32,
+    },
     /// The other side's report, unchecked JSON for the caller to check.
     PeerReport(serde_json::Value),
     PeerCandidates(PeerCandidates),
@@ -71,6 +104,10 @@ pub enum RendezvousFailure {
     Server(RendezvousError),
     #[error("the rendezvous server broke the protocol: {0}")]
     Protocol(#[from] ProtocolViolation),
+    #[error("the code is wrong: the other side holds another one (check it and try again)")]
+    WrongCode,
+    #[error("{MAX_ATTEMPTS} wrong codes were tried: this room is closed; make a new code")]
+    TooManyAttempts,
     #[error("gave up after {waited_secs} s waiting for the other side's {waiting_for}")]
     PeerTimeout {
         waiting_for: &'static str,
@@ -98,48 +135,64 @@ pub enum ProtocolViolation {
     WrongRoom { asked: Code, got: Code },
     #[error("it made this side the {got:?}, which does not fit the Hello")]
     WrongRole { got: Role },
+    #[error(
+        "a sealed message from the other side did not open or did not fit: someone between the two sides altered it"
+    )]
+    Tampered,
     #[error("it passed on {0} candidates; at most {MAX_CANDIDATES} are allowed")]
     TooManyCandidates(usize),
-    #[error("it passed on credentials that are not valid ICE credentials (RFC 8839 §5.4)")]
-    BadCredentials,
 }
 
-/// This side's message does not fit in a frame.
+/// This side's message does not fit in a frame, or comes before the keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("this side's {what} is {bytes} bytes, over the {MAX_FRAME}-byte limit")]
-pub struct TooLarge {
-    pub what: &'static str,
-    pub bytes: usize,
+pub enum SendError {
+    #[error("this side's {what} is {bytes} bytes, over the {MAX_FRAME}-byte limit")]
+    TooLarge { what: &'static str, bytes: usize },
+    #[error("nothing can be sent to the other side before its code is confirmed")]
+    NotConfirmed,
 }
 
-/// The next server message the protocol allows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Welcome,
-    PeerJoined,
-    PeerReport,
-    PeerCandidates,
-    Nothing,
+/// What the two sides seal for each other, in this order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Sealed {
+    Intro(Introduction),
+    Report { report: serde_json::Value },
+    Candidates { candidates: Vec<Candidate> },
 }
 
-impl Expect {
-    fn kind(self) -> &'static str {
+impl Sealed {
+    fn kind(&self) -> &'static str {
         match self {
-            Expect::Welcome => "welcome",
-            Expect::PeerJoined => "peer_joined",
-            Expect::PeerReport => "peer_report",
-            Expect::PeerCandidates => "peer_candidates",
-            Expect::Nothing => "nothing",
+            Sealed::Intro(_) => "introduction",
+            Sealed::Report { .. } => "report",
+            Sealed::Candidates { .. } => "candidates",
         }
     }
+}
 
-    /// What the wait is for, in a timeout's message.
-    fn waiting_for(self) -> &'static str {
-        match self {
-            Expect::PeerJoined => "arrival",
-            Expect::PeerReport => "report",
-            _ => "candidates",
-        }
+/// Where the member stands.
+#[derive(Debug)]
+enum Stage {
+    /// Waiting for the Welcome.
+    Hello,
+    /// (The helper.) Waiting for a novice.
+    Waiting,
+    /// This side's PAKE message is out; waiting for the peer's.
+    Pake(Box<Spake2Ed25519>),
+    /// Keys derived, the introduction sealed; waiting for the peer's.
+    Confirming(Box<SessionKeys>),
+    /// Confirmed: the next sealed message expected is number `next`.
+    Confirmed {
+        keys: Box<SessionKeys>,
+        next: u8,
+    },
+    Ended,
+}
+
+impl std::fmt::Debug for Spake2Ed25519 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spake2Ed25519")
     }
 }
 
@@ -147,10 +200,20 @@ impl Expect {
 #[derive(Debug)]
 pub struct Member {
     server: SocketAddr,
-    asked: Option<Code>,
+    role: Role,
+    /// The room's public part, once known, and the secret.
+    room: Option<Code>,
+    secret: Secret,
+    name: String,
+    /// Seeds of the PAKE runs, one per try.
+    seed: [u8; 32],
+    tries: u32,
+    failures: u32,
+    /// The peer's TCP source as the server saw it, from its PAKE message.
+    observed: Option<SocketAddr>,
     asked_bind: bool,
     decoder: FrameDecoder,
-    expect: Expect,
+    stage: Stage,
     transmits: VecDeque<Transmit>,
     events: VecDeque<RendezvousEvent>,
     /// When the current wait ends, and since when it has lasted.
@@ -158,25 +221,70 @@ pub struct Member {
     waiting_since: Instant,
     /// The room's end plus a margin, once welcomed.
     room_deadline: Option<Instant>,
-    ended: bool,
+    /// Whether the rendezvous is over: the peer's candidates arrived, or
+    /// it failed.
+    over: bool,
 }
 
 impl Member {
-    /// A member that creates a room (no code: the helper) or joins one
-    /// (the novice) on `server`; the handshake's clock starts at `now`.
-    pub fn new(server: SocketAddr, code: Option<Code>, now: Instant) -> Self {
+    /// The helper: creates a room on `server`, with a fresh `secret`.
+    pub fn helper(
+        server: SocketAddr,
+        secret: Secret,
+        name: &str,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Self {
+        Self::new(server, Role::Helper, None, secret, name, seed, now)
+    }
+
+    /// The novice: joins the room of `invite` on `server`.
+    pub fn novice(
+        server: SocketAddr,
+        invite: InviteCode,
+        name: &str,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Self {
+        Self::new(
+            server,
+            Role::Novice,
+            Some(invite.room),
+            invite.secret,
+            name,
+            seed,
+            now,
+        )
+    }
+
+    fn new(
+        server: SocketAddr,
+        role: Role,
+        room: Option<Code>,
+        secret: Secret,
+        name: &str,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Self {
         Self {
             server,
-            asked: code,
+            role,
+            room,
+            secret,
+            name: printable(name, MAX_NAME),
+            seed,
+            tries: 0,
+            failures: 0,
+            observed: None,
             asked_bind: false,
             decoder: FrameDecoder::new(),
-            expect: Expect::Welcome,
+            stage: Stage::Hello,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             deadline: Some(now + HANDSHAKE),
             waiting_since: now,
             room_deadline: None,
-            ended: false,
+            over: false,
         }
     }
 
@@ -184,135 +292,256 @@ impl Member {
         self.server
     }
 
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// This side's check credentials, once the keys are derived.
+    pub fn local_credentials(&self) -> Option<&Credentials> {
+        match &self.stage {
+            Stage::Confirmed { keys, .. } => Some(keys.local_credentials()),
+            _ => None,
+        }
+    }
+
     /// The next thing the member learned.
     pub fn poll_event(&mut self) -> Option<RendezvousEvent> {
         self.events.pop_front()
     }
 
-    /// Sends this side's probe report.
-    pub fn send_report(&mut self, now: Instant, report: serde_json::Value) -> Result<(), TooLarge> {
-        self.send(now, &ClientMessage::Report { report }, "report")
+    /// Seals and sends this side's probe report.
+    pub fn send_report(
+        &mut self,
+        now: Instant,
+        report: serde_json::Value,
+    ) -> Result<(), SendError> {
+        self.send_sealed(now, &Sealed::Report { report }, false)
     }
 
-    /// Sends this side's candidates and credentials (after the reports).
+    /// Seals and sends this side's candidates: this side's last message.
     pub fn send_candidates(
         &mut self,
         now: Instant,
-        credentials: Credentials,
         candidates: Vec<Candidate>,
-    ) -> Result<(), TooLarge> {
-        let message = ClientMessage::Candidates {
-            credentials,
-            candidates,
-        };
-        self.send(now, &message, "candidates")
+    ) -> Result<(), SendError> {
+        self.send_sealed(now, &Sealed::Candidates { candidates }, true)
     }
 
-    fn send(
-        &mut self,
-        now: Instant,
-        message: &ClientMessage,
-        what: &'static str,
-    ) -> Result<(), TooLarge> {
-        let frame = encode(message);
+    fn send_sealed(&mut self, now: Instant, message: &Sealed, last: bool) -> Result<(), SendError> {
+        let keys = match &mut self.stage {
+            Stage::Confirmed { keys, .. } => keys,
+            _ => return Err(SendError::NotConfirmed),
+        };
+        let plain = serde_json::to_vec(message).unwrap_or_default();
+        let sealed = Blob(keys.seal(&plain));
+        let frame = encode(&ClientMessage::Sealed { sealed, last });
         let bytes = frame.len().saturating_sub(4);
         if bytes > MAX_FRAME {
-            return Err(TooLarge { what, bytes });
-        }
-        if !self.ended {
-            self.transmits.push_back(Transmit {
-                socket: STREAM,
-                destination: self.server,
-                payload: frame,
+            return Err(SendError::TooLarge {
+                what: message.kind(),
+                bytes,
             });
-            self.waiting_since = now;
         }
+        self.push(frame);
+        self.waiting_since = now;
         Ok(())
     }
 
+    fn push(&mut self, frame: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            socket: STREAM,
+            destination: self.server,
+            payload: frame,
+        });
+    }
+
     fn fail(&mut self, failure: RendezvousFailure) {
-        if !self.ended {
-            self.ended = true;
-            self.deadline = None;
+        self.stage = Stage::Ended;
+        self.deadline = None;
+        if !self.over {
+            self.over = true;
             self.events.push_back(RendezvousEvent::Failed(failure));
         }
+    }
+
+    /// Paired: starts a PAKE run.
+    fn start_pake(&mut self) {
+        let Some(room) = self.room else { return };
+        self.tries += 1;
+        let mut seed = self.seed;
+        seed[..4].copy_from_slice(&self.tries.to_be_bytes());
+        let (pake, message) = Spake2Ed25519::start(self.role, room, &self.secret, seed);
+        self.push(encode(&ClientMessage::Pake {
+            message: Blob(message),
+        }));
+        self.stage = Stage::Pake(Box::new(pake));
+    }
+
+    /// The keys do not match: a wrong code, on one side or the other.
+    fn confirmation_failed(&mut self) -> Result<(), RendezvousFailure> {
+        self.push(encode(&ClientMessage::ConfirmationFailed));
+        self.attempt_failed(None)
+    }
+
+    /// One try failed; `server_says` is the server's count when it told.
+    fn attempt_failed(&mut self, server_says: Option<u32>) -> Result<(), RendezvousFailure> {
+        if self.role == Role::Novice {
+            return Err(RendezvousFailure::WrongCode);
+        }
+        self.failures += 1;
+        let mine = MAX_ATTEMPTS.saturating_sub(self.failures);
+        let attempts_left = server_says.map_or(mine, |s| s.min(mine));
+        if attempts_left == 0 {
+            return Err(RendezvousFailure::TooManyAttempts);
+        }
+        self.stage = Stage::Waiting;
+        self.observed = None;
+        self.events
+            .push_back(RendezvousEvent::AttemptFailed { attempts_left });
+        Ok(())
     }
 
     /// Takes one server message in its place in the order.
     fn receive(&mut self, now: Instant, message: ServerMessage) -> Result<(), RendezvousFailure> {
         let got = message.kind();
-        let unexpected = |expected: Expect| ProtocolViolation::Unexpected {
-            expected: expected.kind(),
-            got,
+        let stage = std::mem::replace(&mut self.stage, Stage::Ended);
+        let expected = match &stage {
+            Stage::Hello => "welcome",
+            Stage::Waiting => "peer_joined",
+            Stage::Pake(_) => "peer_pake",
+            Stage::Confirming(_) | Stage::Confirmed { .. } => "peer_sealed",
+            Stage::Ended => "nothing",
         };
-        let event = match (self.expect, message) {
+        let unexpected = ProtocolViolation::Unexpected { expected, got };
+        match (stage, message) {
             (_, ServerMessage::Error { error }) => return Err(RendezvousFailure::Server(error)),
             (
-                Expect::Welcome,
+                Stage::Hello,
                 ServerMessage::Welcome {
                     code,
                     role,
                     expires_in_secs,
                 },
             ) => {
-                let expected_role = match self.asked {
-                    Some(asked) if asked != code => {
-                        return Err(ProtocolViolation::WrongRoom { asked, got: code }.into());
-                    }
-                    Some(_) => Role::Novice,
-                    None => Role::Helper,
-                };
-                if role != expected_role {
+                if let Some(asked) = self.room
+                    && asked != code
+                {
+                    return Err(ProtocolViolation::WrongRoom { asked, got: code }.into());
+                }
+                if role != self.role {
                     return Err(ProtocolViolation::WrongRole { got: role }.into());
                 }
+                self.room = Some(code);
                 let lifetime = Duration::from_secs(expires_in_secs).min(MAX_ROOM_LIFETIME);
                 self.room_deadline = Some(now + lifetime + PEER_MARGIN);
-                self.expect = match role {
-                    Role::Helper => Expect::PeerJoined,
-                    Role::Novice => Expect::PeerReport,
-                };
-                RendezvousEvent::Welcome(Welcome {
-                    code,
+                self.events.push_back(RendezvousEvent::Welcome(Welcome {
+                    invite: InviteCode {
+                        room: code,
+                        secret: self.secret,
+                    },
                     role,
                     expires_in_secs,
-                })
+                }));
+                match role {
+                    Role::Helper => self.stage = Stage::Waiting,
+                    Role::Novice => self.start_pake(),
+                }
             }
-            (Expect::PeerJoined, ServerMessage::PeerJoined) => {
-                self.expect = Expect::PeerReport;
-                RendezvousEvent::PeerJoined
+            (Stage::Waiting, ServerMessage::PeerJoined) => {
+                self.events.push_back(RendezvousEvent::PeerJoined);
+                self.start_pake();
             }
-            (Expect::PeerReport, ServerMessage::PeerReport { report }) => {
-                self.expect = Expect::PeerCandidates;
-                RendezvousEvent::PeerReport(report)
-            }
+            // The novice's failure, told by the server: this side may have
+            // seen it already, and then it is not counted twice.
+            (Stage::Waiting, ServerMessage::PeerFailed { .. }) => self.stage = Stage::Waiting,
             (
-                Expect::PeerCandidates,
-                ServerMessage::PeerCandidates {
-                    credentials,
-                    candidates,
-                    observed,
-                },
+                Stage::Pake(_) | Stage::Confirming(_),
+                ServerMessage::PeerFailed { attempts_left },
             ) => {
-                if candidates.len() > MAX_CANDIDATES {
-                    return Err(ProtocolViolation::TooManyCandidates(candidates.len()).into());
-                }
-                if !credentials.is_valid() {
-                    return Err(ProtocolViolation::BadCredentials.into());
-                }
-                self.expect = Expect::Nothing;
-                self.ended = true;
-                RendezvousEvent::PeerCandidates(PeerCandidates {
-                    credentials,
-                    candidates,
-                    observed,
-                })
+                self.attempt_failed(Some(attempts_left))?;
             }
-            (expect, _) => return Err(unexpected(expect).into()),
-        };
-        self.events.push_back(event);
+            (Stage::Pake(pake), ServerMessage::PeerPake { message, observed }) => {
+                self.observed = Some(observed);
+                let Some(room) = self.room else {
+                    return Err(unexpected.into());
+                };
+                match pake.finish(&message.0) {
+                    Ok(shared) => {
+                        let mut keys = Box::new(SessionKeys::derive(self.role, room, &shared));
+                        let intro = Sealed::Intro(Introduction {
+                            name: self.name.clone(),
+                            version: env!("CARGO_PKG_VERSION").to_string(),
+                        });
+                        let plain = serde_json::to_vec(&intro).unwrap_or_default();
+                        let sealed = Blob(keys.seal(&plain));
+                        self.push(encode(&ClientMessage::Sealed {
+                            sealed,
+                            last: false,
+                        }));
+                        self.stage = Stage::Confirming(keys);
+                    }
+                    Err(_) => self.confirmation_failed()?,
+                }
+            }
+            (Stage::Confirming(mut keys), ServerMessage::PeerSealed { sealed, .. }) => {
+                let intro = keys
+                    .open(&sealed.0)
+                    .ok()
+                    .and_then(|plain| serde_json::from_slice::<Sealed>(&plain).ok());
+                match intro {
+                    Some(Sealed::Intro(intro)) => {
+                        let intro = Introduction {
+                            name: printable(&intro.name, MAX_NAME),
+                            version: printable(&intro.version, 32),
+                        };
+                        self.events.push_back(RendezvousEvent::Confirmed(intro));
+                        self.stage = Stage::Confirmed { keys, next: 1 };
+                    }
+                    Some(_) => return Err(ProtocolViolation::Tampered.into()),
+                    None => self.confirmation_failed()?,
+                }
+            }
+            (Stage::Confirmed { mut keys, next }, ServerMessage::PeerSealed { sealed, last }) => {
+                let message = keys
+                    .open(&sealed.0)
+                    .ok()
+                    .and_then(|plain| serde_json::from_slice::<Sealed>(&plain).ok())
+                    .ok_or(ProtocolViolation::Tampered)?;
+                match (next, message, last) {
+                    (1, Sealed::Report { report }, false) => {
+                        self.events.push_back(RendezvousEvent::PeerReport(report));
+                        self.stage = Stage::Confirmed { keys, next: 2 };
+                    }
+                    (2, Sealed::Candidates { candidates }, true) => {
+                        if candidates.len() > MAX_CANDIDATES {
+                            return Err(
+                                ProtocolViolation::TooManyCandidates(candidates.len()).into()
+                            );
+                        }
+                        let observed = self.observed.unwrap_or(self.server);
+                        self.events
+                            .push_back(RendezvousEvent::PeerCandidates(PeerCandidates {
+                                credentials: keys.peer_credentials().clone(),
+                                candidates,
+                                observed,
+                            }));
+                        self.stage = Stage::Confirmed { keys, next: 3 };
+                        self.deadline = None;
+                        self.over = true;
+                        return Ok(());
+                    }
+                    _ => return Err(ProtocolViolation::Tampered.into()),
+                }
+            }
+            _ => return Err(unexpected.into()),
+        }
         self.waiting_since = now;
-        self.deadline = if self.ended { None } else { self.room_deadline };
+        self.deadline = self.room_deadline;
         Ok(())
+    }
+
+    fn finished(&self) -> bool {
+        matches!(self.stage, Stage::Ended | Stage::Confirmed { next: 3, .. })
     }
 }
 
@@ -329,22 +558,18 @@ impl Machine for Member {
     fn handle_bound(&mut self, _now: Instant, _socket: SocketId, _local: SocketAddr) {
         let hello = ClientMessage::Hello {
             version: PROTOCOL_VERSION,
-            code: self.asked,
+            code: self.room,
         };
-        self.transmits.push_back(Transmit {
-            socket: STREAM,
-            destination: self.server,
-            payload: encode(&hello),
-        });
+        self.push(encode(&hello));
     }
 
     /// Bytes from the stream, however they were cut.
     fn handle_input(&mut self, now: Instant, socket: SocketId, _from: SocketAddr, bytes: &[u8]) {
-        if socket != STREAM || self.ended {
+        if socket != STREAM || self.finished() {
             return;
         }
         self.decoder.push(bytes);
-        while !self.ended {
+        while !self.finished() {
             let body = match self.decoder.next_frame() {
                 Ok(Some(body)) => body,
                 Ok(None) => return,
@@ -355,7 +580,7 @@ impl Machine for Member {
             };
             let result = match serde_json::from_slice::<ServerMessage>(&body) {
                 Ok(message) => self.receive(now, message),
-                Err(e) => Err(ProtocolViolation::Malformed(printable(&e.to_string())).into()),
+                Err(e) => Err(ProtocolViolation::Malformed(printable(&e.to_string(), 160)).into()),
             };
             if let Err(failure) = result {
                 self.fail(failure);
@@ -364,7 +589,7 @@ impl Machine for Member {
     }
 
     fn handle_closed(&mut self, _now: Instant, socket: SocketId) {
-        if socket == STREAM {
+        if socket == STREAM && !self.finished() {
             self.fail(RendezvousFailure::Closed);
         }
     }
@@ -373,14 +598,26 @@ impl Machine for Member {
         if self.deadline.is_none_or(|at| now < at) {
             return;
         }
-        let failure = match self.expect {
-            Expect::Welcome => RendezvousFailure::Unresponsive {
+        let failure = match &self.stage {
+            Stage::Hello => RendezvousFailure::Unresponsive {
                 server: self.server,
             },
-            expect => RendezvousFailure::PeerTimeout {
-                waiting_for: expect.waiting_for(),
+            Stage::Waiting => RendezvousFailure::PeerTimeout {
+                waiting_for: "arrival",
                 waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
             },
+            Stage::Pake(_) | Stage::Confirming(_) => RendezvousFailure::PeerTimeout {
+                waiting_for: "key confirmation",
+                waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
+            },
+            Stage::Confirmed { next, .. } => RendezvousFailure::PeerTimeout {
+                waiting_for: if *next == 1 { "report" } else { "candidates" },
+                waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
+            },
+            Stage::Ended => {
+                self.deadline = None;
+                return;
+            }
         };
         self.fail(failure);
     }
@@ -395,16 +632,15 @@ impl Machine for Member {
 
     /// Done once the peer's candidates arrived or the rendezvous failed.
     fn is_done(&self) -> bool {
-        self.ended
+        self.finished()
     }
 }
 
-/// A server-supplied text made safe to print: control characters escaped,
-/// and cut short.
-fn printable(text: &str) -> String {
-    const LIMIT: usize = 160;
-    let mut out: String = text.chars().take(LIMIT).collect::<String>();
-    if text.chars().nth(LIMIT).is_some() {
+/// Text from the other side or the server made safe to print: control
+/// characters escaped, and cut to `limit` characters.
+fn printable(text: &str, limit: usize) -> String {
+    let mut out: String = text.chars().take(limit).collect::<String>();
+    if text.chars().nth(limit).is_some() {
         out.push('…');
     }
     out.escape_debug().to_string()

@@ -1,5 +1,6 @@
-//! The short code that pairs two clients: six symbols a help desk can read
-//! over the phone without "was that a zero or an O?".
+//! The codes a help desk reads over the phone without "was that a zero or
+//! an O?": the room's public part, which the server allocates and pairs
+//! by, and the secret part, which only the two people ever see.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,33 +11,48 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// the ones that sound or look alike (and U, which spells words).
 pub const ALPHABET: &[u8; 30] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// How many symbols a code has: 30⁶ ≈ 729 million codes.
-pub const CODE_LEN: usize = 6;
+/// How many symbols the room's public part has: 30³ = 27 000 rooms.
+pub const CODE_LEN: usize = 3;
 
-/// A rendezvous code, shown as `ABC-DEF`.
+/// How many symbols the secret part has: 30⁶ ≈ 729 million secrets, and
+/// one guess per PAKE run.
+pub const SECRET_LEN: usize = 6;
+
+/// `N` symbols of [`ALPHABET`].
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Code([u8; CODE_LEN]);
+pub struct Symbols<const N: usize>([u8; N]);
 
-/// Why a typed code is not a code.
+/// A room's public part, shown as `K7Q`.
+pub type Code = Symbols<CODE_LEN>;
+
+/// The secret part of an invitation code, shown as `4MX2TB`. It feeds the
+/// PAKE and never reaches a server.
+pub type Secret = Symbols<SECRET_LEN>;
+
+/// Why typed symbols are not a code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
     #[error(
         "{0:?} is not used in codes (codes use 2-9 and A-Z without I, L, O and U; 0 and 1 never appear)"
     )]
     BadCharacter(char),
-    #[error("a code has {CODE_LEN} symbols, like ABC-DEF; this one has {0}")]
-    WrongLength(usize),
+    #[error("expected {expected} symbols, like {example}; this has {got}")]
+    WrongLength {
+        expected: usize,
+        got: usize,
+        example: &'static str,
+    },
 }
 
-impl Code {
-    /// A uniformly random code. `random` gives uniform 32-bit values; a value
-    /// in the last, incomplete run of 30 is rejected and drawn again, so
-    /// every symbol is equally likely.
-    pub fn generate(mut random: impl FnMut() -> u32) -> Code {
+impl<const N: usize> Symbols<N> {
+    /// Uniformly random symbols. `random` gives uniform 32-bit values; a
+    /// value in the last, incomplete run of 30 is rejected and drawn again,
+    /// so every symbol is equally likely.
+    pub fn generate(mut random: impl FnMut() -> u32) -> Self {
         const SYMBOLS: u64 = ALPHABET.len() as u64;
         // The values below the largest multiple of 30 within 2³².
         const ZONE: u64 = (1 << 32) - (1 << 32) % SYMBOLS;
-        let mut symbols = [0; CODE_LEN];
+        let mut symbols = [0; N];
         for symbol in &mut symbols {
             let value = loop {
                 let r = u64::from(random());
@@ -46,60 +62,73 @@ impl Code {
             };
             *symbol = ALPHABET[(value % SYMBOLS) as usize];
         }
-        Code(symbols)
+        Self(symbols)
     }
 
-    /// The six symbols, without the dash.
+    /// The symbols, without any dash.
     pub fn as_str(&self) -> &str {
         // Every byte comes from ALPHABET, which is ASCII.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// Reads typed symbols: any case, dashes and spaces ignored; the
+    /// symbols come back in order, however many there are.
+    pub fn read_typed(s: &str) -> Result<Vec<u8>, CodeError> {
+        s.chars()
+            .filter(|c| *c != '-' && *c != ' ')
+            .map(|c| {
+                u8::try_from(c.to_ascii_uppercase())
+                    .ok()
+                    .filter(|b| ALPHABET.contains(b))
+                    .ok_or(CodeError::BadCharacter(c))
+            })
+            .collect()
+    }
+
+    /// Exactly `N` symbols read by [`Symbols::read_typed`].
+    pub fn from_symbols(symbols: &[u8], example: &'static str) -> Result<Self, CodeError> {
+        <[u8; N]>::try_from(symbols)
+            .map(Self)
+            .map_err(|_| CodeError::WrongLength {
+                expected: N,
+                got: symbols.len(),
+                example,
+            })
+    }
 }
 
-impl FromStr for Code {
+impl<const N: usize> FromStr for Symbols<N> {
     type Err = CodeError;
 
     /// Reads a typed code: any case, with or without dashes and spaces.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut symbols = [0; CODE_LEN];
-        let mut len = 0;
-        for c in s.chars().filter(|c| *c != '-' && *c != ' ') {
-            let upper = c.to_ascii_uppercase();
-            let Some(byte) = u8::try_from(upper).ok().filter(|b| ALPHABET.contains(b)) else {
-                return Err(CodeError::BadCharacter(c));
-            };
-            if let Some(slot) = symbols.get_mut(len) {
-                *slot = byte;
-            }
-            len += 1;
-        }
-        if len != CODE_LEN {
-            return Err(CodeError::WrongLength(len));
-        }
-        Ok(Code(symbols))
+        let example = match N {
+            CODE_LEN => "K7Q",
+            _ => "4MX2TB",
+        };
+        Self::from_symbols(&Self::read_typed(s)?, example)
     }
 }
 
-impl fmt::Display for Code {
+impl<const N: usize> fmt::Display for Symbols<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (first, second) = self.as_str().split_at(CODE_LEN / 2);
-        write!(f, "{first}-{second}")
+        f.write_str(self.as_str())
     }
 }
 
-impl fmt::Debug for Code {
+impl<const N: usize> fmt::Debug for Symbols<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Code({self})")
     }
 }
 
-impl Serialize for Code {
+impl<const N: usize> Serialize for Symbols<N> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Code {
+impl<'de, const N: usize> Deserialize<'de> for Symbols<N> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
@@ -132,45 +161,54 @@ mod tests {
     }
 
     #[test]
-    fn a_code_displays_as_two_groups_of_three_and_parses_back() {
+    fn a_code_displays_as_its_symbols_and_parses_back() {
         let code = Code::generate(lcg(1));
         let shown = code.to_string();
-        assert_eq!(shown.len(), 7);
-        assert_eq!(&shown[3..4], "-");
+        assert_eq!(shown.len(), 3);
         assert_eq!(shown.parse::<Code>(), Ok(code));
+        let secret = Secret::generate(lcg(1));
+        assert_eq!(secret.to_string().len(), 6);
+        assert_eq!(secret.to_string().parse::<Secret>(), Ok(secret));
     }
 
     #[test]
     fn parsing_ignores_case_dashes_and_spaces() {
-        let code: Code = "ABC-DEF".parse().expect("a valid code");
-        for typed in ["abcdef", "abc def", " AbC-dEf ", "a-b-c-d-e-f", "ABCDEF"] {
+        let code: Code = "ABC".parse().expect("a valid code");
+        for typed in ["abc", "a bc", " AbC ", "a-b-c", "ABC-"] {
             assert_eq!(typed.parse::<Code>(), Ok(code), "{typed:?}");
         }
-        assert_eq!(code.as_str(), "ABCDEF");
+        assert_eq!(code.as_str(), "ABC");
     }
 
     #[test]
     fn parsing_names_the_bad_character_or_the_wrong_length() {
-        assert_eq!("ABC-DE0".parse::<Code>(), Err(CodeError::BadCharacter('0')));
-        assert_eq!("abc-doe".parse::<Code>(), Err(CodeError::BadCharacter('o')));
-        assert_eq!("ABC_DEF".parse::<Code>(), Err(CodeError::BadCharacter('_')));
-        assert_eq!("ABCDÉF".parse::<Code>(), Err(CodeError::BadCharacter('É')));
-        assert_eq!("ABC-DE".parse::<Code>(), Err(CodeError::WrongLength(5)));
-        assert_eq!("ABC-DEFG".parse::<Code>(), Err(CodeError::WrongLength(7)));
-        assert_eq!("".parse::<Code>(), Err(CodeError::WrongLength(0)));
+        let wrong = |got| CodeError::WrongLength {
+            expected: 3,
+            got,
+            example: "K7Q",
+        };
+        assert_eq!("AB0".parse::<Code>(), Err(CodeError::BadCharacter('0')));
+        assert_eq!("doe".parse::<Code>(), Err(CodeError::BadCharacter('o')));
+        assert_eq!("A_B".parse::<Code>(), Err(CodeError::BadCharacter('_')));
+        assert_eq!("ABÉ".parse::<Code>(), Err(CodeError::BadCharacter('É')));
+        assert_eq!("AB".parse::<Code>(), Err(wrong(2)));
+        assert_eq!("ABC-D".parse::<Code>(), Err(wrong(4)));
+        assert_eq!("".parse::<Code>(), Err(wrong(0)));
         let long = "A".repeat(100_000);
-        assert_eq!(long.parse::<Code>(), Err(CodeError::WrongLength(100_000)));
-        let message = "ABC-DEI".parse::<Code>().expect_err("I").to_string();
+        assert_eq!(long.parse::<Code>(), Err(wrong(100_000)));
+        let message = "ABI".parse::<Code>().expect_err("I").to_string();
         assert!(message.contains("'I'"), "{message}");
+        let message = "AB".parse::<Code>().expect_err("short").to_string();
+        assert!(message.contains("like K7Q"), "{message}");
     }
 
     #[test]
     fn serde_uses_the_display_form_and_refuses_bad_codes() {
-        let code: Code = "XYZ-234".parse().expect("a valid code");
+        let code: Code = "XYZ".parse().expect("a valid code");
         let json = serde_json::to_string(&code).expect("serialize");
-        assert_eq!(json, "\"XYZ-234\"");
-        assert_eq!(serde_json::from_str::<Code>("\"xyz234\"").ok(), Some(code));
-        let err = serde_json::from_str::<Code>("\"XYZ-23O\"").expect_err("O");
+        assert_eq!(json, "\"XYZ\"");
+        assert_eq!(serde_json::from_str::<Code>("\"xyz\"").ok(), Some(code));
+        let err = serde_json::from_str::<Code>("\"XYO\"").expect_err("O");
         assert!(err.to_string().contains("'O'"), "{err}");
         assert!(serde_json::from_str::<Code>("42").is_err());
     }
@@ -180,21 +218,21 @@ mod tests {
         // The sixteen values at the top of the range would favour the first
         // symbols; they are drawn again.
         let mut values = [u32::MAX, u32::MAX - 1, u32::MAX - 15, 0, 1, 2, 3, 4, 5].into_iter();
-        let code = Code::generate(|| values.next().unwrap_or(0));
+        let code = Secret::generate(|| values.next().unwrap_or(0));
         assert_eq!(code.as_str(), "234567");
         // The largest accepted value maps to the last symbol.
         let top = u32::MAX - 16;
         assert_eq!(top % 30, 29);
-        assert_eq!(Code::generate(|| top).as_str(), "ZZZZZZ");
+        assert_eq!(Secret::generate(|| top).as_str(), "ZZZZZZ");
     }
 
     #[test]
     fn every_symbol_is_about_equally_likely_at_every_position() {
         let mut random = lcg(42);
         let draws = 30_000;
-        let mut counts = [[0u32; 30]; CODE_LEN];
+        let mut counts = [[0u32; 30]; SECRET_LEN];
         for _ in 0..draws {
-            let code = Code::generate(&mut random);
+            let code = Secret::generate(&mut random);
             for (position, byte) in code.0.iter().enumerate() {
                 let index = ALPHABET
                     .iter()
@@ -217,8 +255,8 @@ mod tests {
     #[test]
     fn consecutive_codes_differ() {
         let mut random = lcg(7);
-        let codes: std::collections::HashSet<Code> =
-            (0..1000).map(|_| Code::generate(&mut random)).collect();
+        let codes: std::collections::HashSet<Secret> =
+            (0..1000).map(|_| Secret::generate(&mut random)).collect();
         assert_eq!(codes.len(), 1000);
     }
 }

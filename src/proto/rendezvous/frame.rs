@@ -96,6 +96,26 @@ impl FrameDecoder {
     }
 }
 
+/// A Hello of another protocol version, whose code may not even parse as
+/// this version's: read as a Hello of that version, so that the client is
+/// told to upgrade rather than that its message was malformed.
+fn other_version(body: &[u8]) -> Result<ClientMessage, RendezvousError> {
+    #[derive(serde::Deserialize)]
+    struct AnyHello {
+        r#type: String,
+        version: u32,
+    }
+    match serde_json::from_slice::<AnyHello>(body) {
+        Ok(h) if h.r#type == "hello" && h.version != super::PROTOCOL_VERSION => {
+            Ok(ClientMessage::Hello {
+                version: h.version,
+                code: None,
+            })
+        }
+        _ => Err(RendezvousError::Malformed),
+    }
+}
+
 /// The next client message on a connection, as the server reads it:
 /// `None` until a whole frame is in; a frame that is not a message, or a
 /// bad length, is the error to answer with (and the end of reading).
@@ -104,9 +124,7 @@ pub fn next_client_message(
 ) -> Option<Result<ClientMessage, RendezvousError>> {
     match decoder.next_frame() {
         Ok(None) => None,
-        Ok(Some(body)) => {
-            Some(serde_json::from_slice(&body).map_err(|_| RendezvousError::Malformed))
-        }
+        Ok(Some(body)) => Some(serde_json::from_slice(&body).or_else(|_| other_version(&body))),
         Err(FrameError::TooLarge { .. }) => Some(Err(RendezvousError::TooLarge)),
         Err(FrameError::Empty) => Some(Err(RendezvousError::Malformed)),
     }

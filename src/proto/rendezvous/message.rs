@@ -1,30 +1,61 @@
 //! What client and server say to each other, one JSON object per frame,
 //! told apart by its `type` field.
 
+use std::fmt;
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::code::Code;
-use crate::proto::punch::{Candidate, Credentials};
 
-/// The protocol version a client announces in its Hello.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version a client announces in its Hello. Version 2 pairs
+/// by the code's public part and carries a PAKE and sealed messages; the
+/// server reads none of what the two sides tell each other.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Bytes in a message, as standard base64 in the JSON.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob(pub Vec<u8>);
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Blob({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD
+            .decode(text)
+            .map(Blob)
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 /// A client's message to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
-    /// The first message: without a code, create a room; with one, join it.
+    /// The first message: without a code, create a room; with one (the
+    /// invitation's public part), join it.
     Hello { version: u32, code: Option<Code> },
-    /// This side's probe report. The server passes it on without reading
-    /// it; the receiving client checks it.
-    Report { report: serde_json::Value },
-    /// Where this side can be reached, and the credentials of its checks.
-    Candidates {
-        credentials: Credentials,
-        candidates: Vec<Candidate>,
-    },
+    /// This side's PAKE message, once per pairing, after it.
+    Pake { message: Blob },
+    /// A message sealed for the other side, after this side's PAKE
+    /// message; `last` marks this side's last one.
+    Sealed { sealed: Blob, last: bool },
+    /// The other side's first sealed message did not open: the two codes
+    /// differ. The pairing ends; the helper may wait for another try.
+    ConfirmationFailed,
 }
 
 /// The server's message to a client.
@@ -38,19 +69,21 @@ pub enum ServerMessage {
         role: Role,
         expires_in_secs: u64,
     },
-    /// Sent to the helper: the novice has joined.
+    /// Sent to the helper: a novice has joined.
     PeerJoined,
-    /// The other member's report, once both are in.
-    PeerReport { report: serde_json::Value },
-    /// The other member's candidates, once both are in; the server then
-    /// closes the connection.
-    PeerCandidates {
-        credentials: Credentials,
-        candidates: Vec<Candidate>,
+    /// The other member's PAKE message.
+    PeerPake {
+        message: Blob,
         /// The other member's TCP source address as the server saw it:
         /// informational, and not a candidate (it is a TCP mapping).
         observed: SocketAddr,
     },
+    /// A message the other member sealed; the server closes the room once
+    /// both sent their last.
+    PeerSealed { sealed: Blob, last: bool },
+    /// Sent to the helper: the novice's code was wrong (a failed key
+    /// confirmation); the room waits for another try while any are left.
+    PeerFailed { attempts_left: u32 },
     /// The request failed; the server closes the connection.
     Error { error: RendezvousError },
 }
@@ -79,7 +112,7 @@ pub enum RendezvousError {
     ServerFull,
     #[error("the other side left")]
     PeerLeft,
-    #[error("the rendezvous server speaks another protocol version")]
+    #[error("the two sides speak different versions of the rendezvous protocol; upgrade ranat")]
     UnsupportedVersion,
     #[error("a message came out of order")]
     OutOfOrder,
@@ -87,10 +120,10 @@ pub enum RendezvousError {
     Malformed,
     #[error("a message was over the 64 KiB limit")]
     TooLarge,
-    #[error("more candidates than the rendezvous server accepts")]
-    TooManyCandidates,
-    #[error("the credentials are not valid ICE credentials (RFC 8839 §5.4)")]
-    BadCredentials,
+    #[error("the code is wrong: its secret part does not match the other side's")]
+    WrongCode,
+    #[error("too many wrong codes for this room: it is closed; make a new code")]
+    TooManyAttempts,
 }
 
 impl ServerMessage {
@@ -99,8 +132,9 @@ impl ServerMessage {
         match self {
             Self::Welcome { .. } => "welcome",
             Self::PeerJoined => "peer_joined",
-            Self::PeerReport { .. } => "peer_report",
-            Self::PeerCandidates { .. } => "peer_candidates",
+            Self::PeerPake { .. } => "peer_pake",
+            Self::PeerSealed { .. } => "peer_sealed",
+            Self::PeerFailed { .. } => "peer_failed",
             Self::Error { .. } => "error",
         }
     }
@@ -109,27 +143,34 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::punch::CandidateKind;
 
     #[test]
     fn messages_carry_a_snake_case_type_tag() {
         let hello = ClientMessage::Hello {
             version: PROTOCOL_VERSION,
-            code: Some("ABC-DEF".parse().expect("code")),
+            code: Some("K7Q".parse().expect("code")),
         };
         let json = serde_json::to_value(&hello).expect("serialize");
         assert_eq!(
             json,
-            serde_json::json!({"type": "hello", "version": 1, "code": "ABC-DEF"})
+            serde_json::json!({"type": "hello", "version": 2, "code": "K7Q"})
         );
         let create: ClientMessage =
-            serde_json::from_str(r#"{"type":"hello","version":1,"code":null}"#).expect("parse");
+            serde_json::from_str(r#"{"type":"hello","version":2,"code":null}"#).expect("parse");
         assert_eq!(
             create,
             ClientMessage::Hello {
-                version: 1,
+                version: 2,
                 code: None
             }
+        );
+        let sealed = ClientMessage::Sealed {
+            sealed: Blob(vec![0, 1, 2, 255]),
+            last: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&sealed).expect("serialize"),
+            serde_json::json!({"type": "sealed", "sealed": "AAEC/w==", "last": false})
         );
         let error = ServerMessage::Error {
             error: RendezvousError::CodeInUse,
@@ -146,26 +187,19 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let credentials = Credentials {
-            ufrag: "abcd".into(),
-            pwd: "0123456789012345678901".into(),
-        };
-        let candidates = vec![Candidate {
-            address: "192.0.2.7:4000".parse().expect("addr"),
-            kind: CandidateKind::ServerReflexive,
-        }];
         let client = [
             ClientMessage::Hello {
-                version: 1,
+                version: 2,
                 code: None,
             },
-            ClientMessage::Report {
-                report: serde_json::json!({"schema_version": 2, "x": [1, 2]}),
+            ClientMessage::Pake {
+                message: Blob(vec![0x41; 33]),
             },
-            ClientMessage::Candidates {
-                credentials: credentials.clone(),
-                candidates: candidates.clone(),
+            ClientMessage::Sealed {
+                sealed: Blob(b"opaque".to_vec()),
+                last: true,
             },
+            ClientMessage::ConfirmationFailed,
         ];
         for m in client {
             let json = serde_json::to_vec(&m).expect("serialize");
@@ -173,21 +207,22 @@ mod tests {
         }
         let server = [
             ServerMessage::Welcome {
-                code: "222-ZZZ".parse().expect("code"),
+                code: "ZZ2".parse().expect("code"),
                 role: Role::Novice,
                 expires_in_secs: 600,
             },
             ServerMessage::PeerJoined,
-            ServerMessage::PeerReport {
-                report: serde_json::json!(null),
-            },
-            ServerMessage::PeerCandidates {
-                credentials,
-                candidates,
+            ServerMessage::PeerPake {
+                message: Blob(vec![0x42; 33]),
                 observed: "[2001:db8::1]:5000".parse().expect("addr"),
             },
+            ServerMessage::PeerSealed {
+                sealed: Blob(Vec::new()),
+                last: false,
+            },
+            ServerMessage::PeerFailed { attempts_left: 2 },
             ServerMessage::Error {
-                error: RendezvousError::BadCredentials,
+                error: RendezvousError::TooManyAttempts,
             },
         ];
         for m in server {
@@ -200,11 +235,12 @@ mod tests {
     fn unknown_types_and_bad_fields_are_refused() {
         for bad in [
             r#"{"type":"relay","to":"1.2.3.4:5"}"#,
-            r#"{"version":1}"#,
+            r#"{"version":2}"#,
             r#"{"type":"hello","version":"one"}"#,
-            r#"{"type":"hello","version":1,"code":"ABC-DE0"}"#,
-            r#"{"type":"candidates","credentials":{"ufrag":"a"},"candidates":[]}"#,
-            r#"{"type":"candidates","credentials":{"ufrag":"abcd","pwd":"x"},"candidates":[{"address":"nowhere","kind":"host"}]}"#,
+            r#"{"type":"hello","version":2,"code":"AB0"}"#,
+            r#"{"type":"pake","message":"not base64!"}"#,
+            r#"{"type":"sealed","sealed":"AAAA"}"#,
+            r#"{"type":"report","report":{}}"#,
             r#"[]"#,
         ] {
             assert!(serde_json::from_str::<ClientMessage>(bad).is_err(), "{bad}");
@@ -215,5 +251,10 @@ mod tests {
     fn errors_read_as_plain_words() {
         assert_eq!(RendezvousError::PeerLeft.to_string(), "the other side left");
         assert!(RendezvousError::Expired.to_string().contains("expired"));
+        assert!(
+            RendezvousError::UnsupportedVersion
+                .to_string()
+                .contains("upgrade")
+        );
     }
 }

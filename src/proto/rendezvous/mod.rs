@@ -1,7 +1,8 @@
-//! The rendezvous ("Easy Connect"): two clients that share a short code
-//! meet through the server, swap their probe reports, then their punch
-//! candidates, and part. The server never relays anything else, and never
-//! to anyone but the other member of the room.
+//! The rendezvous ("Easy Connect"): two clients that share an invitation
+//! code meet through the server by its public part, run a PAKE keyed by its
+//! secret part, and swap sealed messages (introductions, probe reports,
+//! punch candidates) that the server passes on but can neither read nor
+//! forge, and never to anyone but the other member of the room.
 
 mod client;
 mod code;
@@ -10,13 +11,16 @@ mod message;
 mod server;
 
 pub use client::{
-    HANDSHAKE, Member, PeerCandidates, ProtocolViolation, RendezvousEvent, RendezvousFailure,
-    STREAM, TooLarge, Welcome,
+    HANDSHAKE, Introduction, MAX_CANDIDATES, Member, PeerCandidates, ProtocolViolation,
+    RendezvousEvent, RendezvousFailure, STREAM, SendError, Welcome,
 };
-pub use code::{ALPHABET, CODE_LEN, Code, CodeError};
+pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, next_client_message};
-pub use message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
-pub use server::{ConnId, MAX_CANDIDATES, Output, Rendezvous, RendezvousConfig, RendezvousStats};
+pub use message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+pub use server::{
+    ConnId, MAX_ATTEMPTS, MAX_PAKE, MAX_SEALED, Output, Rendezvous, RendezvousConfig,
+    RendezvousStats,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,9 @@
-//! The rendezvous server's logic, sans IO: rooms keyed by code, each with
-//! at most two members who swap exactly one report and one set of
-//! candidates, and nothing else.
+//! The rendezvous server's logic, sans IO (protocol version 2): rooms keyed
+//! by the invitation code's public part, each with a helper and at most one
+//! novice at a time, who swap one PAKE message each and then a few sealed
+//! messages the server can neither read nor forge. A failed key
+//! confirmation (a wrong code) sends the novice away and lets another try;
+//! after three the room is closed.
 //!
 //! The driver owns the connections: it announces each one ([`connect`]),
 //! passes on every decoded message ([`handle_message`]), undecodable or
@@ -22,17 +25,23 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::code::Code;
-use super::message::{ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
-use crate::proto::punch::{Candidate, Credentials};
+use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
 
-/// The most candidates a member may send, by default.
-pub const MAX_CANDIDATES: usize = 16;
+/// Wrong codes a room takes before it is closed: one PAKE run is one guess
+/// at the secret, so an attacker who knows the public part gets three
+/// guesses among 729 million secrets.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Sealed messages one member may send in one pairing.
+pub const MAX_SEALED: u32 = 8;
+
+/// The largest PAKE message passed on (SPAKE2 over Ed25519 sends 33 bytes).
+pub const MAX_PAKE: usize = 256;
 
 /// How many fresh codes are drawn before giving up on finding an unused
-/// one. With at most a few thousand rooms among 729 million codes, a
-/// second draw is already rare; the bound only matters for a broken
-/// random source.
-const CODE_ATTEMPTS: usize = 16;
+/// one. With at most a thousand rooms among 27 000 codes, a second draw is
+/// rare; the bound only matters for a broken random source.
+const CODE_ATTEMPTS: usize = 64;
 
 /// The server's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +50,6 @@ pub struct RendezvousConfig {
     pub max_rooms: usize,
     /// How long a room lives after its creation, paired or not.
     pub room_lifetime: Duration,
-    /// The most candidates one member may send.
-    pub max_candidates: usize,
     /// Connections open at once; more are refused at once.
     pub max_connections: usize,
     /// How long a new connection may take to send its Hello.
@@ -54,7 +61,6 @@ impl Default for RendezvousConfig {
         Self {
             max_rooms: 1024,
             room_lifetime: Duration::from_secs(10 * 60),
-            max_candidates: MAX_CANDIDATES,
             max_connections: 4096,
             hello_timeout: Duration::from_secs(10),
         }
@@ -82,15 +88,20 @@ pub struct RendezvousStats {
     pub rooms_created: u64,
     /// Rooms a novice joined.
     pub rooms_paired: u64,
-    /// Rooms whose members swapped their candidates: the rendezvous done.
+    /// Rooms whose members both sent their last sealed message: the
+    /// rendezvous done.
     pub rooms_completed: u64,
+    /// Failed key confirmations: a novice with a wrong code.
+    pub wrong_codes: u64,
+    /// Rooms closed after [`MAX_ATTEMPTS`] wrong codes.
+    pub rooms_closed_after_wrong_codes: u64,
     /// Rooms that reached the end of their lifetime first.
     pub rooms_expired: u64,
     /// Connections and Hellos turned away: unknown, used or expired code,
     /// server full, another protocol version.
     pub refused: u64,
     /// Connections ended for breaking the protocol: malformed, oversize or
-    /// out-of-order messages, too many candidates, bad credentials.
+    /// out-of-order messages.
     pub protocol_errors: u64,
     /// Connections closed for sending no Hello in time.
     pub idle_closed: u64,
@@ -111,35 +122,37 @@ struct Conn {
     state: ConnState,
 }
 
-/// One member's progress through the exchange.
+/// One member's progress through a pairing.
 #[derive(Debug)]
 struct Member {
     conn: ConnId,
-    /// Whether its report came in.
-    reported: bool,
-    /// Its report, held until the other one arrives.
-    report: Option<serde_json::Value>,
-    /// Its candidates, held until the other member's arrive.
-    candidates: Option<(Credentials, Vec<Candidate>)>,
+    /// Whether its PAKE message was passed on.
+    pake: bool,
+    /// Sealed messages passed on.
+    sealed: u32,
+    /// Whether it sent its last sealed message.
+    done: bool,
 }
 
 impl Member {
     fn new(conn: ConnId) -> Self {
         Self {
             conn,
-            reported: false,
-            report: None,
-            candidates: None,
+            pake: false,
+            sealed: 0,
+            done: false,
         }
     }
 }
 
-/// Two members at most, created by the helper.
+/// A helper, and a novice while one is trying.
 #[derive(Debug)]
 struct Room {
     expires: Instant,
     helper: Member,
     novice: Option<Member>,
+    /// Wrong codes so far.
+    failures: u32,
 }
 
 impl Room {
@@ -147,8 +160,8 @@ impl Room {
         std::iter::once(&self.helper).chain(&self.novice)
     }
 
-    /// The member in `role` and the other one; `None` until the novice
-    /// has joined.
+    /// The member in `role` and the other one; `None` until a novice has
+    /// joined.
     fn pair_mut(&mut self, role: Role) -> Option<(&mut Member, &mut Member)> {
         let novice = self.novice.as_mut()?;
         Some(match role {
@@ -228,19 +241,26 @@ impl Rendezvous {
                     self.create(now, id);
                 }
             }
-            (ConnState::Member { code, role }, ClientMessage::Report { report }) => {
+            (ConnState::Member { code, role }, ClientMessage::Pake { message }) => {
                 let (code, role) = (*code, *role);
-                self.report(id, code, role, report);
+                self.pake(id, code, role, message);
             }
-            (
-                ConnState::Member { code, role },
-                ClientMessage::Candidates {
-                    credentials,
-                    candidates,
-                },
-            ) => {
+            (ConnState::Member { code, role }, ClientMessage::Sealed { sealed, last }) => {
                 let (code, role) = (*code, *role);
-                self.candidates(id, code, role, credentials, candidates);
+                self.sealed(id, code, role, sealed, last);
+            }
+            (ConnState::Member { code, role }, ClientMessage::ConfirmationFailed) => {
+                // Only a verdict on the current pairing counts: one that
+                // arrives after the next novice joined is late, not new.
+                let (code, role) = (*code, *role);
+                let current = self
+                    .rooms
+                    .get_mut(&code)
+                    .and_then(|r| r.pair_mut(role))
+                    .is_some_and(|(member, _)| member.pake);
+                if current {
+                    self.confirmation_failed(code);
+                }
             }
             _ => self.violation(id, RendezvousError::OutOfOrder),
         }
@@ -322,6 +342,7 @@ impl Rendezvous {
             expires,
             helper: Member::new(id),
             novice: None,
+            failures: 0,
         };
         self.rooms.insert(code, room);
         self.set_member(id, code, Role::Helper);
@@ -366,85 +387,77 @@ impl Rendezvous {
         self.send(helper, ServerMessage::PeerJoined);
     }
 
-    /// A member's report: held until the other's is in, then both swap.
-    fn report(&mut self, id: ConnId, code: Code, role: Role, report: serde_json::Value) {
+    /// A member's PAKE message, once per pairing, passed on at once with
+    /// where the server saw the member come from.
+    fn pake(&mut self, id: ConnId, code: Code, role: Role, message: Blob) {
+        if message.0.len() > MAX_PAKE {
+            return self.violation(id, RendezvousError::Malformed);
+        }
         let Some((member, other)) = self.rooms.get_mut(&code).and_then(|r| r.pair_mut(role)) else {
             return self.violation(id, RendezvousError::OutOfOrder);
         };
-        if member.reported {
+        if member.pake {
             return self.violation(id, RendezvousError::OutOfOrder);
         }
-        member.reported = true;
-        if !other.reported {
-            member.report = Some(report);
-            return;
-        }
-        let Some(other_report) = other.report.take() else {
+        member.pake = true;
+        let other = other.conn;
+        let Some(observed) = self.conns.get(&id).map(|c| c.peer) else {
             return;
         };
-        let (member, other) = (member.conn, other.conn);
-        self.send(other, ServerMessage::PeerReport { report });
-        self.send(
-            member,
-            ServerMessage::PeerReport {
-                report: other_report,
-            },
-        );
+        self.send(other, ServerMessage::PeerPake { message, observed });
     }
 
-    /// A member's candidates: valid only after the reports were swapped;
-    /// held until the other's are in, then both swap and the room ends.
-    fn candidates(
-        &mut self,
-        id: ConnId,
-        code: Code,
-        role: Role,
-        credentials: Credentials,
-        candidates: Vec<Candidate>,
-    ) {
-        let max_candidates = self.config.max_candidates;
+    /// A sealed message: after the member's PAKE message, at most
+    /// [`MAX_SEALED`], passed on at once. Once both members sent their
+    /// last, the room is done and both connections close.
+    fn sealed(&mut self, id: ConnId, code: Code, role: Role, sealed: Blob, last: bool) {
         let Some((member, other)) = self.rooms.get_mut(&code).and_then(|r| r.pair_mut(role)) else {
             return self.violation(id, RendezvousError::OutOfOrder);
         };
-        if !member.reported || !other.reported || member.candidates.is_some() {
+        if !member.pake || member.done || member.sealed >= MAX_SEALED {
             return self.violation(id, RendezvousError::OutOfOrder);
         }
-        if candidates.len() > max_candidates {
-            return self.violation(id, RendezvousError::TooManyCandidates);
+        member.sealed += 1;
+        member.done = last;
+        let both_done = member.done && other.done;
+        let (member, other) = (member.conn, other.conn);
+        self.send(other, ServerMessage::PeerSealed { sealed, last });
+        if both_done {
+            self.rooms.remove(&code);
+            for conn in [member, other] {
+                self.conns.remove(&conn);
+                self.outputs.push_back(Output::Close(conn));
+            }
+            self.stats.rooms_completed += 1;
         }
-        if !credentials.is_valid() {
-            return self.violation(id, RendezvousError::BadCredentials);
-        }
-        let Some((other_credentials, other_candidates)) = other.candidates.take() else {
-            member.candidates = Some((credentials, candidates));
+    }
+
+    /// A member of the current pairing could not open the other's first
+    /// sealed message: the two codes differ. The novice is sent away; the
+    /// helper waits for another try, or after [`MAX_ATTEMPTS`] the room is
+    /// closed.
+    fn confirmation_failed(&mut self, code: Code) {
+        let Some(room) = self.rooms.get_mut(&code) else {
             return;
         };
-        let (member, other) = (member.conn, other.conn);
-        self.rooms.remove(&code);
-        let observed = |conn: ConnId| self.conns.get(&conn).map(|c| c.peer);
-        if let (Some(member_addr), Some(other_addr)) = (observed(member), observed(other)) {
-            self.send(
-                other,
-                ServerMessage::PeerCandidates {
-                    credentials,
-                    candidates,
-                    observed: member_addr,
-                },
-            );
-            self.send(
-                member,
-                ServerMessage::PeerCandidates {
-                    credentials: other_credentials,
-                    candidates: other_candidates,
-                    observed: other_addr,
-                },
-            );
+        let Some(novice) = room.novice.take() else {
+            return;
+        };
+        room.failures += 1;
+        room.helper = Member::new(room.helper.conn);
+        let (helper, failures) = (room.helper.conn, room.failures);
+        self.stats.wrong_codes += 1;
+        self.conns.remove(&novice.conn);
+        self.send_error(novice.conn, RendezvousError::WrongCode);
+        if failures >= MAX_ATTEMPTS {
+            self.rooms.remove(&code);
+            self.conns.remove(&helper);
+            self.stats.rooms_closed_after_wrong_codes += 1;
+            self.send_error(helper, RendezvousError::TooManyAttempts);
+        } else {
+            let attempts_left = MAX_ATTEMPTS - failures;
+            self.send(helper, ServerMessage::PeerFailed { attempts_left });
         }
-        for conn in [member, other] {
-            self.conns.remove(&conn);
-            self.outputs.push_back(Output::Close(conn));
-        }
-        self.stats.rooms_completed += 1;
     }
 
     /// A room's lifetime is over: both members are told and closed.

@@ -30,20 +30,7 @@ impl Noise {
 fn valid_frames() -> Vec<Vec<u8>> {
     let hello = ClientMessage::Hello {
         version: PROTOCOL_VERSION,
-        code: "ABC-DEF".parse().ok(),
-    };
-    let report = ClientMessage::Report {
-        report: serde_json::json!({"schema_version": 2, "ipv4": {"status": "ok"}}),
-    };
-    let candidates = ClientMessage::Candidates {
-        credentials: crate::proto::punch::Credentials {
-            ufrag: "abcd".into(),
-            pwd: "0123456789012345678901".into(),
-        },
-        candidates: vec![crate::proto::punch::Candidate {
-            address: "[2001:db8::1]:9".parse().expect("addr"),
-            kind: crate::proto::punch::CandidateKind::Predicted,
-        }],
+        code: "K7Q".parse().ok(),
     };
     [
         encode(&hello),
@@ -51,8 +38,14 @@ fn valid_frames() -> Vec<Vec<u8>> {
             version: PROTOCOL_VERSION,
             code: None,
         }),
-        encode(&report),
-        encode(&candidates),
+        encode(&ClientMessage::Pake {
+            message: Blob(vec![0x41; 33]),
+        }),
+        encode(&ClientMessage::Sealed {
+            sealed: Blob(b"sealed bytes the server cannot read".to_vec()),
+            last: true,
+        }),
+        encode(&ClientMessage::ConfirmationFailed),
     ]
     .into()
 }
