@@ -17,8 +17,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::code::{Code, Secret};
+use super::events::{
+    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, RendezvousEvent,
+    RendezvousFailure, SendError, Welcome,
+};
 use super::frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
-use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, Role, ServerMessage};
 use super::server::MAX_ATTEMPTS;
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::punch::{Candidate, Credentials};
@@ -26,9 +30,6 @@ use crate::proto::session::{InviteCode, Pake, SessionKeys, Spake2Ed25519};
 
 /// The one socket: a stream to the server.
 pub const STREAM: SocketId = SocketId(0);
-
-/// How long connecting and the Hello–Welcome handshake may take.
-pub const HANDSHAKE: Duration = Duration::from_secs(5);
 
 /// Added to the room's remaining lifetime when waiting for the peer, so
 /// that the server's own Expired arrives before this side gives up.
@@ -38,119 +39,8 @@ const PEER_MARGIN: Duration = Duration::from_secs(5);
 /// this side waiting for longer.
 const MAX_ROOM_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-/// The most candidates taken from the other side.
-pub const MAX_CANDIDATES: usize = 16;
-
 /// The longest display name passed on, in characters.
 const MAX_NAME: usize = 64;
-
-/// The server's answer to the Hello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Welcome {
-    /// The whole invitation code: for the helper, to read out to the
-    /// novice.
-    pub invite: InviteCode,
-    pub role: Role,
-    /// How long the room has left.
-    pub expires_in_secs: u64,
-}
-
-/// What the other side said of itself, once its key was confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Introduction {
-    /// A display name, printable, at most 64 characters.
-    pub name: String,
-    /// The other side's ranat version.
-    pub version: String,
-}
-
-/// What the other side sent for the hole punching.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCandidates {
-    /// The peer's check credentials, derived from the shared key.
-    pub credentials: Credentials,
-    pub candidates: Vec<Candidate>,
-    /// The peer's TCP source address as the server saw it: informational.
-    pub observed: SocketAddr,
-}
-
-/// What the member learned, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RendezvousEvent {
-    Welcome(Welcome),
-    /// A novice joined (the helper hears this; the novice's own Welcome
-    /// implies it). The PAKE starts.
-    PeerJoined,
-    /// The other side proved it holds the same code.
-    Confirmed(Introduction),
-    /// (The helper.) A novice's code was wrong; the room waits for another
-    /// try.
-    AttemptFailed {
-        attempts_left: u32,
-    },
-    /// The other side's report, unchecked JSON for the caller to check.
-    PeerReport(serde_json::Value),
-    PeerCandidates(PeerCandidates),
-    /// The rendezvous failed; nothing more will happen.
-    Failed(RendezvousFailure),
-}
-
-/// Why the rendezvous failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum RendezvousFailure {
-    #[error("the rendezvous server {server} did not respond within {} s", HANDSHAKE.as_secs())]
-    Unresponsive { server: SocketAddr },
-    #[error("the rendezvous server said: {0}")]
-    Server(RendezvousError),
-    #[error("the rendezvous server broke the protocol: {0}")]
-    Protocol(#[from] ProtocolViolation),
-    #[error("the code is wrong: the other side holds another one (check it and try again)")]
-    WrongCode,
-    #[error("{MAX_ATTEMPTS} wrong codes were tried: this room is closed; make a new code")]
-    TooManyAttempts,
-    #[error("gave up after {waited_secs} s waiting for the other side's {waiting_for}")]
-    PeerTimeout {
-        waiting_for: &'static str,
-        waited_secs: u64,
-    },
-    #[error("the rendezvous server closed the connection")]
-    Closed,
-}
-
-/// How a server broke the protocol.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolViolation {
-    #[error("it sent {got} while this side waited for {expected}")]
-    Unexpected {
-        expected: &'static str,
-        got: &'static str,
-    },
-    #[error("it sent something that is not a rendezvous message ({0})")]
-    Malformed(String),
-    #[error("it announced a {declared}-byte message, over the {MAX_FRAME}-byte limit")]
-    TooLarge { declared: u64 },
-    #[error("it sent an empty frame")]
-    EmptyFrame,
-    #[error("it put this side in room {got}, not {asked}")]
-    WrongRoom { asked: Code, got: Code },
-    #[error("it made this side the {got:?}, which does not fit the Hello")]
-    WrongRole { got: Role },
-    #[error(
-        "a sealed message from the other side did not open or did not fit: someone between the two sides altered it"
-    )]
-    Tampered,
-    #[error("it passed on {0} candidates; at most {MAX_CANDIDATES} are allowed")]
-    TooManyCandidates(usize),
-}
-
-/// This side's message does not fit in a frame, or comes before the keys.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    #[error("this side's {what} is {bytes} bytes, over the {MAX_FRAME}-byte limit")]
-    TooLarge { what: &'static str, bytes: usize },
-    #[error("nothing can be sent to the other side before its code is confirmed")]
-    NotConfirmed,
-}
 
 /// What the two sides seal for each other, in this order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,12 +78,6 @@ enum Stage {
         next: u8,
     },
     Ended,
-}
-
-impl std::fmt::Debug for Spake2Ed25519 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Spake2Ed25519")
-    }
 }
 
 /// A member of a room on a rendezvous server; see the module documentation.

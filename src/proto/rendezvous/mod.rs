@@ -6,15 +6,17 @@
 
 mod client;
 mod code;
+mod events;
 mod frame;
 mod message;
 mod server;
 
-pub use client::{
-    HANDSHAKE, Introduction, MAX_CANDIDATES, Member, PeerCandidates, ProtocolViolation,
-    RendezvousEvent, RendezvousFailure, STREAM, SendError, Welcome,
-};
+pub use client::{Member, STREAM};
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
+pub use events::{
+    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, RendezvousEvent,
+    RendezvousFailure, SendError, Welcome,
+};
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, next_client_message};
 pub use message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
 pub use server::{

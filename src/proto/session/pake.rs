@@ -33,6 +33,13 @@ pub trait Pake: Sized {
 /// SPAKE2 over Ed25519; the helper is side A, the novice side B.
 pub struct Spake2Ed25519(Spake2<Ed25519Group>);
 
+/// The run's state is secret: only its name is shown.
+impl std::fmt::Debug for Spake2Ed25519 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spake2Ed25519")
+    }
+}
+
 /// The identity that binds a run to the protocol version, the room and
 /// the role.
 fn identity(role: Role, room: Code) -> Identity {
