@@ -1380,7 +1380,12 @@ async fn fake_helper(
 
 /// The introduction a client in these tests seals.
 fn sealed_intro_of_client() -> Value {
-    json!({"type": "intro", "name": name_of('x'), "version": env!("CARGO_PKG_VERSION")})
+    json!({
+        "type": "intro",
+        "name": name_of('x'),
+        "version": env!("CARGO_PKG_VERSION"),
+        "certificate": null,
+    })
 }
 
 const INVITE: &str = "K7Q-4MX2TB";

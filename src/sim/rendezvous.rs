@@ -141,7 +141,7 @@ mod tests {
     use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M};
     use crate::proto::punch::{Candidate, CandidateKind};
     use crate::proto::rendezvous::{
-        Member, RendezvousError, RendezvousEvent, RendezvousFailure, Secret,
+        Introduction, Member, RendezvousError, RendezvousEvent, RendezvousFailure, Secret,
     };
     use crate::proto::session::InviteCode;
     use crate::sim::nat::{Allocation, Nat, NatBehavior};
@@ -174,20 +174,31 @@ mod tests {
         world.add_host(&[IpAddr::from(private)], Uplink::Behind(nat))
     }
 
+    /// The help desk names the certificate its QUIC handshake will prove.
+    fn helper_intro() -> Introduction {
+        Introduction {
+            certificate: Some([7; 32]),
+            ..Introduction::new("help desk")
+        }
+    }
+
     fn helper(world: &mut World, host: HostId, secret: &str) -> NodeId {
         let now = world.now();
         let server = SERVER.parse().unwrap();
         let secret: Secret = secret.parse().unwrap();
         world.add(
             host,
-            Member::helper(server, secret, "help desk", [1; 32], now),
+            Member::helper(server, secret, helper_intro(), [1; 32], now),
         )
     }
 
     fn novice(world: &mut World, host: HostId, invite: InviteCode) -> NodeId {
         let now = world.now();
         let server = SERVER.parse().unwrap();
-        world.add(host, Member::novice(server, invite, "novice", [2; 32], now))
+        world.add(
+            host,
+            Member::novice(server, invite, Introduction::new("novice"), [2; 32], now),
+        )
     }
 
     /// Runs the world until `node` has something to say.
@@ -230,9 +241,15 @@ mod tests {
         let novice = novice(&mut world, novice_host, invite);
         assert_eq!(welcome(&mut world, novice), invite);
         assert_eq!(next(&mut world, helper), RendezvousEvent::PeerJoined);
-        for (node, peer) in [(helper, "novice"), (novice, "help desk")] {
+        for (node, peer, certificate) in [
+            (helper, "novice", None),
+            (novice, "help desk", Some([7; 32])),
+        ] {
             match next(&mut world, node) {
-                RendezvousEvent::Confirmed(intro) => assert_eq!(intro.name, peer),
+                RendezvousEvent::Confirmed(intro) => {
+                    assert_eq!(intro.name, peer);
+                    assert_eq!(intro.certificate, certificate);
+                }
                 other => panic!("a confirmation, not {other:?}"),
             }
         }
@@ -399,7 +416,7 @@ mod tests {
         let secret: Secret = "4MX2TB".parse().unwrap();
         let lost = world.add(
             host,
-            Member::helper(nowhere, secret, "help desk", [1; 32], start),
+            Member::helper(nowhere, secret, helper_intro(), [1; 32], start),
         );
         assert_eq!(
             next(&mut world, lost),

@@ -98,13 +98,23 @@ impl RendezvousClient {
         invite: Option<InviteCode>,
         name: &str,
     ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
+        Self::connect_as(server, invite, Introduction::new(name)).await
+    }
+
+    /// As [`RendezvousClient::connect`], introducing this side with `intro`
+    /// (a session names the certificate its QUIC handshake will prove).
+    pub async fn connect_as(
+        server: SocketAddr,
+        invite: Option<InviteCode>,
+        intro: Introduction,
+    ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
         let now = Instant::now();
         let seed = rand::random::<[u8; 32]>();
         let member = match invite {
-            Some(invite) => Member::novice(server, invite, name, seed, now),
+            Some(invite) => Member::novice(server, invite, intro, seed, now),
             None => {
                 let secret = Secret::generate(rand::random::<u32>);
-                Member::helper(server, secret, name, seed, now)
+                Member::helper(server, secret, intro, seed, now)
             }
         };
         let driver = Driver::bind(member).await.map_err(|e| match e {

@@ -88,7 +88,8 @@ pub struct Member {
     /// The room's public part, once known, and the secret.
     room: Option<Code>,
     secret: Secret,
-    name: String,
+    /// What this side says of itself.
+    intro: Introduction,
     /// Seeds of the PAKE runs, one per try.
     seed: [u8; 32],
     tries: u32,
@@ -115,18 +116,18 @@ impl Member {
     pub fn helper(
         server: SocketAddr,
         secret: Secret,
-        name: &str,
+        intro: Introduction,
         seed: [u8; 32],
         now: Instant,
     ) -> Self {
-        Self::new(server, Role::Helper, None, secret, name, seed, now)
+        Self::new(server, Role::Helper, None, secret, intro, seed, now)
     }
 
     /// The novice: joins the room of `invite` on `server`.
     pub fn novice(
         server: SocketAddr,
         invite: InviteCode,
-        name: &str,
+        intro: Introduction,
         seed: [u8; 32],
         now: Instant,
     ) -> Self {
@@ -135,7 +136,7 @@ impl Member {
             Role::Novice,
             Some(invite.room),
             invite.secret,
-            name,
+            intro,
             seed,
             now,
         )
@@ -146,7 +147,7 @@ impl Member {
         role: Role,
         room: Option<Code>,
         secret: Secret,
-        name: &str,
+        intro: Introduction,
         seed: [u8; 32],
         now: Instant,
     ) -> Self {
@@ -155,7 +156,10 @@ impl Member {
             role,
             room,
             secret,
-            name: printable(name, MAX_NAME),
+            intro: Introduction {
+                name: printable(&intro.name, MAX_NAME),
+                ..intro
+            },
             seed,
             tries: 0,
             failures: 0,
@@ -352,10 +356,7 @@ impl Member {
                 match pake.finish(&message.0) {
                     Ok(shared) => {
                         let mut keys = Box::new(SessionKeys::derive(self.role, room, &shared));
-                        let intro = Sealed::Intro(Introduction {
-                            name: self.name.clone(),
-                            version: env!("CARGO_PKG_VERSION").to_string(),
-                        });
+                        let intro = Sealed::Intro(self.intro.clone());
                         let plain = serde_json::to_vec(&intro).unwrap_or_default();
                         let sealed = Blob(keys.seal(&plain));
                         self.push(encode(&ClientMessage::Sealed {
@@ -377,6 +378,7 @@ impl Member {
                         let intro = Introduction {
                             name: printable(&intro.name, MAX_NAME),
                             version: printable(&intro.version, 32),
+                            certificate: intro.certificate,
                         };
                         self.events.push_back(RendezvousEvent::Confirmed(intro));
                         self.stage = Stage::Confirmed { keys, next: 1 };

@@ -30,13 +30,30 @@ pub struct Welcome {
     pub expires_in_secs: u64,
 }
 
-/// What the other side said of itself, once its key was confirmed.
+/// What a side says of itself in its first sealed message; the other side
+/// learns it once the key is confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Introduction {
     /// A display name, printable, at most 64 characters.
     pub name: String,
-    /// The other side's ranat version.
+    /// The side's ranat version.
     pub version: String,
+    /// The SHA-256 of the certificate the side will prove in the session's
+    /// QUIC handshake (`io::quic`), when it will run one: sealed, so only
+    /// the holder of the same code can have named it.
+    #[serde(default)]
+    pub certificate: Option<[u8; 32]>,
+}
+
+impl Introduction {
+    /// This side, by `name`, of this ranat version, with no certificate.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            certificate: None,
+        }
+    }
 }
 
 /// What the other side sent for the hole punching.
