@@ -111,6 +111,11 @@ for entry in "${TN_CASES[@]}"; do
     declare -A first_verdict=()
     for column in "${columns[@]}"; do
         run=${column// /}
+        # Every run meets a NAT without mappings: a learned permission of
+        # the run before, keyed on an external port, would otherwise admit
+        # the next run's filtering test whenever the kernel hands out the
+        # same local port again, and fake endpoint-independent filtering.
+        tn_reset_nat r1 || abort "could not reset the NAT"
         [ "$column" = "$loss% loss" ] && { set_loss r1 "$loss" || abort "could not set loss"; run=loss; }
         cell=ok slowest=0
         for tool in "${tools[@]}"; do
