@@ -169,7 +169,7 @@ impl Binds {
 }
 
 #[cfg(test)]
-pub mod echo;
+pub(crate) mod testing;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::proto::machine::echo::Echo;
+use crate::proto::machine::testing::Echo;
 
 /// Reads until `want` bytes came or the stream ended, within 5 s.
 async fn read(stream: &mut TcpStream, want: usize) -> Vec<u8> {

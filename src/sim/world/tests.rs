@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::proto::machine::Transmit;
-use crate::proto::machine::echo::{Caller, Echo};
+use crate::proto::machine::testing::{Caller, Echo};
 use crate::sim::wire::Link;
 
 const SERVER: &str = "198.51.100.1:3478";
