@@ -41,14 +41,7 @@ fn main() {
 }
 
 async fn next_event(driver: &mut Driver<RelayClient>, limit: Instant) -> Option<RelayEvent> {
-    loop {
-        if let Some(event) = driver.machine_mut().poll_event() {
-            return Some(event);
-        }
-        if !driver.step(Some(limit)).await {
-            return None;
-        }
-    }
+    driver.next(RelayClient::poll_event, Some(limit)).await
 }
 
 async fn run(server: SocketAddr, secret: &str, sink_ip: IpAddr, size: usize, seconds: f64) {

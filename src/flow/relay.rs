@@ -361,14 +361,7 @@ async fn exchange(
 
 /// Drives `driver` until its client says something, within `limit`.
 async fn next_event(driver: &mut Driver<RelayClient>, limit: Instant) -> Option<RelayEvent> {
-    loop {
-        if let Some(event) = driver.machine_mut().poll_event() {
-            return Some(event);
-        }
-        if !driver.step(Some(limit)).await {
-            return None;
-        }
-    }
+    driver.next(RelayClient::poll_event, Some(limit)).await
 }
 
 /// Waits until `path` names a socket address, within `limit`.

@@ -276,6 +276,23 @@ impl<M: Machine> Driver<M> {
         self.close();
     }
 
+    /// Runs the machine until `poll` takes something from it (an event),
+    /// or `limit` comes first, or nothing can ever come (`None`).
+    pub async fn next<T>(
+        &mut self,
+        mut poll: impl FnMut(&mut M) -> Option<T>,
+        limit: Option<Instant>,
+    ) -> Option<T> {
+        loop {
+            if let Some(taken) = poll(&mut self.machine) {
+                return Some(taken);
+            }
+            if !self.step(limit).await {
+                return None;
+            }
+        }
+    }
+
     /// Sends what is queued, then waits for one datagram or the machine's
     /// next timer and hands it over; false, with nothing handed over, when
     /// `limit` comes first (or nothing can ever come).

@@ -219,28 +219,26 @@ impl RendezvousClient {
 
     /// Runs the machine until it has something to say.
     async fn next_event(&mut self) -> Result<RendezvousEvent, RendezvousClientError> {
-        loop {
-            if let Some(event) = self.driver.machine_mut().poll_event() {
-                // What the machine queued (this side's own message, its
-                // verdict on a wrong code) goes out before the caller moves
-                // on; at the end, before it can drop the connection.
-                let last = matches!(
-                    event,
-                    RendezvousEvent::Failed(_) | RendezvousEvent::PeerCandidates(_)
-                );
-                if last {
-                    self.driver.close_streams().await;
-                } else {
-                    self.driver.flush().await;
-                }
-                return match event {
-                    RendezvousEvent::Failed(failure) => Err(failure.into()),
-                    event => Ok(event),
-                };
-            }
-            if !self.driver.step(None).await {
-                return Err(RendezvousClientError::Closed);
-            }
+        let event = self
+            .driver
+            .next(Member::poll_event, None)
+            .await
+            .ok_or(RendezvousClientError::Closed)?;
+        // What the machine queued (this side's own message, its verdict on
+        // a wrong code) goes out before the caller moves on; at the end,
+        // before it can drop the connection.
+        let last = matches!(
+            event,
+            RendezvousEvent::Failed(_) | RendezvousEvent::PeerCandidates(_)
+        );
+        if last {
+            self.driver.close_streams().await;
+        } else {
+            self.driver.flush().await;
+        }
+        match event {
+            RendezvousEvent::Failed(failure) => Err(failure.into()),
+            event => Ok(event),
         }
     }
 }
