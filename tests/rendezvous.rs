@@ -25,8 +25,8 @@ use ranat::io::rendezvous::{
 };
 use ranat::proto::punch::{Candidate, CandidateKind, Credentials};
 use ranat::proto::rendezvous::{
-    ALPHABET, Code, MAX_FRAME, RendezvousConfig, RendezvousError, RendezvousEvent, RendezvousStats,
-    Role,
+    ALPHABET, Code, MAX_FRAME, PunchVerdict, RendezvousConfig, RendezvousError, RendezvousEvent,
+    RendezvousStats, Role,
 };
 use ranat::proto::session::{InviteCode, Pake, SessionKeys, Spake2Ed25519};
 use serde_json::{Value, json};
@@ -83,12 +83,21 @@ fn port_of(tag: char) -> u16 {
     }
 }
 
+/// How a side's punch ended in these tests: only the helper's connected.
+fn outcome_of(tag: char) -> PunchVerdict {
+    PunchVerdict {
+        connected: tag == 'h',
+    }
+}
+
 /// What one side got from a whole rendezvous.
 #[derive(Debug)]
 struct Done {
     intro: Introduction,
     report: Value,
     peer: PeerCandidates,
+    /// How the other side's punch ended, as it said.
+    peer_outcome: PunchVerdict,
     /// This side's own check credentials.
     local: Credentials,
 }
@@ -135,6 +144,7 @@ async fn run_side(
     let report = client.exchange_reports(report_of(tag)).await?;
     log.push(RendezvousEvent::PeerReport(report.clone()));
     let peer = client.exchange_candidates(candidates(port_of(tag))).await?;
+    let peer_outcome = client.exchange_outcomes(outcome_of(tag)).await?;
     let local = client
         .local_credentials()
         .expect("a confirmed side has credentials");
@@ -142,6 +152,7 @@ async fn run_side(
         intro,
         report,
         peer,
+        peer_outcome,
         local,
     })
 }
@@ -287,6 +298,8 @@ fn check_pair(helper: &Done, novice: &Done) {
     assert_eq!(novice.report, report_of('h'));
     assert_eq!(helper.peer.candidates, candidates(port_of('n')));
     assert_eq!(novice.peer.candidates, candidates(port_of('h')));
+    assert_eq!(helper.peer_outcome, outcome_of('n'));
+    assert_eq!(novice.peer_outcome, outcome_of('h'));
     assert_eq!(helper.peer.credentials, novice.local);
     assert_eq!(novice.peer.credentials, helper.local);
     assert_ne!(helper.local, novice.local);
@@ -1139,6 +1152,10 @@ fn sealed_report(report: Value) -> Value {
     json!({"type": "report", "report": report})
 }
 
+fn sealed_outcome(connected: bool) -> Value {
+    json!({"type": "outcome", "connected": connected})
+}
+
 fn sealed_candidates(n: u16) -> Value {
     let candidates: Vec<Value> = (0..n)
         .map(|i| json!({"address": format!("127.0.60.9:{}", 1000 + i), "kind": "host"}))
@@ -1558,7 +1575,7 @@ fn hostile_servers_give_clear_client_errors() {
                     Then::Await,
                     report(),
                     Then::Await,
-                    Then::Sealed(sealed_candidates(17), true),
+                    Then::Sealed(sealed_candidates(17), false),
                 ],
                 "too many",
             ),
@@ -1584,7 +1601,27 @@ fn hostile_servers_give_clear_client_errors() {
                     Then::Await,
                     report(),
                     Then::Await,
+                    Then::Sealed(sealed_candidates(1), true),
+                ],
+                "tampered",
+            ),
+            (
+                vec![
+                    Then::Await,
+                    report(),
+                    Then::Await,
                     Then::Sealed(sealed_candidates(1), false),
+                    Then::Await,
+                    Then::Sealed(sealed_outcome(true), false),
+                ],
+                "tampered",
+            ),
+            (
+                vec![
+                    Then::Await,
+                    report(),
+                    Then::Await,
+                    Then::Sealed(sealed_outcome(true), true),
                 ],
                 "tampered",
             ),
@@ -1643,7 +1680,11 @@ fn hostile_servers_give_clear_client_errors() {
         // sent all at once: the checks above are what failed, not the
         // script. The credentials of the checks come from the key both
         // sides derived.
-        let then = vec![report(), Then::Sealed(sealed_candidates(16), true)];
+        let then = vec![
+            report(),
+            Then::Sealed(sealed_candidates(16), false),
+            Then::Sealed(sealed_outcome(true), true),
+        ];
         let (addr, task, credentials) = fake_helper(ip, invite, then).await;
         let (mut client, _) = RendezvousClient::connect(addr, Some(invite), &name_of('x'))
             .await
@@ -1718,7 +1759,7 @@ fn a_failure_that_comes_early_is_not_masked() {
         // once, right after its introduction.
         let then = vec![
             Then::Sealed(sealed_report(json!({"side": "fake"})), false),
-            Then::Sealed(sealed_candidates(17), true),
+            Then::Sealed(sealed_candidates(17), false),
         ];
         let (addr, task, _) = fake_helper(ip, invite(), then).await;
         let (mut client, _) = RendezvousClient::connect(addr, Some(invite()), &name_of('x'))
@@ -1743,12 +1784,14 @@ fn a_failure_that_comes_early_is_not_masked() {
 fn a_side_that_got_everything_at_once_still_sends_its_own() {
     let ip = lo4(60, 20);
     block_on(bounded(async {
-        // The other side's introduction, report and candidates arrive
-        // together; this side's own report and candidates must still go
-        // out, or the other side waits for them in vain.
+        // The other side's introduction, report, candidates and outcome
+        // arrive together; this side's own report, candidates and outcome
+        // must still go out, or the other side waits for them in vain.
         let then = vec![
             Then::Sealed(sealed_report(json!({"side": "fake"})), false),
-            Then::Sealed(sealed_candidates(2), true),
+            Then::Sealed(sealed_candidates(2), false),
+            Then::Sealed(sealed_outcome(false), true),
+            Then::Await,
             Then::Await,
             Then::Await,
         ];
@@ -2217,15 +2260,15 @@ fn a_faithful_relay_sees_neither_the_secret_nor_what_the_sides_say() {
                 .map(|(_, k)| k.as_str())
                 .collect()
         };
-        // All a server gets: a Hello, a PAKE message, three sealed blobs.
+        // All a server gets: a Hello, a PAKE message, four sealed blobs.
         for role in [Role::Helper, Role::Novice] {
             assert_eq!(
                 kinds(role),
-                ["hello", "pake", "sealed", "sealed", "sealed"],
+                ["hello", "pake", "sealed", "sealed", "sealed", "sealed"],
                 "{role:?}"
             );
         }
-        assert_eq!(seen.blobs.len(), 8);
+        assert_eq!(seen.blobs.len(), 10);
         let secret = welcome.invite.secret.as_str();
         let whole = welcome.invite.to_string();
         let needles = [

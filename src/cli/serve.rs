@@ -13,7 +13,7 @@ use crate::io::{rendezvous, serve};
 use crate::proto::relay::credentials::{Secret, UnixClock};
 use crate::proto::relay::policy::{Cidr, Limits, PeerPolicy, PortRange};
 use crate::proto::relay::server::{RelayConfig, RelayStats};
-use crate::proto::rendezvous::{RendezvousConfig, RendezvousStats};
+use crate::proto::rendezvous::{RelayOffer, RendezvousConfig, RendezvousStats};
 use crate::proto::stun::ResponderConfig;
 
 #[derive(Debug, Args)]
@@ -86,16 +86,20 @@ pub struct RelayArgs {
     /// Seconds an allocation may live, refreshes included.
     #[arg(long, default_value_t = Limits::default().lifetime.as_secs())]
     relay_max_lifetime: u64,
+    /// Offer this TURN relay (ADDRESS:PORT, UDP and TCP) to the
+    /// rendezvous's members instead of running one: a coturn started with
+    /// --use-auth-secret --static-auth-secret set to the relay secret.
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    offer_relay: Option<SocketAddr>,
+    /// Seconds the relay credentials handed to a room's members stay
+    /// valid: a session relayed for longer must meet again.
+    #[arg(long, default_value_t = 12 * 3600)]
+    relay_credential_lifetime: u64,
 }
 
 impl RelayArgs {
-    /// The relay's configuration, or none without a secret.
-    fn config(
-        &self,
-        listen: SocketAddr,
-        own: &[IpAddr],
-        services: &[SocketAddr],
-    ) -> anyhow::Result<Option<RelayConfig>> {
+    /// The shared secret, when one is given.
+    fn secret(&self) -> anyhow::Result<Option<Secret>> {
         let secret = match (&self.relay_secret, &self.relay_secret_file) {
             (Some(secret), _) => secret.clone(),
             (None, Some(file)) => std::fs::read_to_string(file)
@@ -106,10 +110,41 @@ impl RelayArgs {
                 .to_string(),
             (None, None) => return Ok(None),
         };
-        let secret = Secret::new(secret)?;
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .context("the system clock is before 1970")?;
+        Ok(Some(Secret::new(secret)?))
+    }
+
+    /// The relay the rendezvous hands out: the one named by
+    /// --offer-relay, or this server's own (`listen`) when it runs one.
+    fn offer(&self, listen: SocketAddr) -> anyhow::Result<Option<RelayOffer>> {
+        let Some(secret) = self.secret()? else {
+            if self.offer_relay.is_some() {
+                anyhow::bail!("--offer-relay needs the relay's secret (--relay-secret-file)");
+            }
+            return Ok(None);
+        };
+        Ok(Some(RelayOffer {
+            address: self.offer_relay.unwrap_or(listen),
+            secret,
+            clock: UnixClock::new(Instant::now(), unix_now()?),
+            lifetime: Duration::from_secs(self.relay_credential_lifetime),
+        }))
+    }
+
+    /// The own relay's configuration, or none without a secret or when
+    /// another relay is offered.
+    fn config(
+        &self,
+        listen: SocketAddr,
+        own: &[IpAddr],
+        services: &[SocketAddr],
+    ) -> anyhow::Result<Option<RelayConfig>> {
+        if self.offer_relay.is_some() {
+            return Ok(None);
+        }
+        let Some(secret) = self.secret()? else {
+            return Ok(None);
+        };
+        let unix = unix_now()?;
         let limits = Limits {
             user_allocations: self.relay_user_allocations,
             total_allocations: self.relay_total_allocations,
@@ -134,6 +169,13 @@ impl RelayArgs {
     }
 }
 
+/// Time since the Unix epoch.
+fn unix_now() -> anyhow::Result<Duration> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the system clock is before 1970")
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let primary = SocketAddr::new(args.primary, args.port);
     let alternate = args.alternate.map(|ip| SocketAddr::new(ip, args.alt_port));
@@ -148,12 +190,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     }
     let relay = args.relay.config(primary, &own, &services)?;
     let relay_on = relay.is_some();
+    let offer = args.relay.offer(primary)?;
     let server = serve::bind(config, relay).await?;
     let rendezvous = if args.no_rendezvous {
         None
     } else {
         let addr = SocketAddr::new(args.primary, args.rendezvous_port);
-        Some(rendezvous::bind(addr, RendezvousConfig::default()).await?)
+        let server = rendezvous::bind(addr, RendezvousConfig::default()).await?;
+        Some(match &offer {
+            Some(offer) => server.offer_relay(offer.clone()),
+            None => server,
+        })
     };
     let endpoints: Vec<String> = server.endpoints().iter().map(|a| a.to_string()).collect();
     let mode = if alternate.is_some() {
@@ -170,6 +217,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
             "ranat serve: rendezvous listening on TCP {}",
             rendezvous.local_addr()
         );
+        if let Some(offer) = &offer {
+            eprintln!(
+                "ranat serve: the rendezvous offers the TURN relay {}",
+                offer.address
+            );
+        }
     }
 
     let (stop, stopped) = watch::channel(false);

@@ -3,7 +3,8 @@
 //! hold the same code (a PAKE, so the server learns nothing), probe,
 //! exchange sealed reports, predict, and make a real UDP hole-punching
 //! attempt, authenticated with credentials from the shared key, whose
-//! outcome is set against the prediction.
+//! outcome (on both sides: they tell each other) is set against the
+//! prediction.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use crate::io::rendezvous::{RendezvousClient, RendezvousClientError};
 use crate::io::resolve::{self, ServerSpec};
 use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
 use crate::proto::punch::{Candidate, Punch, PunchOutcome};
-use crate::proto::rendezvous::{RendezvousEvent, Role};
+use crate::proto::rendezvous::{PunchVerdict, RendezvousEvent, Role};
 use crate::proto::session::InviteCode;
 use crate::report::{self, LoadError, ProbeReport};
 
@@ -102,6 +103,8 @@ pub struct Live {
 pub struct LivePunch {
     pub expected: PunchExpectation,
     pub connected: bool,
+    /// The other side's punch connected too (it told so, sealed).
+    pub peer_connected: bool,
     /// `expected` and the outcome agree (`None` when nothing was expected).
     pub agrees: Option<bool>,
     pub local_candidates: Vec<Candidate>,
@@ -266,23 +269,30 @@ async fn punch_through(
         .punch(peer_side.credentials, &peer_side.candidates)
         .await
         .outcome();
+    let verdict = PunchVerdict {
+        connected: matches!(outcome, PunchOutcome::Connected(_)),
+    };
+    let peer_verdict = client.exchange_outcomes(verdict).await?;
     Ok(live_punch(
         expected,
         outcome,
         local_candidates,
         peer_side.candidates,
         note,
+        peer_verdict,
     ))
 }
 
 /// The punch's outcome set against `expected`, with a sentence that says
-/// what happened; `note` is why gathering found less than it could.
+/// what happened; `note` is why gathering found less than it could, and
+/// `peer` how the other side's punch ended.
 pub fn live_punch(
     expected: PunchExpectation,
     outcome: PunchOutcome,
     local_candidates: Vec<Candidate>,
     peer_candidates: Vec<Candidate>,
     note: Option<String>,
+    peer: PunchVerdict,
 ) -> LivePunch {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (connected, path, sent, heard, detail) = match outcome {
@@ -333,6 +343,7 @@ pub fn live_punch(
     LivePunch {
         expected,
         connected,
+        peer_connected: peer.connected,
         agrees,
         local_candidates,
         peer_candidates,

@@ -13,7 +13,7 @@ use super::*;
 use crate::io::resolve::ServerSpec;
 use crate::predict::{NatProfile, PunchExpectation, predict, synthetic_report};
 use crate::proto::punch::{Candidate, CandidateKind, Path, PunchFailure, PunchOutcome};
-use crate::proto::rendezvous::Role;
+use crate::proto::rendezvous::{PunchVerdict, Role};
 use crate::report::{FamilyStatus, TeredoReportState};
 
 fn lo(host: u8) -> IpAddr {
@@ -223,12 +223,14 @@ fn a_connected_punch_reports_its_path_and_agrees_with_connects() {
         local.clone(),
         peer.clone(),
         Some("ignored when connected".into()),
+        PunchVerdict { connected: true },
     );
     assert_eq!(
         punch,
         LivePunch {
             expected: PunchExpectation::Connects,
             connected: true,
+            peer_connected: true,
             agrees: Some(true),
             local_candidates: local.clone(),
             peer_candidates: peer.clone(),
@@ -259,6 +261,7 @@ fn a_connected_punch_reports_its_path_and_agrees_with_connects() {
         local,
         peer,
         None,
+        PunchVerdict { connected: true },
     );
     assert_eq!(unexpected.agrees, Some(false));
 }
@@ -278,6 +281,7 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
         Vec::new(),
         Vec::new(),
         Some("no server-reflexive candidate".into()),
+        PunchVerdict { connected: false },
     );
     assert!(!heard.connected);
     assert_eq!(heard.agrees, Some(true));
@@ -294,6 +298,7 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
         Vec::new(),
         Vec::new(),
         None,
+        PunchVerdict { connected: false },
     );
     assert_eq!(silent.agrees, None);
     assert_eq!(

@@ -140,8 +140,10 @@ mod tests {
     use super::*;
     use crate::proto::nat::{FilteringBehavior as F, MappingBehavior as M};
     use crate::proto::punch::{Candidate, CandidateKind};
+    use crate::proto::relay::credentials::{Secret as RelaySecret, UnixClock};
     use crate::proto::rendezvous::{
-        Introduction, Member, RendezvousError, RendezvousEvent, RendezvousFailure, Secret,
+        Introduction, Member, PunchVerdict, RelayOffer, RendezvousError, RendezvousEvent,
+        RendezvousFailure, Secret,
     };
     use crate::proto::session::InviteCode;
     use crate::sim::nat::{Allocation, Nat, NatBehavior};
@@ -229,8 +231,22 @@ mod tests {
     }
 
     #[test]
-    fn two_members_prove_the_code_and_swap_sealed_reports_and_candidates() {
+    fn two_members_prove_the_code_and_swap_sealed_reports_candidates_and_outcomes() {
         let (mut world, service) = world();
+        // The server offers a relay: each member gets credentials of its
+        // own for it, which the relay's secret verifies.
+        let secret = RelaySecret::new("relay secret").unwrap();
+        let relay: SocketAddr = "198.51.100.60:3478".parse().unwrap();
+        let clock = UnixClock::new(world.now(), Duration::from_secs(1_800_000_000));
+        world
+            .machine_mut::<RendezvousService>(service)
+            .machine
+            .offer_relay(RelayOffer {
+                address: relay,
+                secret: secret.clone(),
+                clock,
+                lifetime: Duration::from_secs(3600),
+            });
         let helper_host = behind_nat(&mut world, [10, 0, 1, 2], [203, 0, 113, 1]);
         // UDP is blocked on the novice's network; the rendezvous is a
         // stream and still gets through.
@@ -297,6 +313,36 @@ mod tests {
             assert_eq!(got.credentials, theirs);
             assert_eq!(got.candidates, peer.1);
             assert_eq!(got.observed.ip(), IpAddr::from(seen_from));
+            assert!(!world.machine::<Member>(node).is_done());
+        }
+        let mut usernames = Vec::new();
+        for node in [helper, novice] {
+            let grant = world
+                .machine::<Member>(node)
+                .relay_grant()
+                .cloned()
+                .expect("a relay grant");
+            assert_eq!(grant.address, relay);
+            assert_eq!(grant.password, secret.password(&grant.username));
+            assert!(grant.username.starts_with("1800003600:ranat-"));
+            usernames.push(grant.username);
+        }
+        assert_ne!(usernames[0], usernames[1], "one user per member");
+        // Last, how each side's punch ended: then the room is done.
+        for (node, connected) in [(helper, true), (novice, false)] {
+            let now = world.now();
+            world
+                .machine_mut::<Member>(node)
+                .send_outcome(now, PunchVerdict { connected })
+                .unwrap();
+        }
+        for (node, peer_connected) in [(helper, false), (novice, true)] {
+            assert_eq!(
+                next(&mut world, node),
+                RendezvousEvent::PeerOutcome(PunchVerdict {
+                    connected: peer_connected
+                })
+            );
             assert!(world.machine::<Member>(node).is_done());
         }
         let service = world.machine::<RendezvousService>(service);

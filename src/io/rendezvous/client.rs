@@ -10,8 +10,8 @@ use std::time::Instant;
 use crate::io::driver::{BindError, Driver};
 use crate::proto::punch::{Candidate, Credentials};
 use crate::proto::rendezvous::{
-    HANDSHAKE, MAX_ATTEMPTS, MAX_FRAME, Member, RendezvousError, RendezvousEvent,
-    RendezvousFailure, Role, Secret, SendError,
+    HANDSHAKE, MAX_ATTEMPTS, MAX_FRAME, Member, PunchVerdict, RelayGrant, RendezvousError,
+    RendezvousEvent, RendezvousFailure, Role, Secret, SendError,
 };
 use crate::proto::session::InviteCode;
 
@@ -187,8 +187,7 @@ impl RendezvousClient {
     }
 
     /// Seals and sends this side's candidates (after the reports) and
-    /// returns the other side's, with its check credentials. The server
-    /// then ends the room.
+    /// returns the other side's, with its check credentials.
     pub async fn exchange_candidates(
         &mut self,
         candidates: Vec<Candidate>,
@@ -204,6 +203,31 @@ impl RendezvousClient {
             RendezvousEvent::PeerCandidates(peer) => Ok(peer),
             other => Err(out_of_step("peer_candidates", &other)),
         }
+    }
+
+    /// Seals and sends how this side's punch ended (after the candidates)
+    /// and returns how the other side's did. The server then ends the
+    /// room.
+    pub async fn exchange_outcomes(
+        &mut self,
+        outcome: PunchVerdict,
+    ) -> Result<PunchVerdict, RendezvousClientError> {
+        if let Err(e) = self
+            .driver
+            .machine_mut()
+            .send_outcome(Instant::now(), outcome)
+        {
+            return Err(self.pending_failure().unwrap_or(e.into()));
+        }
+        match self.next_event().await? {
+            RendezvousEvent::PeerOutcome(peer) => Ok(peer),
+            other => Err(out_of_step("peer_outcome", &other)),
+        }
+    }
+
+    /// The help desk's relay, when the server offered one.
+    pub fn relay_grant(&self) -> Option<RelayGrant> {
+        self.driver.machine().relay_grant().cloned()
     }
 
     /// A failure the machine already queued: the real reason a send was
@@ -229,7 +253,7 @@ impl RendezvousClient {
         // before it can drop the connection.
         let last = matches!(
             event,
-            RendezvousEvent::Failed(_) | RendezvousEvent::PeerCandidates(_)
+            RendezvousEvent::Failed(_) | RendezvousEvent::PeerOutcome(_)
         );
         if last {
             self.driver.close_streams().await;
@@ -253,6 +277,7 @@ fn out_of_step(expected: &'static str, got: &RendezvousEvent) -> RendezvousClien
         RendezvousEvent::AttemptFailed { .. } => "a wrong code",
         RendezvousEvent::PeerReport(_) => "peer_report",
         RendezvousEvent::PeerCandidates(_) => "peer_candidates",
+        RendezvousEvent::PeerOutcome(_) => "peer_outcome",
         RendezvousEvent::Failed(_) => "error",
     };
     ProtocolViolation::Unexpected { expected, got }.into()

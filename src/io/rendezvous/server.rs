@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use crate::proto::rendezvous::{
-    ClientMessage, ConnId, FrameDecoder, Output, Rendezvous, RendezvousConfig, RendezvousError,
-    RendezvousStats, encode, next_client_message,
+    ClientMessage, ConnId, FrameDecoder, Output, RelayOffer, Rendezvous, RendezvousConfig,
+    RendezvousError, RendezvousStats, encode, next_client_message,
 };
 
 /// How much is read from a connection at a time.
@@ -52,6 +52,7 @@ pub async fn bind(
         listener,
         local_addr,
         config,
+        relay: None,
     })
 }
 
@@ -60,6 +61,7 @@ pub struct RendezvousServer {
     listener: TcpListener,
     local_addr: SocketAddr,
     config: RendezvousConfig,
+    relay: Option<RelayOffer>,
 }
 
 /// What a connection task reports to the central loop.
@@ -81,11 +83,21 @@ impl RendezvousServer {
         self.local_addr
     }
 
+    /// Hands the members of every paired room credentials for `offer`'s
+    /// relay.
+    pub fn offer_relay(mut self, offer: RelayOffer) -> Self {
+        self.relay = Some(offer);
+        self
+    }
+
     /// Serves until `shutdown` completes; returns what it did.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> RendezvousStats {
         let mut machine = Rendezvous::new(self.config, rand::random::<u32>);
+        if let Some(offer) = self.relay {
+            machine.offer_relay(offer);
+        }
         let (events_tx, mut events) = mpsc::channel::<Event>(1024);
-        // Unbounded, yet small: the protocol sends at most five messages
+        // Unbounded, yet small: the protocol sends at most six messages
         // and a close to one connection.
         let mut outbound: HashMap<ConnId, mpsc::UnboundedSender<Outbound>> = HashMap::new();
         let mut tasks = JoinSet::new();

@@ -4,7 +4,8 @@
 //! Say Hello, be paired, run the PAKE keyed by the invitation's secret,
 //! then seal every message for the other side: first an introduction
 //! (opening it is the key confirmation), then the probe report, then the
-//! hole-punching candidates. The server passes sealed bytes on and can
+//! hole-punching candidates, and last how this side's punch ended (so that
+//! both sides take the same path). The server passes sealed bytes on and can
 //! neither read nor forge them; the ICE credentials of the checks come
 //! from the shared key too. A wrong code ends the novice's try with a clear
 //! error; the helper's room waits for another try, three at most. Every
@@ -18,11 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use super::code::{Code, Secret};
 use super::events::{
-    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, RendezvousEvent,
-    RendezvousFailure, SendError, Welcome,
+    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,
+    RendezvousEvent, RendezvousFailure, SendError, Welcome,
 };
 use super::frame::{FrameDecoder, FrameError, MAX_FRAME, encode};
-use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, Role, ServerMessage};
+use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, Role, ServerMessage};
 use super::server::MAX_ATTEMPTS;
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::punch::{Candidate, Credentials};
@@ -49,6 +50,7 @@ enum Sealed {
     Intro(Introduction),
     Report { report: serde_json::Value },
     Candidates { candidates: Vec<Candidate> },
+    Outcome(PunchVerdict),
 }
 
 impl Sealed {
@@ -57,6 +59,7 @@ impl Sealed {
             Sealed::Intro(_) => "introduction",
             Sealed::Report { .. } => "report",
             Sealed::Candidates { .. } => "candidates",
+            Sealed::Outcome(_) => "punch outcome",
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Member {
     failures: u32,
     /// The peer's TCP source as the server saw it, from its PAKE message.
     observed: Option<SocketAddr>,
+    /// The relay the server offered this side, with its PAKE message.
+    relay: Option<RelayGrant>,
     asked_bind: bool,
     decoder: FrameDecoder,
     stage: Stage,
@@ -106,8 +111,8 @@ pub struct Member {
     waiting_since: Instant,
     /// The room's end plus a margin, once welcomed.
     room_deadline: Option<Instant>,
-    /// Whether the rendezvous is over: the peer's candidates arrived, or
-    /// it failed.
+    /// Whether the rendezvous is over: the peer's punch outcome arrived,
+    /// or it failed.
     over: bool,
 }
 
@@ -164,6 +169,7 @@ impl Member {
             tries: 0,
             failures: 0,
             observed: None,
+            relay: None,
             asked_bind: false,
             decoder: FrameDecoder::new(),
             stage: Stage::Hello,
@@ -192,6 +198,13 @@ impl Member {
         }
     }
 
+    /// The help desk's relay, when the server offered one with the peer's
+    /// PAKE message. It comes from the server, not the peer: whatever it
+    /// names, the session's channel still proves the peer's key.
+    pub fn relay_grant(&self) -> Option<&RelayGrant> {
+        self.relay.as_ref()
+    }
+
     /// The next thing the member learned.
     pub fn poll_event(&mut self) -> Option<RendezvousEvent> {
         self.events.pop_front()
@@ -206,13 +219,19 @@ impl Member {
         self.send_sealed(now, &Sealed::Report { report }, false)
     }
 
-    /// Seals and sends this side's candidates: this side's last message.
+    /// Seals and sends this side's candidates.
     pub fn send_candidates(
         &mut self,
         now: Instant,
         candidates: Vec<Candidate>,
     ) -> Result<(), SendError> {
-        self.send_sealed(now, &Sealed::Candidates { candidates }, true)
+        self.send_sealed(now, &Sealed::Candidates { candidates }, false)
+    }
+
+    /// Seals and sends how this side's punch ended: this side's last
+    /// message.
+    pub fn send_outcome(&mut self, now: Instant, outcome: PunchVerdict) -> Result<(), SendError> {
+        self.send_sealed(now, &Sealed::Outcome(outcome), true)
     }
 
     fn send_sealed(&mut self, now: Instant, message: &Sealed, last: bool) -> Result<(), SendError> {
@@ -348,8 +367,16 @@ impl Member {
             ) => {
                 self.attempt_failed(Some(attempts_left))?;
             }
-            (Stage::Pake(pake), ServerMessage::PeerPake { message, observed }) => {
+            (
+                Stage::Pake(pake),
+                ServerMessage::PeerPake {
+                    message,
+                    observed,
+                    relay,
+                },
+            ) => {
                 self.observed = Some(observed);
+                self.relay = relay;
                 let Some(room) = self.room else {
                     return Err(unexpected.into());
                 };
@@ -398,7 +425,7 @@ impl Member {
                         self.events.push_back(RendezvousEvent::PeerReport(report));
                         self.stage = Stage::Confirmed { keys, next: 2 };
                     }
-                    (2, Sealed::Candidates { candidates }, true) => {
+                    (2, Sealed::Candidates { candidates }, false) => {
                         if candidates.len() > MAX_CANDIDATES {
                             return Err(
                                 ProtocolViolation::TooManyCandidates(candidates.len()).into()
@@ -412,6 +439,10 @@ impl Member {
                                 observed,
                             }));
                         self.stage = Stage::Confirmed { keys, next: 3 };
+                    }
+                    (3, Sealed::Outcome(outcome), true) => {
+                        self.events.push_back(RendezvousEvent::PeerOutcome(outcome));
+                        self.stage = Stage::Confirmed { keys, next: 4 };
                         self.deadline = None;
                         self.over = true;
                         return Ok(());
@@ -427,7 +458,7 @@ impl Member {
     }
 
     fn finished(&self) -> bool {
-        matches!(self.stage, Stage::Ended | Stage::Confirmed { next: 3, .. })
+        matches!(self.stage, Stage::Ended | Stage::Confirmed { next: 4, .. })
     }
 }
 
@@ -497,7 +528,11 @@ impl Machine for Member {
                 waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
             },
             Stage::Confirmed { next, .. } => RendezvousFailure::PeerTimeout {
-                waiting_for: if *next == 1 { "report" } else { "candidates" },
+                waiting_for: match next {
+                    1 => "report",
+                    2 => "candidates",
+                    _ => "punch outcome",
+                },
                 waited_secs: now.saturating_duration_since(self.waiting_since).as_secs(),
             },
             Stage::Ended => {
@@ -516,7 +551,7 @@ impl Machine for Member {
         self.deadline
     }
 
-    /// Done once the peer's candidates arrived or the rendezvous failed.
+    /// Done once the peer's punch outcome arrived or the rendezvous failed.
     fn is_done(&self) -> bool {
         self.finished()
     }

@@ -66,6 +66,13 @@ pub struct PeerCandidates {
     pub observed: SocketAddr,
 }
 
+/// How a side's hole punch ended, told to the other side so that both
+/// take the same path: the direct one only when both saw it work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PunchVerdict {
+    pub connected: bool,
+}
+
 /// What the member learned, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RendezvousEvent {
@@ -83,6 +90,8 @@ pub enum RendezvousEvent {
     /// The other side's report, unchecked JSON for the caller to check.
     PeerReport(serde_json::Value),
     PeerCandidates(PeerCandidates),
+    /// How the other side's punch ended: the rendezvous is over.
+    PeerOutcome(PunchVerdict),
     /// The rendezvous failed; nothing more will happen.
     Failed(RendezvousFailure),
 }

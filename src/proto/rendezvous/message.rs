@@ -77,6 +77,10 @@ pub enum ServerMessage {
         /// The other member's TCP source address as the server saw it:
         /// informational, and not a candidate (it is a TCP mapping).
         observed: SocketAddr,
+        /// The help desk's TURN relay and credentials for this member,
+        /// when the server offers one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relay: Option<RelayGrant>,
     },
     /// A message the other member sealed; the server closes the room once
     /// both sent their last.
@@ -88,6 +92,30 @@ pub enum ServerMessage {
     Error { error: RendezvousError },
 }
 
+/// A TURN relay (RFC 8656) a member may allocate on, with time-limited
+/// credentials for it (the TURN REST API's: username `EXPIRY:NAME`,
+/// password from a secret the server shares with the relay). It reaches
+/// both UDP and TCP at `address`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayGrant {
+    pub address: SocketAddr,
+    pub username: String,
+    pub password: String,
+    /// How long the credentials stay valid.
+    pub expires_in_secs: u64,
+}
+
+impl fmt::Debug for RelayGrant {
+    /// The password stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RelayGrant")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("expires_in_secs", &self.expires_in_secs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which side of the session a member is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +124,16 @@ pub enum Role {
     Helper,
     /// The user being helped: joins with the code.
     Novice,
+}
+
+impl Role {
+    /// The other side's role.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Helper => Role::Novice,
+            Role::Novice => Role::Helper,
+        }
+    }
 }
 
 /// Why the server refused a request or ended a room.
@@ -215,6 +253,7 @@ mod tests {
             ServerMessage::PeerPake {
                 message: Blob(vec![0x42; 33]),
                 observed: "[2001:db8::1]:5000".parse().expect("addr"),
+                relay: None,
             },
             ServerMessage::PeerSealed {
                 sealed: Blob(Vec::new()),

@@ -1,7 +1,7 @@
 //! The rendezvous ("Easy Connect"): two clients that share an invitation
 //! code meet through the server by its public part, run a PAKE keyed by its
 //! secret part, and swap sealed messages (introductions, probe reports,
-//! punch candidates) that the server passes on but can neither read nor
+//! punch candidates, punch outcomes) that the server passes on but can neither read nor
 //! forge, and never to anyone but the other member of the room.
 
 mod client;
@@ -14,13 +14,15 @@ mod server;
 pub use client::{Member, STREAM};
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use events::{
-    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, RendezvousEvent,
-    RendezvousFailure, SendError, Welcome,
+    HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,
+    RendezvousEvent, RendezvousFailure, SendError, Welcome,
 };
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, next_client_message};
-pub use message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+pub use message::{
+    Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, RendezvousError, Role, ServerMessage,
+};
 pub use server::{
-    ConnId, MAX_ATTEMPTS, MAX_PAKE, MAX_SEALED, Output, Rendezvous, RendezvousConfig,
+    ConnId, MAX_ATTEMPTS, MAX_PAKE, MAX_SEALED, Output, RelayOffer, Rendezvous, RendezvousConfig,
     RendezvousStats,
 };
 

@@ -25,7 +25,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::code::Code;
-use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RendezvousError, Role, ServerMessage};
+use super::message::{
+    Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, RendezvousError, Role, ServerMessage,
+};
+use crate::proto::relay::credentials::{Secret, UnixClock};
 
 /// Wrong codes a room takes before it is closed: one PAKE run is one guess
 /// at the secret, so an attacker who knows the public part gets three
@@ -64,6 +67,43 @@ impl Default for RendezvousConfig {
             max_connections: 4096,
             hello_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// A TURN relay the server hands to the members of each paired room: its
+/// address, and the secret it shares with the relay (`ranat serve`'s own,
+/// or coturn's `--static-auth-secret`). The members never learn the
+/// secret, only credentials derived from it, each valid for `lifetime`.
+#[derive(Debug, Clone)]
+pub struct RelayOffer {
+    pub address: SocketAddr,
+    pub secret: Secret,
+    /// Unix time, read off the machine's clock.
+    pub clock: UnixClock,
+    /// How long a member's credentials stay valid: a session relayed for
+    /// longer must reconnect.
+    pub lifetime: Duration,
+}
+
+impl RelayOffer {
+    /// The credentials one member gets: a name of its own (room and role),
+    /// so that the relay's per-user quotas count each member apart.
+    fn grant(&self, now: Instant, code: Code, role: Role) -> Option<RelayGrant> {
+        let expiry = self.clock.seconds(now) + self.lifetime.as_secs();
+        let side = match role {
+            Role::Helper => "helper",
+            Role::Novice => "novice",
+        };
+        let credentials = self
+            .secret
+            .issue(&format!("ranat-{code}-{side}"), expiry)
+            .ok()?;
+        Some(RelayGrant {
+            address: self.address,
+            username: credentials.username,
+            password: credentials.password,
+            expires_in_secs: self.lifetime.as_secs(),
+        })
     }
 }
 
@@ -179,6 +219,7 @@ pub struct Rendezvous {
     rooms: BTreeMap<Code, Room>,
     outputs: VecDeque<Output>,
     stats: RendezvousStats,
+    relay: Option<RelayOffer>,
 }
 
 impl Rendezvous {
@@ -193,7 +234,13 @@ impl Rendezvous {
             rooms: BTreeMap::new(),
             outputs: VecDeque::new(),
             stats: RendezvousStats::default(),
+            relay: None,
         }
+    }
+
+    /// Hands `offer`'s relay to the members of every room once paired.
+    pub fn offer_relay(&mut self, offer: RelayOffer) {
+        self.relay = Some(offer);
     }
 
     pub fn stats(&self) -> RendezvousStats {
@@ -243,7 +290,7 @@ impl Rendezvous {
             }
             (ConnState::Member { code, role }, ClientMessage::Pake { message }) => {
                 let (code, role) = (*code, *role);
-                self.pake(id, code, role, message);
+                self.pake(now, id, code, role, message);
             }
             (ConnState::Member { code, role }, ClientMessage::Sealed { sealed, last }) => {
                 let (code, role) = (*code, *role);
@@ -388,8 +435,9 @@ impl Rendezvous {
     }
 
     /// A member's PAKE message, once per pairing, passed on at once with
-    /// where the server saw the member come from.
-    fn pake(&mut self, id: ConnId, code: Code, role: Role, message: Blob) {
+    /// where the server saw the member come from, and the relay's
+    /// credentials for the member it goes to.
+    fn pake(&mut self, now: Instant, id: ConnId, code: Code, role: Role, message: Blob) {
         if message.0.len() > MAX_PAKE {
             return self.violation(id, RendezvousError::Malformed);
         }
@@ -404,7 +452,18 @@ impl Rendezvous {
         let Some(observed) = self.conns.get(&id).map(|c| c.peer) else {
             return;
         };
-        self.send(other, ServerMessage::PeerPake { message, observed });
+        let relay = self
+            .relay
+            .as_ref()
+            .and_then(|offer| offer.grant(now, code, role.other()));
+        self.send(
+            other,
+            ServerMessage::PeerPake {
+                message,
+                observed,
+                relay,
+            },
+        );
     }
 
     /// A sealed message: after the member's PAKE message, at most

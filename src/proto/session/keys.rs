@@ -82,10 +82,7 @@ impl SessionKeys {
             let mut next = bytes.into_iter();
             Credentials::generate(|| next.next().unwrap_or(0))
         };
-        let peer = match role {
-            Role::Helper => Role::Novice,
-            Role::Novice => Role::Helper,
-        };
+        let peer = role.other();
         Self {
             send: cipher(Direction::from(role)),
             send_direction: Direction::from(role),

@@ -209,6 +209,7 @@ fn a_full_exchange_passes_on_pake_and_sealed_messages_and_forgets_the_room() {
             ServerMessage::PeerPake {
                 message: Blob(vec![b'n'; 33]),
                 observed: peer_addr(novice),
+                relay: None,
             }
         )]
     );
@@ -219,6 +220,7 @@ fn a_full_exchange_passes_on_pake_and_sealed_messages_and_forgets_the_room() {
             ServerMessage::PeerPake {
                 message: Blob(vec![b'h'; 33]),
                 observed: peer_addr(helper),
+                relay: None,
             }
         )]
     );
@@ -298,6 +300,7 @@ fn a_wrong_code_sends_the_novice_away_and_the_room_waits_for_another_try() {
             ServerMessage::PeerPake {
                 message: Blob(vec![b'h'; 33]),
                 observed: peer_addr(helper),
+                relay: None,
             }
         )]
     );
