@@ -25,6 +25,9 @@ pub enum CandidateKind {
     /// A random port of the peer's address, probed for the birthday
     /// paradox; never advertised.
     BirthdayProbe,
+    /// An address a TURN relay allocated for the side (RFC 8656): reached
+    /// through the relay, never by a check from a bare socket.
+    Relayed,
 }
 
 impl CandidateKind {
@@ -36,6 +39,7 @@ impl CandidateKind {
             Self::Predicted => "predicted port",
             Self::PeerReflexive => "peer-reflexive",
             Self::BirthdayProbe => "birthday probe",
+            Self::Relayed => "relayed",
         }
     }
 }

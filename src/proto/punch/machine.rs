@@ -244,7 +244,10 @@ impl Punch {
     /// the one toward the peer's own guess. Host candidates are checked
     /// only behind the same public address (RFC 5128 §3.2): sent anywhere
     /// else they leave through the NAT, cost a port of a sequential
-    /// allocator and spoil its guess.
+    /// allocator and spoil its guess. A relayed candidate is not checked
+    /// at all: the session reaches it through its own allocation, never
+    /// from a bare socket (RFC 8445 §6.1.2.2 pairs relayed candidates only
+    /// with the local relayed base).
     fn checked(&self, candidates: &[Candidate]) -> Vec<Candidate> {
         let own_public = self.candidates.as_ref().and_then(|c| {
             c.iter()
@@ -258,6 +261,7 @@ impl Punch {
         let same_nat = own_public.is_none() || peer_public.is_none() || own_public == peer_public;
         let mut out: Vec<Candidate> = candidates
             .iter()
+            .filter(|c| c.kind != CandidateKind::Relayed)
             .filter(|c| same_nat || c.kind != CandidateKind::Host)
             .copied()
             .collect();
@@ -266,7 +270,9 @@ impl Punch {
             CandidateKind::PortMapped => 1,
             CandidateKind::ServerReflexive => 2,
             CandidateKind::Host => 3,
-            CandidateKind::PeerReflexive | CandidateKind::BirthdayProbe => 4,
+            CandidateKind::PeerReflexive
+            | CandidateKind::BirthdayProbe
+            | CandidateKind::Relayed => 4,
         });
         out
     }

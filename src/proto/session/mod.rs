@@ -2,10 +2,12 @@
 //! trust: the invitation code (a public part the server pairs by and a
 //! secret part it never sees), a PAKE keyed by the secret, and the keys
 //! derived from it that seal each side's messages and make the ICE
-//! credentials of the checks.
+//! credentials of the checks; and the trial's measurements over the
+//! channel they open.
 
 mod invite;
 mod keys;
+pub mod measure;
 mod pake;
 
 pub use invite::{InviteCode, InviteCodeError};
