@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
-use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
+use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -61,9 +61,10 @@ const INBOUND: usize = 1024;
 /// Datagrams the task takes from the queue before it sends them.
 const BATCH: usize = 64;
 
-/// Room left in the TCP stream's write queue for the client's own
-/// requests (refreshes, channels) when datagrams are dropped.
-const STREAM_RESERVE: usize = 16;
+/// Room the TCP stream's write queue must have for a datagram to go: a
+/// whole batch (sent before the next flush), and some left for the
+/// client's own requests (refreshes, channels).
+const STREAM_ROOM: usize = BATCH + 16;
 
 /// Requests waiting for the task ([`Relayed::permit`], the release).
 const CONTROL: usize = 16;
@@ -255,7 +256,7 @@ impl Task {
                     for _ in 1..BATCH {
                         match self.outbound.try_recv() {
                             Ok(datagram) => self.send(datagram),
-                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                            Err(_) => break,
                         }
                     }
                 }
@@ -278,7 +279,7 @@ impl Task {
     /// writes stall is closed, and the allocation with it, while QUIC
     /// takes a lost datagram as a sign of congestion and slows down.
     fn send(&mut self, (peer, bytes): Datagram) {
-        if !self.driver.has_room(SERVER, STREAM_RESERVE) {
+        if !self.driver.has_room(SERVER, STREAM_ROOM) {
             return;
         }
         let _ = self.driver.machine_mut().send(Instant::now(), peer, &bytes);
@@ -289,8 +290,8 @@ impl Task {
             let _ = reply.send(Ok(()));
             return;
         }
-        if self.binding.contains_key(&peer) {
-            self.binding.entry(peer).or_default().push(reply);
+        if let Some(waiting) = self.binding.get_mut(&peer) {
+            waiting.push(reply);
             return;
         }
         match self.driver.machine_mut().bind_channel(Instant::now(), peer) {
