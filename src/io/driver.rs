@@ -251,6 +251,17 @@ impl<M: Machine> Driver<M> {
         self.socket(id).and_then(|s| s.local_addr().ok())
     }
 
+    /// Whether `n` more transmits on socket `id` fit in its stream's write
+    /// queue without the driver closing the stream as stalled (see
+    /// [`Driver::flush`]); a UDP socket, whose sends wait, always has room.
+    /// For a machine carrying datagrams over a stream, which had better
+    /// drop one than lose the stream.
+    pub fn has_room(&self, id: SocketId, n: usize) -> bool {
+        self.streams
+            .get(&id)
+            .is_none_or(|queue| queue.capacity() >= n)
+    }
+
     fn socket(&self, id: SocketId) -> Option<&Arc<UdpSocket>> {
         self.sockets.iter().find(|(s, _)| *s == id).map(|(_, s)| s)
     }

@@ -69,3 +69,20 @@ async fn a_listener_names_each_connection_refuses_the_extra_one_and_closes_after
     assert_eq!(echo.accepted.len(), 2);
     assert_eq!(echo.closed, vec![echo.accepted[1].0]);
 }
+
+#[tokio::test]
+async fn a_stream_has_room_for_what_its_write_queue_holds() {
+    let mut driver = Driver::bind(Echo::new(SocketAddr::from(([127, 0, 0, 1], 0)), 1))
+        .await
+        .unwrap();
+    let _client = TcpStream::connect(driver.machine().at).await.unwrap();
+    let limit = Instant::now() + Duration::from_secs(5);
+    let accepted = driver
+        .next(|echo| echo.accepted.first().map(|(id, _)| *id), Some(limit))
+        .await
+        .expect("the connection is accepted");
+    assert!(driver.has_room(accepted, STREAM_QUEUE));
+    assert!(!driver.has_room(accepted, STREAM_QUEUE + 1));
+    // Not a stream: a UDP socket's sends wait instead.
+    assert!(driver.has_room(SocketId(u16::MAX), usize::MAX));
+}

@@ -26,7 +26,7 @@ use super::framing::{Framer, pad_for_stream};
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
 /// The one socket, toward the server.
-const SERVER: SocketId = SocketId(0);
+pub const SERVER: SocketId = SocketId(0);
 
 /// How the client reaches the TURN server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
