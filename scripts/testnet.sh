@@ -13,8 +13,9 @@
 #   --runs N     probes in a row per profile (default 3)
 #   --loss P     loss of the extra run, in percent (default 5, but 0 with
 #                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
-#   --only CASE  run only this case (repeatable; "punch" and "relay" are
-#                the live punch and relay trials)
+#   --only CASE  run only this case (repeatable; "punch", "trial" and
+#                "relay" are the live punch checks, the end-to-end trials
+#                and the relay trials)
 #
 # ranat is $RANAT_BIN, else the newer of target/release/ranat and
 # target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
@@ -217,17 +218,24 @@ existing_teredo() {
            and (.teredo.existing_interface.address | startswith("2001:0:"))' \
         "$out/gateway-existing-teredo.json"
 }
-# Live punch trials for every pair of NAT profiles (c1 behind r1 makes the
-# code, c2 behind r2 joins), each against its own prediction
-# (testnet/punch.sh). The markdown table goes to $out/punch-table.md.
+# Whether --only selected CASE (everything is selected without --only).
+selected() {
+    [ ${#only[@]} -eq 0 ] || printf '%s\n' "${only[@]}" | grep -qxF "$1"
+}
+
+# Live punch checks (`ranat check --via`, testnet/punch.sh), each against its
+# own prediction: every pair of NAT profiles with --only punch; otherwise one
+# pair, as the check's smoke test (the trials below punch every pair). The
+# markdown table goes to $out/punch-table.md.
 punch_cases() {
     local i j p1 p2 result verdict table="$out/punch-table.md"
     printf '| client1 behind | client2 behind | predicted | observed (c1 / c2) | |\n|---|---|---|---|---|\n' >"$table"
+    selected punch || [ ${#only[@]} -eq 0 ] || return 0
     for ((i = 0; i < ${#TN_PROFILES[@]}; i++)); do
         for ((j = i; j < ${#TN_PROFILES[@]}; j++)); do
             p1=${TN_PROFILES[i]} p2=${TN_PROFILES[j]}
             local name="punch:$p1+$p2"
-            if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "punch"; then
+            if ! selected punch && [ "$p1+$p2" != port_restricted_cone+symmetric_sequential ]; then
                 continue
             fi
             local start=$(date +%s%N)
@@ -246,6 +254,57 @@ punch_cases() {
         done
     done
 }
+# One live trial (testnet/trial.sh): NAME, the profiles, and the rendezvous
+# (default: ranat serve's). Adds a row and a line of $out/trial-table.md.
+trial_case() {
+    local name=$1 p1=$2 p2=$3 via=${4:-} file result verdict start ms
+    file="$out/${name//[:+@ ]/-}"
+    start=$(date +%s%N)
+    result=$(tn_trial "$p1" "$p2" "$file" $via)
+    ms=$((($(date +%s%N) - start) / 1000000))
+    if tn_trial_agrees "$result"; then
+        passed=$((passed + 1)) verdict=PASS
+    else
+        failed=$((failed + 1)) verdict=FAIL
+        details+=("$name: expected/outcomes/paths $result (output in $file-*)")
+    fi
+    local e o1 o2 k1 k2 figures
+    read -r e o1 o2 k1 k2 <<<"$result"
+    figures=$(tn_trial_figures "$file")
+    printf '| %s | %s | %s | %s / %s | %s / %s | %s | %s |\n' \
+        "$p1" "$p2" "${name%%:*}" "$e" "$o1" "$o2" "$k1" "$k2" "$figures" "$verdict" >>"$out/trial-table.md"
+    rows+=("$(printf '%-21s %-58s' "$name" "trial: predicted $e, $o1/$o2 ($k1/$k2)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+    echo "   $name: $verdict ($figures)" >&2
+}
+
+# Live end-to-end trials: every pair of NAT profiles must connect, directly
+# where the punch is predicted to connect and through ranat serve's relay
+# otherwise; then a few pairs at 50 ms more round trip, at 5 % loss, and
+# once with coturn as the relay.
+trial_cases() {
+    selected trial || return 0
+    tn_ranat_has trial || abort "$bin has no 'trial' command"
+    local i j
+    printf '| client1 behind | client2 behind | run | predicted | outcome (c1 / c2) | path (c1 / c2) | figures (c1) | |\n|---|---|---|---|---|---|---|---|\n' \
+        >"$out/trial-table.md"
+    for ((i = 0; i < ${#TN_PROFILES[@]}; i++)); do
+        for ((j = i; j < ${#TN_PROFILES[@]}; j++)); do
+            trial_case "trial:${TN_PROFILES[i]}+${TN_PROFILES[j]}" "${TN_PROFILES[i]}" "${TN_PROFILES[j]}"
+        done
+    done
+    set_delay r1 25 || abort "could not delay r1"
+    trial_case "trial@50ms:full_cone+port_restricted_cone" full_cone port_restricted_cone
+    trial_case "trial@50ms:symmetric_random+symmetric_random" symmetric_random symmetric_random
+    set_delay r1 0
+    set_loss r1 5 || abort "could not set loss"
+    trial_case "trial@5%:restricted_cone+symmetric_sequential" restricted_cone symmetric_sequential
+    trial_case "trial@5%:udp_blocked+port_restricted_cone" udp_blocked port_restricted_cone
+    set_loss r1 0
+    [ -e "$TN_DIR/pids/coturn-relay" ] || tn_start_coturn_relay || abort "could not start coturn as a relay"
+    tn_start_ranat_serve_offering_coturn || abort "could not start a rendezvous offering coturn"
+    trial_case "trial@coturn:udp_blocked+symmetric_random" udp_blocked symmetric_random "$TN_TRIAL_COTURN_VIA"
+}
+
 # Relay trials (testnet/relay.sh): c1 behind udp_blocked over TCP and c2
 # behind symmetric_random over UDP exchange pings relayed address to relayed
 # address, through ranat serve and through coturn.
@@ -254,7 +313,7 @@ relay_cases() {
         return 0
     fi
     tn_ranat_has relay-test || abort "$bin has no 'relay-test' command"
-    tn_start_coturn_relay || abort "could not start coturn as a relay"
+    [ -e "$TN_DIR/pids/coturn-relay" ] || tn_start_coturn_relay || abort "could not start coturn as a relay"
     local entry name server result udp_rc c1_rc c2_rc verdict
     for entry in "ranat ${TN_SERVER_RANAT[0]}:3478" "coturn ${TN_SERVER_COTURN_RELAY[0]}:3478"; do
         read -r name server <<<"$entry"
@@ -274,6 +333,7 @@ relay_cases() {
 }
 if [ "$mode" = ranat ]; then
     punch_cases
+    trial_cases
     relay_cases
     gateway_cases
     if [ ${#only[@]} -eq 0 ]; then

@@ -538,3 +538,5 @@ set_delay() {
 . "$TN_LIB_DIR/punch.sh"
 # shellcheck source=testnet/relay.sh
 . "$TN_LIB_DIR/relay.sh"
+# shellcheck source=testnet/trial.sh
+. "$TN_LIB_DIR/trial.sh"

@@ -4,6 +4,7 @@ mod check;
 mod probe;
 mod relay;
 mod serve;
+mod trial;
 mod via;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,12 @@ enum Command {
     /// it through the relay. Exit 0 when it works, 30 without an
     /// allocation, 31 when the exchange fails.
     RelayTest(relay::RelayTestArgs),
+    /// The live end-to-end trial: meet the other side at a `ranat serve`,
+    /// probe, predict, connect the session's QUIC channel (directly, or
+    /// through the help desk's relay), and measure it: phases, round
+    /// trips, throughput, loss. Exit 0 when connected directly, 40 through
+    /// the relay, 41 not at all.
+    Trial(trial::TrialArgs),
 }
 
 /// Writes `text` to stdout. A reader that stopped reading (`| head`) is
@@ -60,6 +67,7 @@ impl Cli {
             Command::Check(args) => check::run(args).await,
             Command::Matrix(args) => check::matrix(args),
             Command::RelayTest(args) => relay::run(args).await,
+            Command::Trial(args) => trial::run(args).await,
         }
     }
 }

@@ -48,7 +48,7 @@ pub async fn run(
 
 /// The name the other side is shown: the user and the host, as far as the
 /// environment tells them.
-fn display_name() -> String {
+pub(super) fn display_name() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     match host.trim() {

@@ -8,14 +8,14 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::probe::{self, ProbeEvent, ProbeOptions};
 use crate::io::driver::BindError;
 use crate::io::punch;
-use crate::io::rendezvous::{RendezvousClient, RendezvousClientError};
+use crate::io::rendezvous::{Introduction, RendezvousClient, RendezvousClientError};
 use crate::io::resolve::{self, ServerSpec};
 use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
 use crate::proto::punch::{Candidate, Punch, PunchOutcome};
@@ -136,17 +136,15 @@ pub async fn live(
     mut on_event: impl FnMut(LiveEvent),
 ) -> Result<Option<Live>, LiveError> {
     let server = rendezvous_address(&options.rendezvous).await?;
-    // The rendezvous server's STUN service is the one both sides probe
-    // with, unless the options name others.
-    let stun = SocketAddr::new(server.ip(), resolve::DEFAULT_PORT);
-    let mut probe_options = options.probe;
-    if probe_options.servers.is_empty() {
-        probe_options.servers = vec![ServerSpec {
-            host: stun.ip().to_string(),
-            port: Some(stun.port()),
-        }];
-    }
-    let (mut client, role) = meet(server, options.code, &options.name, &mut on_event).await?;
+    let (stun, probe_options) = probe_with_rendezvous(server, options.probe);
+    let met = meet(
+        server,
+        options.code,
+        Introduction::new(&options.name),
+        &mut on_event,
+    )
+    .await?;
+    let (mut client, role) = (met.client, met.role);
     let Some(me) = probe::probe(&probe_options, interrupt, |e| on_event(LiveEvent::Probe(e))).await
     else {
         return Ok(None);
@@ -175,9 +173,25 @@ pub fn predict_for(role: Role, me: &ProbeReport, peer: &ProbeReport) -> Predicti
     }
 }
 
+/// The STUN service of the rendezvous server (same address, port 3478),
+/// and `probe` set to probe with it unless it names other servers.
+pub(super) fn probe_with_rendezvous(
+    server: SocketAddr,
+    mut probe: ProbeOptions,
+) -> (SocketAddr, ProbeOptions) {
+    let stun = SocketAddr::new(server.ip(), resolve::DEFAULT_PORT);
+    if probe.servers.is_empty() {
+        probe.servers = vec![ServerSpec {
+            host: stun.ip().to_string(),
+            port: Some(stun.port()),
+        }];
+    }
+    (stun, probe)
+}
+
 /// `HOST[:PORT]`, the rendezvous; the port defaults to
 /// [`RENDEZVOUS_PORT`].
-async fn rendezvous_address(spec: &ServerSpec) -> Result<SocketAddr, LiveError> {
+pub(super) async fn rendezvous_address(spec: &ServerSpec) -> Result<SocketAddr, LiveError> {
     let port = spec.port.unwrap_or(RENDEZVOUS_PORT);
     if let Ok(ip) = spec.host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
@@ -195,16 +209,31 @@ async fn rendezvous_address(spec: &ServerSpec) -> Result<SocketAddr, LiveError> 
     Ok(SocketAddr::new(ip, port))
 }
 
+/// Two sides met: the rendezvous client, this side's role, the other
+/// side's introduction, and how long the meeting took.
+pub(super) struct Met {
+    pub client: RendezvousClient,
+    pub role: Role,
+    pub peer: Introduction,
+    /// Connecting and the Hello–Welcome exchange.
+    pub rendezvous: Duration,
+    /// From the pairing (the novice's arrival) to the key confirmation.
+    pub pake: Duration,
+}
+
 /// Meets the other side in a room of `server`: creates one without a
 /// code (and waits for the other side to join), joins it with one; either
 /// way, until the other side proved it holds the same code.
-async fn meet(
+pub(super) async fn meet(
     server: SocketAddr,
     code: Option<InviteCode>,
-    name: &str,
+    intro: Introduction,
     on_event: &mut impl FnMut(LiveEvent),
-) -> Result<(RendezvousClient, Role), LiveError> {
-    let (mut client, welcome) = RendezvousClient::connect(server, code, name).await?;
+) -> Result<Met, LiveError> {
+    let started = Instant::now();
+    let (mut client, welcome) = RendezvousClient::connect_as(server, code, intro).await?;
+    let rendezvous = started.elapsed();
+    let mut paired = Instant::now();
     if welcome.role == Role::Helper {
         on_event(LiveEvent::CodeAllocated {
             code: welcome.invite,
@@ -215,9 +244,12 @@ async fn meet(
             code: welcome.invite,
         });
     }
-    let intro = client
+    let peer = client
         .confirm(|event| match event {
-            RendezvousEvent::PeerJoined => on_event(LiveEvent::PeerJoined),
+            RendezvousEvent::PeerJoined => {
+                paired = Instant::now();
+                on_event(LiveEvent::PeerJoined);
+            }
             RendezvousEvent::AttemptFailed { attempts_left } => {
                 on_event(LiveEvent::AttemptFailed {
                     attempts_left: *attempts_left,
@@ -226,14 +258,21 @@ async fn meet(
             _ => {}
         })
         .await?;
+    let pake = paired.elapsed();
     on_event(LiveEvent::Confirmed {
-        peer_name: intro.name,
+        peer_name: peer.name.clone(),
     });
-    Ok((client, welcome.role))
+    Ok(Met {
+        client,
+        role: welcome.role,
+        peer,
+        rendezvous,
+        pake,
+    })
 }
 
 /// Sends this side's report and returns the other side's, checked.
-async fn exchange_reports(
+pub(super) async fn exchange_reports(
     client: &mut RendezvousClient,
     me: &ProbeReport,
 ) -> Result<ProbeReport, LiveError> {

@@ -9,6 +9,8 @@
 //!   probe, exchange reports, predict, punch.
 //! - [`relay`](mod@relay): `ranat relay-test`, allocate on a TURN relay and
 //!   exchange datagrams with a peer through it.
+//! - [`trial`](mod@trial): `ranat trial --via`, the session's connection made
+//!   for real (direct or relayed QUIC) and measured.
 //!
 //! Progress comes as events through a callback (`impl FnMut(Event)`),
 //! called in the order things happen. A flow that changes something on the
@@ -19,6 +21,7 @@ pub mod check;
 pub mod live;
 pub mod probe;
 pub mod relay;
+pub mod trial;
 
 pub use check::{Checked, NamedReport, THIS_MACHINE, compare, probe_and_compare};
 pub use live::{

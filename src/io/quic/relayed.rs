@@ -112,6 +112,8 @@ enum Control {
 /// at once.
 #[derive(Debug)]
 pub struct Relayed {
+    server: SocketAddr,
+    transport: RelayTransport,
     relayed: SocketAddr,
     socket: Arc<RelaySocket>,
     control: mpsc::Sender<Control>,
@@ -156,6 +158,8 @@ pub async fn allocate(
         bound: HashSet::new(),
     };
     Ok(Relayed {
+        server,
+        transport,
         relayed,
         socket: Arc::new(RelaySocket {
             relayed,
@@ -168,6 +172,15 @@ pub async fn allocate(
 }
 
 impl Relayed {
+    /// The relay, and how this side reaches it.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    pub fn transport(&self) -> RelayTransport {
+        self.transport
+    }
+
     /// The address the relay allocated: where peers send to reach this
     /// side, and the QUIC endpoint's local address.
     pub fn relayed_address(&self) -> SocketAddr {

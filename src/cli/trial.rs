@@ -1,0 +1,261 @@
+//! `ranat trial --via SERVER [--code CODE]`: the live end-to-end trial
+//! ([`crate::flow::trial`]): progress on stderr, the figures on stdout.
+
+use clap::Args;
+use comfy_table::{ContentArrangement, Table, presets};
+
+use super::probe::{self, ProbeArgs};
+use super::via::display_name;
+use crate::flow::LiveEvent;
+use crate::flow::trial::measure::MeasurePlan;
+use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions, TrialOutcome};
+use crate::flow::LiveError;
+use crate::io::resolve::ServerSpec;
+use crate::predict::PunchExpectation;
+use crate::proto::session::InviteCode;
+
+/// Exit code: connected, but only through the relay.
+pub const EXIT_RELAYED: i32 = 40;
+
+/// Exit code: no channel at all.
+pub const EXIT_FAILED: i32 = 41;
+
+#[derive(Debug, Args)]
+pub struct TrialArgs {
+    /// Meet the other side at this `ranat serve` (HOST[:PORT], rendezvous
+    /// port 3480 by default). Without --code, the server gives a code for
+    /// the other side.
+    #[arg(long, value_name = "SERVER")]
+    via: String,
+    /// The code the other side was given.
+    #[arg(long, value_name = "CODE")]
+    code: Option<InviteCode>,
+    /// Round trips measured over the channel (the helper's choice).
+    #[arg(long, default_value_t = MeasurePlan::default().pings,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pings: u64,
+    /// Bytes sent each way for the throughput (the helper's choice).
+    #[arg(long, default_value_t = MeasurePlan::default().transfer,
+          value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
+    transfer: u64,
+    #[command(flatten)]
+    probe: ProbeArgs,
+}
+
+pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
+    let via = args.via.clone();
+    let rendezvous: ServerSpec = via
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--via {via}: {e}"))?;
+    let json = args.probe.json;
+    let options = TrialOptions {
+        rendezvous,
+        code: args.code,
+        name: display_name(),
+        probe: args.probe.options(),
+        plan: MeasurePlan {
+            pings: args.pings,
+            transfer: args.transfer,
+        },
+    };
+    let mut progress = probe::Progress::new(json);
+    let show = |event| match event {
+        TrialEvent::Live(LiveEvent::CodeAllocated { code, expires_in }) => eprintln!(
+            "ranat trial: your code is {code} (valid {} min). On the other machine run:\n    ranat trial --via {via} --code {code}",
+            expires_in.as_secs() / 60,
+        ),
+        TrialEvent::Live(LiveEvent::PeerJoined) => {
+            eprintln!("ranat trial: someone joined; checking their code")
+        }
+        TrialEvent::Live(LiveEvent::AttemptFailed { attempts_left }) => eprintln!(
+            "ranat trial: they had a wrong code; waiting for another try ({attempts_left} left)"
+        ),
+        TrialEvent::Live(LiveEvent::Joined { code }) => {
+            eprintln!("ranat trial: joined {}; checking the code", code.room)
+        }
+        TrialEvent::Live(LiveEvent::Confirmed { peer_name }) => {
+            eprintln!("ranat trial: the code matches ({peer_name} is on the other side); probing")
+        }
+        TrialEvent::Live(LiveEvent::Probe(event)) => progress.show(event),
+        TrialEvent::Live(LiveEvent::Predicted { expected }) => {
+            eprintln!("ranat trial: predicted: {}", expectation(expected))
+        }
+        TrialEvent::Live(LiveEvent::Punching) => eprintln!("ranat trial: punching"),
+        TrialEvent::Gathered {
+            candidates,
+            relayed,
+        } => match relayed {
+            Ok(relayed) => eprintln!(
+                "ranat trial: {candidates} candidates, relayed address {relayed} among them"
+            ),
+            Err(why) => eprintln!("ranat trial: {candidates} candidates, none relayed ({why})"),
+        },
+        TrialEvent::Punched {
+            connected,
+            peer_connected,
+        } => eprintln!(
+            "ranat trial: the punch {} here, {} there",
+            connected_word(connected),
+            connected_word(peer_connected)
+        ),
+        TrialEvent::Channel(path) => eprintln!(
+            "ranat trial: channel up over the {} path to {}",
+            path.kind, path.remote
+        ),
+        TrialEvent::Measuring => eprintln!("ranat trial: measuring"),
+    };
+    let trial = match trial::trial(options, probe::interrupted(), show).await {
+        Err(trial::TrialError::Live(LiveError::Lookup { reason, .. })) => {
+            anyhow::bail!("--via {via}: {reason}")
+        }
+        other => other?,
+    };
+    let Some(trial) = trial else {
+        return Ok(130);
+    };
+    let text = if json {
+        serde_json::to_string_pretty(&trial)? + "\n"
+    } else {
+        render(&trial)
+    };
+    super::print(&text)?;
+    Ok(exit_code(trial.outcome))
+}
+
+/// 0 connected directly, [`EXIT_RELAYED`], [`EXIT_FAILED`].
+pub fn exit_code(outcome: TrialOutcome) -> i32 {
+    match outcome {
+        TrialOutcome::Direct => 0,
+        TrialOutcome::Relayed => EXIT_RELAYED,
+        TrialOutcome::Failed => EXIT_FAILED,
+    }
+}
+
+fn connected_word(connected: bool) -> &'static str {
+    if connected { "connected" } else { "failed" }
+}
+
+fn expectation(expected: PunchExpectation) -> &'static str {
+    match expected {
+        PunchExpectation::Connects => "a direct path",
+        PunchExpectation::Fails => "no direct path: the relay",
+        PunchExpectation::Unknown => "unknown",
+    }
+}
+
+/// The trial as a table, and a verdict line under it.
+fn render(trial: &Trial) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_FULL)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec!["trial", "result"]);
+    let outcome = match trial.outcome {
+        TrialOutcome::Direct => "connected directly",
+        TrialOutcome::Relayed => "connected through the relay",
+        TrialOutcome::Failed => "not connected",
+    };
+    table.add_row(vec!["outcome", outcome]);
+    if let Some(path) = &trial.path {
+        let local = path
+            .local
+            .map_or_else(|| "?".to_string(), |l| l.to_string());
+        table.add_row(vec![
+            "path".to_string(),
+            format!(
+                "{} ({}): {local} -> {}",
+                path.kind, path.family, path.remote
+            ),
+        ]);
+        if let Some(relay) = &path.relay {
+            let over = match relay.transport {
+                crate::proto::relay::client::RelayTransport::Udp => "UDP",
+                crate::proto::relay::client::RelayTransport::Tcp => "TCP",
+            };
+            table.add_row(vec![
+                "relay".to_string(),
+                format!("{} over {over}", relay.server),
+            ]);
+        }
+    }
+    table.add_row(vec!["why", trial.why.as_str()]);
+    let agrees = match trial.agrees {
+        Some(true) => " (as predicted)",
+        Some(false) => " (NOT as predicted)",
+        None => "",
+    };
+    table.add_row(vec![
+        "predicted".to_string(),
+        format!("{}{agrees}", expectation(trial.expected)),
+    ]);
+    table.add_row(vec!["punch", trial.punch.detail.as_str()]);
+    let p = &trial.phases;
+    table.add_row(vec![
+        "phases".to_string(),
+        format!(
+            "rendezvous {:.0} ms, PAKE {:.0} ms, probe {:.0} ms, reports {:.0} ms, candidates {:.0} ms, checks {:.0} ms, QUIC {:.0} ms",
+            p.rendezvous_ms,
+            p.pake_ms,
+            p.probe_ms,
+            p.reports_ms,
+            p.candidates_ms,
+            p.checks_ms,
+            p.quic_ms
+        ),
+    ]);
+    table.add_row(vec![
+        "time to connect".to_string(),
+        format!("{:.0} ms after both sides were probed", p.connect_ms),
+    ]);
+    if let Some(f) = &trial.figures {
+        let or_dash =
+            |v: Option<f64>, unit: &str| v.map_or("-".to_string(), |v| format!("{v:.1} {unit}"));
+        table.add_row(vec![
+            "round trip".to_string(),
+            format!(
+                "p50 {}, p95 {} ({} pings)",
+                or_dash(f.rtt_p50_ms, "ms"),
+                or_dash(f.rtt_p95_ms, "ms"),
+                f.rtt_ms.len()
+            ),
+        ]);
+        table.add_row(vec![
+            "throughput".to_string(),
+            format!(
+                "helper to novice {}, novice to helper {}",
+                or_dash(f.helper_to_novice_mbit_s, "Mbit/s"),
+                or_dash(f.novice_to_helper_mbit_s, "Mbit/s")
+            ),
+        ]);
+        table.add_row(vec![
+            "loss".to_string(),
+            format!(
+                "{} ({} of {} QUIC packets)",
+                or_dash(trial.loss_percent, "%"),
+                f.helper_lost_packets + f.novice_lost_packets,
+                f.helper_sent_packets + f.novice_sent_packets
+            ),
+        ]);
+    }
+    if let Some(e) = &trial.measure_error {
+        table.add_row(vec!["measurements".to_string(), format!("stopped: {e}")]);
+    }
+    format!("{table}\n{}\n", verdict_line(trial))
+}
+
+fn verdict_line(trial: &Trial) -> String {
+    match trial.outcome {
+        TrialOutcome::Direct => format!(
+            "Verdict: a session with {} connects directly.",
+            trial.peer_name
+        ),
+        TrialOutcome::Relayed => format!(
+            "Verdict: a session with {} connects, through the help desk's relay.",
+            trial.peer_name
+        ),
+        TrialOutcome::Failed => format!(
+            "Verdict: a session with {} does not connect: {}.",
+            trial.peer_name, trial.why
+        ),
+    }
+}

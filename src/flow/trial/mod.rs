@@ -1,0 +1,279 @@
+//! The live end-to-end trial (`ranat trial --via SERVER [--code CODE]`):
+//! the session engine's connection, made for real and measured.
+//!
+//! Both sides meet at the rendezvous and prove the code to each other (a
+//! PAKE; each side's introduction names the certificate it will prove),
+//! probe, exchange sealed reports and predict; then gather their
+//! candidates while allocating on the help desk's TURN relay (RFC 8656;
+//! over TCP from a network that blocks UDP), exchange them, punch, and
+//! tell each other how the punch ended. When both punches connected, QUIC
+//! runs over the proven path; otherwise, or when that handshake fails,
+//! over the two relayed addresses. Over the channel the helper measures
+//! round trips, throughput each way and loss, and both sides report the
+//! same figures, set against what the prediction said.
+
+mod channel;
+pub mod measure;
+mod report;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::live::{self, LiveError, LiveEvent};
+use super::probe::{self, ProbeOptions};
+use crate::io::punch;
+use crate::io::quic::relayed::{self, Relayed};
+use crate::io::quic::{Identity, QuicError};
+use crate::io::rendezvous::{Introduction, RendezvousClientError};
+use crate::io::resolve::ServerSpec;
+use crate::predict::punch_plan;
+use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchOutcome};
+use crate::proto::relay::client::RelayTransport;
+use crate::proto::relay::credentials::Credentials;
+use crate::proto::rendezvous::{PunchVerdict, RelayGrant, Role};
+use crate::proto::session::InviteCode;
+use crate::report::Verdict;
+use channel::Opened;
+use measure::MeasurePlan;
+pub use report::{PathInfo, Phases, RelayInfo, TRIAL_SCHEMA_VERSION, Trial, TrialOutcome};
+
+/// How long the relay may take to allocate.
+const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the measurements may take in all.
+const MEASURE_WAIT: Duration = Duration::from_secs(60);
+
+/// Where to meet the other side, how to probe, and what to measure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrialOptions {
+    /// The rendezvous, `HOST[:PORT]` (port 3480 by default).
+    pub rendezvous: ServerSpec,
+    /// The other side's code; without one this side makes one (the
+    /// helper).
+    pub code: Option<InviteCode>,
+    pub name: String,
+    pub probe: ProbeOptions,
+    pub plan: MeasurePlan,
+}
+
+/// The trial's progress, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrialEvent {
+    /// The steps it shares with the live check: the meeting, the probe,
+    /// the prediction.
+    Live(LiveEvent),
+    /// Candidates gathered; `relayed` is this side's relayed address, or
+    /// why it has none.
+    Gathered {
+        candidates: usize,
+        relayed: Result<SocketAddr, String>,
+    },
+    /// Both punches ended.
+    Punched {
+        connected: bool,
+        peer_connected: bool,
+    },
+    /// The channel is up over this path.
+    Channel(PathInfo),
+    /// The helper measures; the novice answers.
+    Measuring,
+}
+
+/// Why the trial could not run to its end (a failure to connect is not
+/// one: it is the trial's outcome).
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error("could not make this session's key: {0}")]
+    Identity(QuicError),
+    #[error(
+        "the other side named no certificate for the session's channel (ranat {version}; upgrade it)"
+    )]
+    NoCertificate { version: String },
+}
+
+impl From<RendezvousClientError> for TrialError {
+    fn from(e: RendezvousClientError) -> Self {
+        TrialError::Live(LiveError::Rendezvous(e))
+    }
+}
+
+/// Runs the trial. `interrupt` cuts the probe short (then the result is
+/// `None`); every later step is bounded by its own timeout.
+pub async fn trial(
+    options: TrialOptions,
+    interrupt: impl Future<Output = ()>,
+    mut on_event: impl FnMut(TrialEvent),
+) -> Result<Option<Trial>, TrialError> {
+    let server = live::rendezvous_address(&options.rendezvous).await?;
+    let (stun, probe_options) = live::probe_with_rendezvous(server, options.probe);
+    let identity = Identity::generate().map_err(TrialError::Identity)?;
+    let intro = Introduction {
+        certificate: Some(identity.fingerprint()),
+        ..Introduction::new(&options.name)
+    };
+    let mut live_event = |e| on_event(TrialEvent::Live(e));
+    let met = live::meet(server, options.code, intro, &mut live_event).await?;
+    let (mut client, role) = (met.client, met.role);
+    let peer_fingerprint = met.peer.certificate.ok_or(TrialError::NoCertificate {
+        version: met.peer.version.clone(),
+    })?;
+    let mut phases = Phases {
+        rendezvous_ms: ms(met.rendezvous),
+        pake_ms: ms(met.pake),
+        ..Phases::default()
+    };
+
+    let probing = Instant::now();
+    let Some(me) = probe::probe(&probe_options, interrupt, |e| {
+        on_event(TrialEvent::Live(LiveEvent::Probe(e)))
+    })
+    .await
+    else {
+        return Ok(None);
+    };
+    phases.probe_ms = ms(probing.elapsed());
+
+    let connecting = Instant::now();
+    let peer = live::exchange_reports(&mut client, &me).await?;
+    let prediction = live::predict_for(role, &me, &peer);
+    let expected = prediction.punch_expectation();
+    on_event(TrialEvent::Live(LiveEvent::Predicted { expected }));
+    phases.reports_ms = ms(connecting.elapsed());
+
+    let gathering = Instant::now();
+    let credentials = client
+        .local_credentials()
+        .ok_or(RendezvousClientError::Closed)?;
+    let plan = punch_plan(&me, &peer, false);
+    let machine = Punch::new(plan.config(credentials, Some(stun)), rand::random());
+    let transport = if me.verdict == Verdict::UdpBlocked {
+        RelayTransport::Tcp
+    } else {
+        RelayTransport::Udp
+    };
+    let (gathered, relay) = tokio::join!(
+        punch::gather(machine),
+        allocate(client.relay_grant(), transport)
+    );
+    let gathered = gathered.map_err(LiveError::Bind)?;
+    let mut local_candidates = gathered.candidates();
+    let note = gathered.note().map(str::to_string);
+    if let Ok(relay) = &relay {
+        local_candidates.push(Candidate {
+            address: relay.relayed_address(),
+            kind: CandidateKind::Relayed,
+        });
+    }
+    on_event(TrialEvent::Gathered {
+        candidates: local_candidates.len(),
+        relayed: relay
+            .as_ref()
+            .map(Relayed::relayed_address)
+            .map_err(Clone::clone),
+    });
+    let peer_side = client.exchange_candidates(local_candidates.clone()).await?;
+    phases.candidates_ms = ms(gathering.elapsed());
+
+    on_event(TrialEvent::Live(LiveEvent::Punching));
+    let checking = Instant::now();
+    let direct: Vec<Candidate> = peer_side
+        .candidates
+        .iter()
+        .filter(|c| c.kind != CandidateKind::Relayed)
+        .copied()
+        .collect();
+    let punched = gathered.punch(peer_side.credentials, &direct).await;
+    let outcome = punched.outcome();
+    let verdict = PunchVerdict {
+        connected: matches!(outcome, PunchOutcome::Connected(_)),
+    };
+    phases.checks_ms = ms(checking.elapsed());
+    let peer_verdict = client.exchange_outcomes(verdict).await?;
+    drop(client);
+    on_event(TrialEvent::Punched {
+        connected: verdict.connected,
+        peer_connected: peer_verdict.connected,
+    });
+    let peer_relayed = peer_side
+        .candidates
+        .iter()
+        .find(|c| c.kind == CandidateKind::Relayed)
+        .map(|c| c.address);
+    let punch = live::live_punch(
+        expected,
+        outcome,
+        local_candidates,
+        peer_side.candidates,
+        note,
+        peer_verdict,
+    );
+
+    let handshaking = Instant::now();
+    let opened = channel::open(channel::Sides {
+        role,
+        me: &identity,
+        peer: peer_fingerprint,
+        punched,
+        both_direct: verdict.connected && peer_verdict.connected,
+        relay,
+        peer_relayed,
+    })
+    .await;
+    phases.quic_ms = ms(handshaking.elapsed());
+    phases.connect_ms = ms(connecting.elapsed());
+
+    let (outcome, path, why, figures, measure_error) = match opened {
+        Opened::Failed { why } => (TrialOutcome::Failed, None, why, None, None),
+        Opened::Up(channel) => {
+            on_event(TrialEvent::Channel(channel.path.clone()));
+            on_event(TrialEvent::Measuring);
+            let measured = match role {
+                Role::Helper => {
+                    measure::drive(&channel.connection, options.plan, MEASURE_WAIT).await
+                }
+                Role::Novice => measure::serve(&channel.connection, MEASURE_WAIT).await,
+            };
+            let outcome = channel.outcome();
+            let path = channel.path.clone();
+            let why = channel.why.clone();
+            channel.close(role).await;
+            match measured {
+                Ok(figures) => (outcome, Some(path), why, Some(figures), None),
+                Err(e) => (outcome, Some(path), why, None, Some(e.to_string())),
+            }
+        }
+    };
+    Ok(Some(Trial::new(report::Parts {
+        role,
+        peer_name: met.peer.name,
+        me,
+        peer,
+        prediction,
+        punch,
+        outcome,
+        path,
+        why,
+        phases,
+        figures,
+        measure_error,
+    })))
+}
+
+/// Allocates on the offered relay, or says why there is none.
+async fn allocate(grant: Option<RelayGrant>, transport: RelayTransport) -> Result<Relayed, String> {
+    let grant = grant.ok_or("the rendezvous offers no relay")?;
+    let credentials = Credentials {
+        username: grant.username,
+        password: grant.password,
+    };
+    relayed::allocate(grant.address, transport, credentials, ALLOCATION_WAIT)
+        .await
+        .map_err(|e| format!("the relay {}: {e}", grant.address))
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
+}
