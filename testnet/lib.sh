@@ -509,6 +509,7 @@ set_delay() {
         tn_stop "relay-$router"
         ip -n "$inet" link del "${router}d" 2>/dev/null || true
         ip -n "$inet" link set "$router" master br0 || return 1
+        ip -n "$(tn_ns "$router")" link set dev wan gso_max_segs 65535 || return 1
     fi
     [ "$ms" = 0 ] && [ "$loss" = 0 ] && return 0
     relay=$(tn_relay_bin) || return 1
@@ -516,6 +517,12 @@ set_delay() {
     ip -n "$inet" link add "${router}d" type veth peer name "${router}x" || return 1
     ip -n "$inet" link set "${router}d" master br0 up || return 1
     ip -n "$inet" link set "${router}x" up || return 1
+    # The relay passes frames one by one, as a wire does: a UDP GSO
+    # super-frame (quinn sends them) must be cut into its datagrams before
+    # it reaches the relay's packet sockets, by the devices that hand it
+    # over (gso_max_segs 1: the kernel segments in software).
+    ip -n "$(tn_ns "$router")" link set dev wan gso_max_segs 1 || return 1
+    ip -n "$inet" link set dev "${router}d" gso_max_segs 1 || return 1
     tn_spawn "relay-$router" inet "$relay" "$router" "${router}x" \
         --delay-ms "$ms" --jitter-ms "$jitter" --loss "$loss" || return 1
     local i
