@@ -6,10 +6,10 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use super::probe::{self, ProbeArgs};
 use super::via::display_name;
+use crate::flow::LiveError;
 use crate::flow::LiveEvent;
 use crate::flow::trial::measure::MeasurePlan;
 use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions, TrialOutcome};
-use crate::flow::LiveError;
 use crate::io::resolve::ServerSpec;
 use crate::predict::PunchExpectation;
 use crate::proto::session::InviteCode;
@@ -38,6 +38,10 @@ pub struct TrialArgs {
     #[arg(long, default_value_t = MeasurePlan::default().transfer,
           value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
     transfer: u64,
+    /// Take no direct path, so that the channel goes through the help
+    /// desk's relay: checks the relay end to end. Either side may ask.
+    #[arg(long)]
+    relay_only: bool,
     #[command(flatten)]
     probe: ProbeArgs,
 }
@@ -57,6 +61,7 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             pings: args.pings,
             transfer: args.transfer,
         },
+        relay_only: args.relay_only,
     };
     let mut progress = probe::Progress::new(json);
     let show = |event| match event {
@@ -81,15 +86,13 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             eprintln!("ranat trial: predicted: {}", expectation(expected))
         }
         TrialEvent::Live(LiveEvent::Punching) => eprintln!("ranat trial: punching"),
-        TrialEvent::Gathered {
-            candidates,
-            relayed,
-        } => match relayed {
-            Ok(relayed) => eprintln!(
-                "ranat trial: {candidates} candidates, relayed address {relayed} among them"
-            ),
-            Err(why) => eprintln!("ranat trial: {candidates} candidates, none relayed ({why})"),
-        },
+        TrialEvent::Relay(Ok(relayed)) => {
+            eprintln!("ranat trial: relayed address {relayed} on the help desk's relay")
+        }
+        TrialEvent::Relay(Err(why)) => eprintln!("ranat trial: no relayed address: {why}"),
+        TrialEvent::Gathered { candidates } => {
+            eprintln!("ranat trial: {candidates} candidates gathered")
+        }
         TrialEvent::Punched {
             connected,
             peer_connected,

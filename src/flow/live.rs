@@ -310,6 +310,7 @@ async fn punch_through(
         .outcome();
     let verdict = PunchVerdict {
         connected: matches!(outcome, PunchOutcome::Connected(_)),
+        relayed: None,
     };
     let peer_verdict = client.exchange_outcomes(verdict).await?;
     Ok(live_punch(

@@ -223,7 +223,10 @@ fn a_connected_punch_reports_its_path_and_agrees_with_connects() {
         local.clone(),
         peer.clone(),
         Some("ignored when connected".into()),
-        PunchVerdict { connected: true },
+        PunchVerdict {
+            connected: true,
+            relayed: None,
+        },
     );
     assert_eq!(
         punch,
@@ -261,7 +264,10 @@ fn a_connected_punch_reports_its_path_and_agrees_with_connects() {
         local,
         peer,
         None,
-        PunchVerdict { connected: true },
+        PunchVerdict {
+            connected: true,
+            relayed: None,
+        },
     );
     assert_eq!(unexpected.agrees, Some(false));
 }
@@ -281,7 +287,10 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
         Vec::new(),
         Vec::new(),
         Some("no server-reflexive candidate".into()),
-        PunchVerdict { connected: false },
+        PunchVerdict {
+            connected: false,
+            relayed: None,
+        },
     );
     assert!(!heard.connected);
     assert_eq!(heard.agrees, Some(true));
@@ -298,7 +307,10 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
         Vec::new(),
         Vec::new(),
         None,
-        PunchVerdict { connected: false },
+        PunchVerdict {
+            connected: false,
+            relayed: None,
+        },
     );
     assert_eq!(silent.agrees, None);
     assert_eq!(

@@ -333,14 +333,21 @@ mod tests {
             let now = world.now();
             world
                 .machine_mut::<Member>(node)
-                .send_outcome(now, PunchVerdict { connected })
+                .send_outcome(
+                    now,
+                    PunchVerdict {
+                        connected,
+                        relayed: None,
+                    },
+                )
                 .unwrap();
         }
         for (node, peer_connected) in [(helper, false), (novice, true)] {
             assert_eq!(
                 next(&mut world, node),
                 RendezvousEvent::PeerOutcome(PunchVerdict {
-                    connected: peer_connected
+                    connected: peer_connected,
+                    relayed: None,
                 })
             );
             assert!(world.machine::<Member>(node).is_done());

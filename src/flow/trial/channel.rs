@@ -33,6 +33,8 @@ pub(super) struct Sides<'a> {
     pub punched: Punched,
     /// Both sides' punches connected (they told each other).
     pub both_direct: bool,
+    /// Why no punch ran, if none did.
+    pub skipped: Option<&'static str>,
     /// This side's allocation, or why it has none.
     pub relay: Result<Relayed, String>,
     pub peer_relayed: Option<SocketAddr>,
@@ -89,6 +91,7 @@ pub(super) async fn open(sides: Sides<'_>) -> Opened {
         peer,
         punched,
         both_direct,
+        skipped,
         relay,
         peer_relayed,
     } = sides;
@@ -119,7 +122,11 @@ pub(super) async fn open(sides: Sides<'_>) -> Opened {
         Punched::Failed(_) if both_direct => {
             tried.push("this side lost its punched socket".to_string())
         }
-        Punched::Failed(_) => tried.push("no direct path: the punch failed".to_string()),
+        Punched::Failed(_) => tried.push(
+            skipped
+                .unwrap_or("no direct path: the punch failed")
+                .to_string(),
+        ),
     }
     let relay = match relay {
         Ok(relay) => relay,

@@ -23,12 +23,13 @@ use std::time::{Duration, Instant};
 use super::live::{self, LiveError, LiveEvent};
 use super::probe::{self, ProbeOptions};
 use crate::io::punch;
+use crate::io::punch::Punched;
 use crate::io::quic::relayed::{self, Relayed};
 use crate::io::quic::{Identity, QuicError};
 use crate::io::rendezvous::{Introduction, RendezvousClientError};
 use crate::io::resolve::ServerSpec;
-use crate::predict::punch_plan;
-use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchOutcome};
+use crate::predict::{PunchExpectation, punch_plan};
+use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchFailure, PunchOutcome};
 use crate::proto::relay::client::RelayTransport;
 use crate::proto::relay::credentials::Credentials;
 use crate::proto::rendezvous::{PunchVerdict, RelayGrant, Role};
@@ -37,6 +38,7 @@ use crate::report::Verdict;
 use channel::Opened;
 use measure::MeasurePlan;
 pub use report::{PathInfo, Phases, RelayInfo, TRIAL_SCHEMA_VERSION, Trial, TrialOutcome};
+use tokio::task::JoinError;
 
 /// How long the relay may take to allocate.
 const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
@@ -55,6 +57,10 @@ pub struct TrialOptions {
     pub name: String,
     pub probe: ProbeOptions,
     pub plan: MeasurePlan,
+    /// Take no direct path: send only the relayed candidate and skip the
+    /// punch, so that the channel goes through the relay (to check the
+    /// help desk's relay end to end).
+    pub relay_only: bool,
 }
 
 /// The trial's progress, in order.
@@ -63,12 +69,11 @@ pub enum TrialEvent {
     /// The steps it shares with the live check: the meeting, the probe,
     /// the prediction.
     Live(LiveEvent),
-    /// Candidates gathered; `relayed` is this side's relayed address, or
-    /// why it has none.
-    Gathered {
-        candidates: usize,
-        relayed: Result<SocketAddr, String>,
-    },
+    /// This side's relayed address on the help desk's relay, or why it
+    /// has none.
+    Relay(Result<SocketAddr, String>),
+    /// Candidates gathered, to be sent.
+    Gathered { candidates: usize },
     /// Both punches ended.
     Punched {
         connected: bool,
@@ -154,25 +159,31 @@ pub async fn trial(
     } else {
         RelayTransport::Udp
     };
-    let (gathered, relay) = tokio::join!(
-        punch::gather(machine),
-        allocate(client.relay_grant(), transport)
-    );
-    let gathered = gathered.map_err(LiveError::Bind)?;
+    // The allocation starts at once, beside the gathering. Where no direct
+    // path is expected the candidates wait for it; elsewhere they go
+    // without it, and the relayed address follows with the punch's
+    // outcome, should the direct path not be taken.
+    let mut allocation = tokio::spawn(allocate(client.relay_grant(), transport));
+    let gathered = punch::gather(machine).await.map_err(LiveError::Bind)?;
     let mut local_candidates = gathered.candidates();
     let note = gathered.note().map(str::to_string);
-    if let Ok(relay) = &relay {
-        local_candidates.push(Candidate {
-            address: relay.relayed_address(),
-            kind: CandidateKind::Relayed,
-        });
+    let mut relay = None;
+    if options.relay_only {
+        local_candidates.clear();
+    }
+    if options.relay_only || expected == PunchExpectation::Fails {
+        let allocated = allocated((&mut allocation).await);
+        on_event(TrialEvent::Relay(relay_event(&allocated)));
+        if let Ok(relay) = &allocated {
+            local_candidates.push(Candidate {
+                address: relay.relayed_address(),
+                kind: CandidateKind::Relayed,
+            });
+        }
+        relay = Some(allocated);
     }
     on_event(TrialEvent::Gathered {
         candidates: local_candidates.len(),
-        relayed: relay
-            .as_ref()
-            .map(Relayed::relayed_address)
-            .map_err(Clone::clone),
     });
     let peer_side = client.exchange_candidates(local_candidates.clone()).await?;
     phases.candidates_ms = ms(gathering.elapsed());
@@ -185,12 +196,33 @@ pub async fn trial(
         .filter(|c| c.kind != CandidateKind::Relayed)
         .copied()
         .collect();
-    let punched = gathered.punch(peer_side.credentials, &direct).await;
+    // Without a direct candidate on either side there is nothing to check.
+    let skipped = if options.relay_only {
+        Some("no direct path tried: --relay-only")
+    } else if direct.is_empty() {
+        Some("no direct path tried: the other side sent only its relayed address")
+    } else {
+        None
+    };
+    let punched = match skipped {
+        Some(_) => Punched::Failed(PunchFailure::default()),
+        None => gathered.punch(peer_side.credentials, &direct).await,
+    };
     let outcome = punched.outcome();
+    phases.checks_ms = ms(checking.elapsed());
+    let (relay, relayed_later) = match relay {
+        Some(relay) => (relay, None),
+        None => {
+            let relay = allocated(allocation.await);
+            on_event(TrialEvent::Relay(relay_event(&relay)));
+            let address = relay.as_ref().ok().map(Relayed::relayed_address);
+            (relay, address)
+        }
+    };
     let verdict = PunchVerdict {
         connected: matches!(outcome, PunchOutcome::Connected(_)),
+        relayed: relayed_later,
     };
-    phases.checks_ms = ms(checking.elapsed());
     let peer_verdict = client.exchange_outcomes(verdict).await?;
     drop(client);
     on_event(TrialEvent::Punched {
@@ -201,7 +233,8 @@ pub async fn trial(
         .candidates
         .iter()
         .find(|c| c.kind == CandidateKind::Relayed)
-        .map(|c| c.address);
+        .map(|c| c.address)
+        .or(peer_verdict.relayed);
     let punch = live::live_punch(
         expected,
         outcome,
@@ -218,6 +251,7 @@ pub async fn trial(
         peer: peer_fingerprint,
         punched,
         both_direct: verdict.connected && peer_verdict.connected,
+        skipped,
         relay,
         peer_relayed,
     })
@@ -272,6 +306,18 @@ async fn allocate(grant: Option<RelayGrant>, transport: RelayTransport) -> Resul
     relayed::allocate(grant.address, transport, credentials, ALLOCATION_WAIT)
         .await
         .map_err(|e| format!("the relay {}: {e}", grant.address))
+}
+
+/// The allocation task's result.
+fn allocated(joined: Result<Result<Relayed, String>, JoinError>) -> Result<Relayed, String> {
+    joined.unwrap_or_else(|e| Err(format!("the allocation stopped: {e}")))
+}
+
+fn relay_event(relay: &Result<Relayed, String>) -> Result<SocketAddr, String> {
+    relay
+        .as_ref()
+        .map(Relayed::relayed_address)
+        .map_err(Clone::clone)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -71,6 +71,11 @@ pub struct PeerCandidates {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PunchVerdict {
     pub connected: bool,
+    /// This side's relayed address (RFC 8656), when it has one and did not
+    /// send it among its candidates: the way in should the direct path
+    /// not be taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed: Option<SocketAddr>,
 }
 
 /// What the member learned, in order.
