@@ -370,7 +370,7 @@ pub(crate) fn relay(n: Peer, h: Peer) -> MethodVerdict {
         Method::Relay,
         Feasibility::Unknown,
         format!(
-            "The fallback: the help desk's TURN relay carries the session {transport} when no direct path opens; whether the help desk runs one is not known from the probes."
+            "The fallback when no direct path opens: the help desk's TURN relay carries the session, {transport}. Whether the help desk runs one is not known from the probes."
         ),
     )
 }

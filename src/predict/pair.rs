@@ -80,13 +80,13 @@ fn ranat_headline(methods: &[MethodVerdict], n: Peer, h: Peer) -> Headline {
             );
             best
         }
-        Feasibility::Unlikely | Feasibility::Fails => relayed(methods, n, h, &best.reason),
+        Feasibility::Unlikely | Feasibility::Fails => relayed(methods, &direct, n, h),
     }
 }
 
 /// The session only the relay can carry (RFC 8445 §5.1.1.2: a relayed
 /// candidate is the last resort).
-fn relayed(methods: &[MethodVerdict], n: Peer, h: Peer, direct: &str) -> Headline {
+fn relayed(methods: &[MethodVerdict], direct: &[MethodVerdict], n: Peer, h: Peer) -> Headline {
     let relay = methods
         .iter()
         .find(|v| v.method == Method::Relay)
@@ -101,10 +101,25 @@ fn relayed(methods: &[MethodVerdict], n: Peer, h: Peer, direct: &str) -> Headlin
         "through the help desk's TURN relay{tcp} (no direct path: {})",
         no_direct_path(n, h)
     );
+    let why: Vec<String> = direct
+        .iter()
+        .map(|v| {
+            format!(
+                "{} ({}): {}",
+                v.method.label(),
+                v.feasibility.label(),
+                v.reason
+            )
+        })
+        .collect();
     Headline {
         connects: relay.feasibility,
         via: vec![Method::Relay],
-        reason: format!("ranat is relayed {route}. {} {direct}", relay.reason),
+        reason: format!(
+            "ranat is relayed {route}. {} The direct methods: {}",
+            relay.reason,
+            why.join(" ")
+        ),
         summary: format!("relay: {route}"),
     }
 }

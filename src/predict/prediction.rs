@@ -21,7 +21,8 @@ pub enum Method {
     HolePunching,
     /// Hole punching to a predicted port (RFC 5128 §3.5).
     PortPrediction,
-    /// Hole punching by many random probes (birthday paradox).
+    /// Hole punching by many random probes (birthday paradox); analysed for
+    /// information, not run by ranat's engine.
     BirthdayPunching,
     /// Teredo as RFC 4380 specifies it.
     TeredoRfc4380,
