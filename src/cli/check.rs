@@ -263,3 +263,32 @@ fn method_words(m: Method) -> &'static str {
         Method::Relay => "relay",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every matrix pair is fully measured: ranat's exit code is 0 for a
+    /// direct method (works or likely) and 20 for the relay, never 21.
+    #[test]
+    fn the_exit_code_follows_the_route_of_every_matrix_pair() {
+        for row in predict::matrix() {
+            let relayed = row.ranat.via == [Method::Relay];
+            assert_eq!(
+                exit_code(&row.ranat),
+                if relayed { 20 } else { 0 },
+                "{:?} × {:?}: {}",
+                row.novice,
+                row.helper,
+                row.ranat.summary
+            );
+        }
+        let unknown = Headline {
+            connects: Feasibility::Unknown,
+            via: vec![Method::HolePunching, Method::Relay],
+            reason: String::new(),
+            summary: "unknown: UDP hole punching".to_string(),
+        };
+        assert_eq!(exit_code(&unknown), 21);
+    }
+}

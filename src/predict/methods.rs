@@ -180,22 +180,29 @@ pub(crate) enum Transport {
     Udp,
 }
 
+/// Fails when a side's IPv4 UDP is blocked: ranat's channel is UDP (QUIC),
+/// so that side can neither listen nor connect over IPv4.
+fn udp_channel_blocked(method: Method, n: Peer, h: Peer) -> Option<MethodVerdict> {
+    let p = *udp_blocked(n, h).first()?;
+    Some(MethodVerdict::new(
+        method,
+        Feasibility::Fails,
+        format!(
+            "{}'s IPv4 UDP is blocked (no STUN server answered), and ranat's channel is UDP (QUIC): it can neither listen nor connect.",
+            p.title()
+        ),
+    ))
+}
+
 /// Public IPv4: one side listens at its public address, the other
 /// connects to it (the open-internet label of RFC 3489 §10.1: no NAT, no
 /// filtering). A stateful firewall ("symmetric UDP firewall") can only
 /// connect out, so it counts only as the connecting side.
 pub(crate) fn public_ipv4(n: Peer, h: Peer, transport: Transport) -> MethodVerdict {
     if transport == Transport::Udp
-        && let Some(p) = udp_blocked(n, h).first()
+        && let Some(v) = udp_channel_blocked(Method::PublicIpv4, n, h)
     {
-        return MethodVerdict::new(
-            Method::PublicIpv4,
-            Feasibility::Fails,
-            format!(
-                "{}'s IPv4 UDP is blocked (no STUN server answered), and ranat's channel is UDP (QUIC): it can neither listen nor connect.",
-                p.title()
-            ),
-        );
+        return v;
     }
     let direction = |l: Peer, c: Peer| {
         let (listen, why_l) = public_listener(l);
@@ -236,7 +243,7 @@ pub(crate) fn public_ipv4(n: Peer, h: Peer, transport: Transport) -> MethodVerdi
 /// Which port-mapping protocols count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocols {
-    /// UPnP IGD, PCP and NAT-PMP (ranat).
+    /// UPnP IGD, PCP and NAT-PMP (ranat, whose channel is UDP).
     All,
     /// UPnP IGD only (Windows Remote Assistance).
     UpnpOnly,
@@ -323,7 +330,13 @@ fn mapping_side(p: Peer, protocols: Protocols) -> (Feasibility, String) {
 
 /// Port mapping: a UPnP IGD (or PCP / NAT-PMP, RFC 6887 / RFC 6886)
 /// mapping on one side makes it reachable; the other connects to it.
+/// ranat's session over a mapping is UDP, so a UDP-blocked side fails it.
 pub(crate) fn port_mapping(n: Peer, h: Peer, protocols: Protocols) -> MethodVerdict {
+    if protocols == Protocols::All
+        && let Some(v) = udp_channel_blocked(Method::PortMapping, n, h)
+    {
+        return v;
+    }
     let direction = |l: Peer, c: Peer| {
         let (side, why_l) = mapping_side(l, protocols);
         let (out, why_c) = c.sends_out(c.ipv4(), "IPv4");

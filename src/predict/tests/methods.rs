@@ -227,6 +227,23 @@ fn ipv6_direct_punched_or_not_by_engine() {
 }
 
 #[test]
+fn a_udp_blocked_side_fails_ranat_s_udp_methods_but_not_windows_tcp() {
+    use NatProfile::*;
+    // The helper's UPnP mapping works; the novice's UDP is blocked.
+    let mut h = helper(FullCone);
+    h.port_mapping.upnp.status = crate::report::MappingStatus::Works;
+    let v = predict(&novice(UdpBlocked), &h);
+    let m = verdict(&v, Method::PortMapping);
+    assert_eq!(m.feasibility, Feasibility::Fails, "{}", m.reason);
+    assert!(m.reason.contains("ranat's channel is UDP"), "{}", m.reason);
+    assert_eq!(v.ranat.via, vec![Method::Relay], "{}", v.ranat.reason);
+    // Windows connects over TCP, which the probe did not measure.
+    let w = &v.windows_remote_assistance;
+    assert_eq!(w.connects, Feasibility::Unknown, "{}", w.reason);
+    assert_eq!(w.via, vec![Method::PortMapping], "{}", w.reason);
+}
+
+#[test]
 fn the_relay_is_the_fallback_but_no_probe_vouches_for_it() {
     use NatProfile::*;
     let v = predict(&novice(UdpBlocked), &helper(UdpBlocked));
