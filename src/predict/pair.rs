@@ -84,8 +84,8 @@ fn ranat_headline(methods: &[MethodVerdict], n: Peer, h: Peer) -> Headline {
     }
 }
 
-/// The session only the relay can carry (RFC 8445 §5.1.1.2: a relayed
-/// candidate is the last resort).
+/// The session only the relay can carry (RFC 8445 §5.1.2.2: relayed
+/// candidates get the lowest type preference, the last resort).
 fn relayed(methods: &[MethodVerdict], direct: &[MethodVerdict], n: Peer, h: Peer) -> Headline {
     let relay = methods
         .iter()
