@@ -122,6 +122,23 @@ fn the_matrix_covers_every_pair_of_nat_types() {
     assert_eq!(both_symmetric["ranat"]["via"][0], "relay");
     let cones = cell("full_cone", "port_restricted_cone");
     assert_eq!(cones["ranat"]["connects"], "works");
+    // ranat's column names what its engine runs: the punch with a predicted
+    // port (likely), not Teredo; the relay, not birthday punching; the
+    // relay over TCP for a UDP-blocked side, not public IPv4 over UDP.
+    let sequential = cell("port_restricted_cone", "symmetric_sequential");
+    assert_eq!(sequential["ranat"]["connects"], "likely", "{out}");
+    assert_eq!(sequential["ranat"]["via"][0], "port_prediction", "{out}");
+    assert_eq!(sequential["ranat"]["summary"], "likely: port prediction");
+    let random = cell("port_restricted_cone", "symmetric_random");
+    assert_eq!(random["ranat"]["via"], serde_json::json!(["relay"]));
+    let blocked = cell("open_internet", "udp_blocked");
+    assert_eq!(blocked["ranat"]["via"], serde_json::json!(["relay"]));
+    let summary = blocked["ranat"]["summary"].as_str().expect("summary");
+    assert!(summary.starts_with("relay: through the help desk's TURN relay over TCP"));
+    assert_eq!(
+        blocked["windows_remote_assistance"]["via"][0],
+        "public_ipv4"
+    );
 }
 
 /// `check --via` on loopback: the helper's side gets a code, the novice

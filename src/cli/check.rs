@@ -131,6 +131,7 @@ fn print_live(live: &Live, json: bool) -> anyhow::Result<i32> {
         let p = &live.punch;
         let expected = match p.expected {
             PunchExpectation::Connects => "connects",
+            PunchExpectation::Likely => "likely connects",
             PunchExpectation::Fails => "fails",
             PunchExpectation::Unknown => "unknown",
         };
@@ -166,8 +167,8 @@ pub fn matrix(args: MatrixArgs) -> anyhow::Result<i32> {
             table.add_row(vec![
                 Cell::new(row.novice.label()),
                 Cell::new(row.helper.label()),
-                Cell::new(compact_words(&row.windows_remote_assistance)),
-                Cell::new(compact_words(&row.ranat)),
+                Cell::new(&row.windows_remote_assistance.summary),
+                Cell::new(&row.ranat.summary),
             ]);
         }
         table.to_string() + "\n"
@@ -176,13 +177,14 @@ pub fn matrix(args: MatrixArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// 0: ranat connects directly; 20: only through a relay; 21: unknown.
+/// 0: ranat connects directly (works or likely); 20: only through the
+/// relay (no direct method opens a path); 21: unknown (whether a direct
+/// method opens rests on something not measured).
 fn exit_code(ranat: &Headline) -> i32 {
-    let direct = ranat.via.iter().any(|m| *m != Method::Relay);
-    match ranat.connects {
-        Feasibility::Works | Feasibility::Likely if direct => 0,
-        Feasibility::Unknown => 21,
-        _ => 20,
+    match (ranat.via.first(), ranat.connects) {
+        (Some(Method::Relay), _) => 20,
+        (Some(_), Feasibility::Works | Feasibility::Likely) => 0,
+        _ => 21,
     }
 }
 
@@ -237,15 +239,6 @@ fn table() -> Table {
     table
 }
 
-/// A matrix cell: the verdict and the most direct method that carries it.
-fn compact_words(h: &Headline) -> String {
-    match h.via.first() {
-        Some(Method::Relay) => "relay only".to_string(),
-        Some(m) => format!("{}: {}", feasibility_words(h.connects), method_words(*m)),
-        None => feasibility_words(h.connects).to_string(),
-    }
-}
-
 fn feasibility_words(f: Feasibility) -> &'static str {
     match f {
         Feasibility::Works => "connects",
@@ -264,9 +257,38 @@ fn method_words(m: Method) -> &'static str {
         Method::Ipv6 => "IPv6",
         Method::HolePunching => "UDP hole punching",
         Method::PortPrediction => "port prediction",
-        Method::BirthdayPunching => "birthday punching",
+        Method::BirthdayPunching => "birthday punching (informational: ranat does not run it)",
         Method::TeredoRfc4380 => "Teredo (RFC 4380)",
-        Method::TeredoRfc6081 => "Teredo (RFC 6081)",
+        Method::TeredoRfc6081 => "Teredo (RFC 6081, Windows' client)",
         Method::Relay => "relay",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every matrix pair is fully measured: ranat's exit code is 0 for a
+    /// direct method (works or likely) and 20 for the relay, never 21.
+    #[test]
+    fn the_exit_code_follows_the_route_of_every_matrix_pair() {
+        for row in predict::matrix() {
+            let relayed = row.ranat.via == [Method::Relay];
+            assert_eq!(
+                exit_code(&row.ranat),
+                if relayed { 20 } else { 0 },
+                "{:?} × {:?}: {}",
+                row.novice,
+                row.helper,
+                row.ranat.summary
+            );
+        }
+        let unknown = Headline {
+            connects: Feasibility::Unknown,
+            via: vec![Method::HolePunching, Method::Relay],
+            reason: String::new(),
+            summary: "unknown: UDP hole punching".to_string(),
+        };
+        assert_eq!(exit_code(&unknown), 21);
     }
 }

@@ -376,7 +376,7 @@ pub fn live_punch(
         }
     };
     let agrees = match expected {
-        PunchExpectation::Connects => Some(connected),
+        PunchExpectation::Connects | PunchExpectation::Likely => Some(connected),
         PunchExpectation::Fails => Some(!connected),
         PunchExpectation::Unknown => None,
     };

@@ -296,6 +296,15 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
     assert_eq!(heard.agrees, Some(true));
     assert_eq!(heard.path, None);
     assert_eq!((heard.checks_sent, heard.checks_heard), (Some(12), Some(3)));
+    // A likely punch (a predicted port) that fails is not as predicted.
+    let spoilt = live_punch(
+        PunchExpectation::Likely,
+        failure(0),
+        Vec::new(),
+        Vec::new(),
+        None,
+    );
+    assert_eq!(spoilt.agrees, Some(false));
     assert_eq!(
         heard.detail,
         "no path: 12 checks sent, 3 of the peer's heard; the peer's checks got in, but no \

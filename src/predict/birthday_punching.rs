@@ -3,6 +3,11 @@
 //! probes to random ports of its address until one lands (the maths is in
 //! [`super::birthday`]); each probe and its answer must pass the punching
 //! game of [`super::admission`].
+//!
+//! Informational: ranat's engine does not run birthday punching (the live
+//! punch sends no probes to unadvertised ports), so this verdict is shown in
+//! `ranat check`'s method table but never carries ranat's headline (see
+//! [`Method::in_ranat_engine`]).
 
 use crate::proto::nat::{MappingBehavior, PortAllocationKind};
 use crate::report::FamilyReport;

@@ -169,11 +169,41 @@ fn public_listener(p: Peer) -> (Feasibility, String) {
     }
 }
 
+/// The transport an engine's session runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// TCP (Windows Remote Assistance): a side whose UDP is blocked may
+    /// still connect out, which the probe does not measure.
+    Tcp,
+    /// UDP (ranat's QUIC channel): a side whose UDP is blocked cannot
+    /// connect out at all.
+    Udp,
+}
+
+/// Fails when a side's IPv4 UDP is blocked: ranat's channel is UDP (QUIC),
+/// so that side can neither listen nor connect over IPv4.
+fn udp_channel_blocked(method: Method, n: Peer, h: Peer) -> Option<MethodVerdict> {
+    let p = *udp_blocked(n, h).first()?;
+    Some(MethodVerdict::new(
+        method,
+        Feasibility::Fails,
+        format!(
+            "{}'s IPv4 UDP is blocked (no STUN server answered), and ranat's channel is UDP (QUIC): it can neither listen nor connect.",
+            p.title()
+        ),
+    ))
+}
+
 /// Public IPv4: one side listens at its public address, the other
 /// connects to it (the open-internet label of RFC 3489 §10.1: no NAT, no
 /// filtering). A stateful firewall ("symmetric UDP firewall") can only
 /// connect out, so it counts only as the connecting side.
-pub(crate) fn public_ipv4(n: Peer, h: Peer) -> MethodVerdict {
+pub(crate) fn public_ipv4(n: Peer, h: Peer, transport: Transport) -> MethodVerdict {
+    if transport == Transport::Udp
+        && let Some(v) = udp_channel_blocked(Method::PublicIpv4, n, h)
+    {
+        return v;
+    }
     let direction = |l: Peer, c: Peer| {
         let (listen, why_l) = public_listener(l);
         let (out, why_c) = c.sends_out(c.ipv4(), "IPv4");
@@ -181,14 +211,31 @@ pub(crate) fn public_ipv4(n: Peer, h: Peer) -> MethodVerdict {
     };
     let ((fa, la, ca), (fb, lb, cb)) = (direction(n, h), direction(h, n));
     let (f, reason) = if fa == Feasibility::Fails && fb == Feasibility::Fails {
+        // The listener's reason when it cannot listen, else the
+        // connecting side's.
+        let why = |l: Peer, la: &str, ca: &str| {
+            if public_listener(l).0 == Feasibility::Fails {
+                la.to_string()
+            } else {
+                format!("{la}, but {ca}")
+            }
+        };
         (
             Feasibility::Fails,
-            format!("Neither side is reachable unsolicited: {la}; {lb}."),
+            format!(
+                "Neither side can connect to the other: {}; {}.",
+                why(n, &la, &ca),
+                why(h, &lb, &cb)
+            ),
         )
     } else if fa.rank() >= fb.rank() {
         (fa, format!("{}; {ca}.", capitalise(&la)))
     } else {
         (fb, format!("{}; {cb}.", capitalise(&lb)))
+    };
+    let reason = match transport {
+        Transport::Tcp => format!("Over TCP (as Windows): {reason}"),
+        Transport::Udp => reason,
     };
     MethodVerdict::new(Method::PublicIpv4, f, reason)
 }
@@ -196,7 +243,7 @@ pub(crate) fn public_ipv4(n: Peer, h: Peer) -> MethodVerdict {
 /// Which port-mapping protocols count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocols {
-    /// UPnP IGD, PCP and NAT-PMP (ranat).
+    /// UPnP IGD, PCP and NAT-PMP (ranat, whose channel is UDP).
     All,
     /// UPnP IGD only (Windows Remote Assistance).
     UpnpOnly,
@@ -283,7 +330,13 @@ fn mapping_side(p: Peer, protocols: Protocols) -> (Feasibility, String) {
 
 /// Port mapping: a UPnP IGD (or PCP / NAT-PMP, RFC 6887 / RFC 6886)
 /// mapping on one side makes it reachable; the other connects to it.
+/// ranat's session over a mapping is UDP, so a UDP-blocked side fails it.
 pub(crate) fn port_mapping(n: Peer, h: Peer, protocols: Protocols) -> MethodVerdict {
+    if protocols == Protocols::All
+        && let Some(v) = udp_channel_blocked(Method::PortMapping, n, h)
+    {
+        return v;
+    }
     let direction = |l: Peer, c: Peer| {
         let (side, why_l) = mapping_side(l, protocols);
         let (out, why_c) = c.sends_out(c.ipv4(), "IPv4");
@@ -304,11 +357,33 @@ pub(crate) fn port_mapping(n: Peer, h: Peer, protocols: Protocols) -> MethodVerd
     MethodVerdict::new(Method::PortMapping, f, reason)
 }
 
-/// The relay: always available as the fallback.
-pub(crate) fn relay() -> MethodVerdict {
+/// The sides whose IPv4 UDP is blocked: they reach the relay over TCP
+/// (TURN over TCP, RFC 6062), the others over UDP.
+pub(crate) fn udp_blocked<'a>(n: Peer<'a>, h: Peer<'a>) -> Vec<Peer<'a>> {
+    [n, h]
+        .into_iter()
+        .filter(|p| p.ipv4().status == FamilyStatus::UdpBlocked)
+        .collect()
+}
+
+/// The relay: the help desk's TURN relay (`ranat serve`) carries the
+/// session when no direct path opens, over UDP, or over TCP from a side
+/// whose UDP is blocked. The probes do not say whether the help desk runs
+/// one, so this is unknown, not "works".
+pub(crate) fn relay(n: Peer, h: Peer) -> MethodVerdict {
+    let transport = match udp_blocked(n, h).as_slice() {
+        [] => "over UDP from both sides".to_string(),
+        [p] => format!(
+            "over TCP from {} (its UDP is blocked), over UDP from the other",
+            p.name()
+        ),
+        _ => "over TCP from both sides (their UDP is blocked)".to_string(),
+    };
     MethodVerdict::new(
         Method::Relay,
-        Feasibility::Works,
-        "The fallback: ranat serve's relay forwards the session when no direct path opens; it needs only that both sides reach the server.",
+        Feasibility::Unknown,
+        format!(
+            "The fallback when no direct path opens: the help desk's TURN relay carries the session, {transport}. Whether the help desk runs one is not known from the probes."
+        ),
     )
 }

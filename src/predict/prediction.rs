@@ -21,13 +21,15 @@ pub enum Method {
     HolePunching,
     /// Hole punching to a predicted port (RFC 5128 §3.5).
     PortPrediction,
-    /// Hole punching by many random probes (birthday paradox).
+    /// Hole punching by many random probes (birthday paradox); analysed for
+    /// information, not run by ranat's engine.
     BirthdayPunching,
     /// Teredo as RFC 4380 specifies it.
     TeredoRfc4380,
     /// Teredo with the RFC 6081 extensions (Windows 7 and later).
     TeredoRfc6081,
-    /// Through ranat serve's relay.
+    /// Through the help desk's TURN relay (`ranat serve`), over UDP, or
+    /// over TCP from a side whose UDP is blocked.
     Relay,
 }
 
@@ -59,6 +61,30 @@ impl Method {
             Self::TeredoRfc6081 => "Teredo (RFC 6081)",
             Self::Relay => "relay",
         }
+    }
+
+    /// The methods the live punch runs (`proto::punch`): checks between host
+    /// and server-reflexive candidates (RFC 8445 §5.1.1, RFC 5128 §3.3),
+    /// which also cover a public address, and predicted candidates for
+    /// sequential and port-preserving allocators (RFC 5128 §3.5).
+    pub const RANAT_PUNCH: [Self; 3] = [Self::PublicIpv4, Self::HolePunching, Self::PortPrediction];
+
+    /// The direct methods of ranat's engine: the punch, port mapping, IPv6
+    /// and a Teredo interface the host already has (RFC 4380; counted only
+    /// when both sides have one). Not birthday punching, which the engine
+    /// does not run, nor Teredo with the RFC 6081 extensions, which is
+    /// Windows' client.
+    pub fn in_ranat_engine(self) -> bool {
+        matches!(
+            self,
+            Self::SameLan
+                | Self::PublicIpv4
+                | Self::PortMapping
+                | Self::Ipv6
+                | Self::HolePunching
+                | Self::PortPrediction
+                | Self::TeredoRfc4380
+        )
     }
 
     /// The method this one refines: it is the same path with more tricks,
@@ -145,11 +171,15 @@ impl MethodVerdict {
 /// A headline verdict for one engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Headline {
-    /// The best feasibility among the methods the engine uses.
+    /// The best feasibility among the methods the engine uses; for a
+    /// session only the relay can carry, the relay's.
     pub connects: Feasibility,
-    /// The methods that would carry the session, best first.
+    /// The methods that would carry the session, best first; `[relay]`
+    /// alone when no direct method can.
     pub via: Vec<Method>,
     pub reason: String,
+    /// The verdict in a few words, as a cell of `ranat matrix` shows it.
+    pub summary: String,
 }
 
 /// The whole prediction for a pair of peers.
@@ -160,16 +190,20 @@ pub struct Prediction {
     /// Windows Remote Assistance 7 and later: same LAN, public IPv4, UPnP
     /// only, IPv6 without hole punching, Teredo with RFC 6081.
     pub windows_remote_assistance: Headline,
-    /// ranat's engine: every method, with the relay as the fallback.
+    /// ranat's engine: the methods of [`Method::RANAT_PUNCH`] and the other
+    /// direct ones it runs, with the relay as the fallback.
     pub ranat: Headline,
 }
 
-/// What a punch that tries plain hole punching and port prediction (not
-/// birthday probing) should end with.
+/// What the live punch (host, server-reflexive and predicted candidates,
+/// no birthday probing) should end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PunchExpectation {
     Connects,
+    /// It connects if a guess holds: a predicted port (RFC 5128 §3.5) can
+    /// be spoilt by another mapping made in between.
+    Likely,
     Fails,
     /// A verdict it rests on is unknown.
     Unknown,
@@ -184,19 +218,22 @@ impl Prediction {
     }
 
     /// The outcome expected of the punch `ranat check --via` and the
-    /// simulator run: it connects when plain punching works or port
-    /// prediction works or is likely, and fails when both fail.
+    /// simulator run: the best verdict among [`Method::RANAT_PUNCH`], the
+    /// methods the punch itself runs. ranat's headline rates the same
+    /// verdicts, so a punch expected to connect is a direct path there, and
+    /// one expected to fail leaves the session to the relay unless a
+    /// method outside the punch (port mapping, IPv6, Teredo) opens.
     pub fn punch_expectation(&self) -> PunchExpectation {
-        let plain = self.feasibility(Method::HolePunching);
-        let guessed = self.feasibility(Method::PortPrediction);
-        if plain == Feasibility::Works
-            || matches!(guessed, Feasibility::Works | Feasibility::Likely)
-        {
-            PunchExpectation::Connects
-        } else if plain == Feasibility::Fails && guessed == Feasibility::Fails {
-            PunchExpectation::Fails
-        } else {
-            PunchExpectation::Unknown
+        let best = Method::RANAT_PUNCH
+            .iter()
+            .map(|m| self.feasibility(*m))
+            .max_by_key(|f| f.rank())
+            .unwrap_or(Feasibility::Unknown);
+        match best {
+            Feasibility::Works => PunchExpectation::Connects,
+            Feasibility::Likely => PunchExpectation::Likely,
+            Feasibility::Fails => PunchExpectation::Fails,
+            Feasibility::Unlikely | Feasibility::Unknown => PunchExpectation::Unknown,
         }
     }
 }

@@ -3,15 +3,20 @@
 //! filtering × port allocation × hairpinning) against every other. For
 //! each pair the real probe runs behind each side, the prediction is made
 //! from the two reports, and the real punch runs with the plan the
-//! reports give: the simulated probe must equal the configured NAT, and
-//! the prediction the simulated outcome.
+//! reports give: the simulated probe must equal the configured NAT, the
+//! prediction the simulated outcome, and, for the pairs `ranat matrix`
+//! shows, the matrix's ranat column the outcome too (a direct method when
+//! the punch connects, the relay when it fails).
 
-use std::net::SocketAddr;
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use super::lab::{self, Conditions, Gateway, Server};
 use super::nat::NatBehavior;
 use super::pair::{self, Meeting, Side};
-use crate::predict::{PunchExpectation, predict, punch_plan};
+use crate::predict::{
+    Method, NatProfile, PunchExpectation, matrix, predict, punch_plan, synthetic_report,
+};
 use crate::proto::nat::DiscoveryConfig;
 use crate::proto::punch::{Credentials, PunchOutcome};
 use crate::report::{
@@ -71,6 +76,25 @@ fn probe(gateway: Gateway) -> ProbeReport {
     )
 }
 
+/// The matrix profile whose synthetic report has `report`'s IPv4
+/// behaviour, if one has (hairpinning aside: the matrix's sides sit behind
+/// different NATs).
+fn profile(report: &ProbeReport) -> Option<NatProfile> {
+    let key = |r: &ProbeReport| {
+        let f = &r.ipv4;
+        (
+            f.status,
+            f.classic,
+            f.mapping,
+            f.filtering,
+            f.port_allocation.map(|a| (a.kind, a.delta)),
+        )
+    };
+    NatProfile::ALL
+        .into_iter()
+        .find(|p| key(&synthetic_report(*p, Ipv4Addr::new(203, 0, 113, 7))) == key(report))
+}
+
 fn credentials(seed: u8) -> Credentials {
     let mut n = seed;
     Credentials::generate(|| {
@@ -89,6 +113,8 @@ fn every_prediction_equals_the_simulated_punch() {
     let mut connected = 0;
     let mut wrong: Vec<String> = Vec::new();
     let server: SocketAddr = "198.51.100.1:3478".parse().expect("constant");
+    let cells = matrix();
+    let mut matrix_pairs = BTreeSet::new();
     for (i, (ga, ra)) in sides.iter().enumerate() {
         for (j, (gb, rb)) in peers.iter().enumerate() {
             let expectation = predict(ra, rb).punch_expectation();
@@ -97,7 +123,10 @@ fn every_prediction_equals_the_simulated_punch() {
                 PunchExpectation::Unknown,
                 "every field was measured, so no verdict may be unknown: {ga:?} / {gb:?}"
             );
-            let expected = expectation == PunchExpectation::Connects;
+            let expected = matches!(
+                expectation,
+                PunchExpectation::Connects | PunchExpectation::Likely
+            );
             let configs = [
                 punch_plan(ra, rb, false).config(credentials(1), Some(server)),
                 punch_plan(rb, ra, false).config(credentials(2), Some(server)),
@@ -132,6 +161,25 @@ fn every_prediction_equals_the_simulated_punch() {
                     short(gb)
                 ));
             }
+            if let (Some(pa), Some(pb)) = (profile(ra), profile(rb)) {
+                let cell = cells
+                    .iter()
+                    .find(|c| c.novice == pa && c.helper == pb)
+                    .expect("every pair is in the matrix");
+                let direct = cell.ranat.via.first() != Some(&Method::Relay);
+                if direct != trial.connected() {
+                    wrong.push(format!(
+                        "matrix {pa:?} × {pb:?} says \"{}\" but the punch {}",
+                        cell.ranat.summary,
+                        if trial.connected() {
+                            "connected"
+                        } else {
+                            "failed"
+                        }
+                    ));
+                }
+                matrix_pairs.insert((pa.label(), pb.label()));
+            }
             scenarios += 1;
             connected += usize::from(trial.connected());
         }
@@ -145,6 +193,7 @@ fn every_prediction_equals_the_simulated_punch() {
         wrong.join("\n")
     );
     assert_eq!(scenarios, 56 * 56);
+    assert_eq!(matrix_pairs.len(), 49, "every matrix pair was simulated");
     assert!(
         connected > 1000 && connected < scenarios - 500,
         "{connected}"

@@ -82,14 +82,15 @@ fn public_ipv4_needs_an_open_side_and_a_way_out_for_the_other() {
         feasibility(&novice(FullCone), &fw, Method::PublicIpv4),
         Feasibility::Fails
     );
-    // The connecting side's UDP blocked: TCP was not measured.
+    // The connecting side's UDP blocked: ranat's UDP channel cannot
+    // connect (Windows' TCP was not measured: see the headline tests).
     assert_eq!(
         feasibility(
             &novice(UdpBlocked),
             &helper(OpenInternet),
             Method::PublicIpv4
         ),
-        Feasibility::Unknown
+        Feasibility::Fails
     );
     // The connecting side has no IPv4 at all.
     let mut n = novice(FullCone);
@@ -226,10 +227,35 @@ fn ipv6_direct_punched_or_not_by_engine() {
 }
 
 #[test]
-fn relay_always_works_as_the_fallback() {
+fn a_udp_blocked_side_fails_ranat_s_udp_methods_but_not_windows_tcp() {
+    use NatProfile::*;
+    // The helper's UPnP mapping works; the novice's UDP is blocked.
+    let mut h = helper(FullCone);
+    h.port_mapping.upnp.status = crate::report::MappingStatus::Works;
+    let v = predict(&novice(UdpBlocked), &h);
+    let m = verdict(&v, Method::PortMapping);
+    assert_eq!(m.feasibility, Feasibility::Fails, "{}", m.reason);
+    assert!(m.reason.contains("ranat's channel is UDP"), "{}", m.reason);
+    assert_eq!(v.ranat.via, vec![Method::Relay], "{}", v.ranat.reason);
+    // Windows connects over TCP, which the probe did not measure.
+    let w = &v.windows_remote_assistance;
+    assert_eq!(w.connects, Feasibility::Unknown, "{}", w.reason);
+    assert_eq!(w.via, vec![Method::PortMapping], "{}", w.reason);
+}
+
+#[test]
+fn the_relay_is_the_fallback_but_no_probe_vouches_for_it() {
     use NatProfile::*;
     let v = predict(&novice(UdpBlocked), &helper(UdpBlocked));
     let r = verdict(&v, Method::Relay);
-    assert_eq!(r.feasibility, Feasibility::Works);
-    assert!(r.reason.contains("fallback"));
+    assert_eq!(r.feasibility, Feasibility::Unknown);
+    assert!(r.reason.contains("fallback"), "{}", r.reason);
+    assert!(r.reason.contains("over TCP from both"), "{}", r.reason);
+    let v = predict(&novice(FullCone), &helper(UdpBlocked));
+    let r = verdict(&v, Method::Relay);
+    assert!(
+        r.reason.contains("over TCP from the helper"),
+        "{}",
+        r.reason
+    );
 }
