@@ -141,6 +141,7 @@ fn connected_word(connected: bool) -> &'static str {
 fn expectation(expected: PunchExpectation) -> &'static str {
     match expected {
         PunchExpectation::Connects => "a direct path",
+        PunchExpectation::Likely => "likely a direct path (by port prediction)",
         PunchExpectation::Fails => "no direct path: the relay",
         PunchExpectation::Unknown => "unknown",
     }

@@ -303,6 +303,10 @@ fn a_failed_punch_says_whether_the_peer_got_in_and_why_gathering_fell_short() {
         Vec::new(),
         Vec::new(),
         None,
+        PunchVerdict {
+            connected: false,
+            relayed: None,
+        },
     );
     assert_eq!(spoilt.agrees, Some(false));
     assert_eq!(

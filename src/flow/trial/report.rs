@@ -182,7 +182,9 @@ impl Trial {
     pub(super) fn new(parts: Parts) -> Self {
         let expected = parts.punch.expected;
         let agrees = match expected {
-            PunchExpectation::Connects => Some(parts.outcome == TrialOutcome::Direct),
+            PunchExpectation::Connects | PunchExpectation::Likely => {
+                Some(parts.outcome == TrialOutcome::Direct)
+            }
             PunchExpectation::Fails => Some(parts.outcome == TrialOutcome::Relayed),
             PunchExpectation::Unknown => None,
         };
