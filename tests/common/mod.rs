@@ -417,6 +417,11 @@ impl RanatServer {
     /// free ports, retrying with other ports if a race took them, and waits
     /// until it answers.
     pub fn start(primary: IpAddr, alternate: Option<IpAddr>) -> Self {
+        Self::start_with(primary, alternate, &[])
+    }
+
+    /// As [`RanatServer::start`], with more arguments for `ranat serve`.
+    pub fn start_with(primary: IpAddr, alternate: Option<IpAddr>, extra: &[&str]) -> Self {
         let mut last = String::new();
         for _ in 0..5 {
             let ips: Vec<IpAddr> = std::iter::once(primary).chain(alternate).collect();
@@ -425,7 +430,8 @@ impl RanatServer {
             cmd.args(["serve", "--primary", &primary.to_string()])
                 .args(["--port", &port.to_string()])
                 .args(["--alt-port", &alt_port.to_string()])
-                .args(["--rendezvous-port", "0"]);
+                .args(["--rendezvous-port", "0"])
+                .args(extra);
             if let Some(alt) = alternate {
                 cmd.args(["--alternate", &alt.to_string()]);
             }

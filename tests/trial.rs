@@ -1,0 +1,184 @@
+//! `ranat trial` end to end on loopback: two real processes meet at a real
+//! `ranat serve`, connect the session's QUIC channel (directly, or through
+//! the server's TURN relay) and measure it.
+//!
+//! Addresses: this file uses 127.0.80.0/24.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const LIMIT: Duration = Duration::from_secs(40);
+
+/// `ranat serve` with its relay on, relaying to loopback (denied by
+/// default), on `host` and `host + 1` of 127.0.80.0/24.
+fn server_with_relay(host: u8, dir: &TempDir) -> RanatServer {
+    let secret = dir.path().join("relay-secret");
+    std::fs::write(&secret, "trial test secret\n").expect("write the secret");
+    let secret = secret.to_string_lossy().into_owned();
+    RanatServer::start_with(
+        lo4(80, host),
+        Some(lo4(80, host + 1)),
+        &[
+            "--relay-secret-file",
+            &secret,
+            "--relay-allow",
+            "127.0.0.0/8",
+        ],
+    )
+}
+
+/// What each side of one trial printed.
+struct Pair {
+    helper: Output,
+    novice: Output,
+}
+
+/// Runs a trial through `server`: the helper makes the code, the novice
+/// joins with it; each with its own extra arguments.
+fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pair {
+    let via = server.rendezvous.to_string();
+    let stun = server.arg();
+    let common = [
+        "trial",
+        "--via",
+        &via,
+        "--json",
+        "-4",
+        "--server",
+        &stun,
+        "--pings",
+        "10",
+        "--transfer",
+        "65536",
+    ];
+    let mut cmd = Command::new(RANAT);
+    cmd.args(common).args(helper_args).args(offline_flags(&[]));
+    let started = Instant::now();
+    let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
+    let code = loop {
+        let stderr = helper.stderr();
+        if let Some(rest) = stderr.split("your code is ").nth(1) {
+            break rest.split_whitespace().next().expect("a code").to_string();
+        }
+        assert!(
+            helper.exited().is_none() && started.elapsed() < LIMIT,
+            "the helper's trial gave no code:\n{stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut cmd = Command::new(RANAT);
+    cmd.args(common)
+        .args(["--code", &code])
+        .args(novice_args)
+        .args(offline_flags(&[]));
+    let novice = run(&mut cmd, LIMIT);
+    let status = loop {
+        if let Some(status) = helper.exited() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < LIMIT * 2,
+            "the helper's trial did not end:\n{}",
+            helper.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let helper = Output {
+        code: status.code(),
+        stdout: helper.stdout(),
+        stderr: helper.stderr(),
+        elapsed: started.elapsed(),
+    };
+    helper.assert_no_panic();
+    novice.assert_no_panic();
+    Pair { helper, novice }
+}
+
+/// Both sides' documents agree on what the trial found.
+fn documents(pair: &Pair) -> [Value; 2] {
+    let helper = pair.helper.json();
+    let novice = pair.novice.json();
+    for (doc, role) in [(&helper, "helper"), (&novice, "novice")] {
+        assert_eq!(doc["schema_version"], 1, "{doc}");
+        assert_eq!(doc["role"], role, "{doc}");
+    }
+    assert_eq!(helper["outcome"], novice["outcome"]);
+    assert_eq!(
+        helper["figures"], novice["figures"],
+        "both report the same figures"
+    );
+    [helper, novice]
+}
+
+#[test]
+fn a_trial_on_loopback_connects_directly_and_measures_the_channel() {
+    let dir = TempDir::new("trial-direct");
+    let server = server_with_relay(1, &dir);
+    let pair = trial(&server, &[], &[]);
+    assert_eq!(pair.helper.code, Some(0), "{}", pair.helper);
+    assert_eq!(pair.novice.code, Some(0), "{}", pair.novice);
+    for doc in documents(&pair) {
+        assert_eq!(doc["outcome"], "direct", "{doc}");
+        assert_eq!(doc["expected"], "connects", "{doc}");
+        assert_eq!(doc["agrees"], true, "{doc}");
+        assert_eq!(doc["path"]["family"], "IPv4", "{doc}");
+        assert!(doc["path"]["relay"].is_null(), "{doc}");
+        let figures = &doc["figures"];
+        assert_eq!(
+            figures["rtt_ms"].as_array().map(Vec::len),
+            Some(10),
+            "{doc}"
+        );
+        assert!(figures["rtt_p95_ms"].as_f64() >= figures["rtt_p50_ms"].as_f64());
+        assert!(figures["helper_sent_packets"].as_u64() > Some(0), "{doc}");
+        assert!(figures["novice_sent_packets"].as_u64() > Some(0), "{doc}");
+        assert!(doc["phases"]["quic_ms"].as_f64() > Some(0.0), "{doc}");
+    }
+    assert!(
+        pair.helper.stderr.contains("channel up over"),
+        "{}",
+        pair.helper
+    );
+}
+
+#[test]
+fn a_relay_only_trial_goes_through_the_servers_relay() {
+    let dir = TempDir::new("trial-relay");
+    let server = server_with_relay(3, &dir);
+    // Only the novice asks: the helper follows, as the punch never runs.
+    let pair = trial(&server, &[], &["--relay-only"]);
+    assert_eq!(pair.helper.code, Some(40), "{}", pair.helper);
+    assert_eq!(pair.novice.code, Some(40), "{}", pair.novice);
+    for doc in documents(&pair) {
+        assert_eq!(doc["outcome"], "relayed", "{doc}");
+        assert_eq!(doc["path"]["kind"], "relay", "{doc}");
+        assert_eq!(doc["path"]["relay"]["transport"], "udp", "{doc}");
+        assert_eq!(
+            doc["path"]["relay"]["server"],
+            server.primary.to_string(),
+            "{doc}"
+        );
+        assert_eq!(doc["figures"]["rtt_ms"].as_array().map(Vec::len), Some(10));
+    }
+    let table = pair.helper.stderr;
+    assert!(table.contains("relayed address"), "{table}");
+}
+
+#[test]
+fn without_a_relay_a_pair_that_takes_no_direct_path_fails_clearly() {
+    let server = RanatServer::start(lo4(80, 5), Some(lo4(80, 6)));
+    let pair = trial(&server, &["--relay-only"], &[]);
+    assert_eq!(pair.helper.code, Some(41), "{}", pair.helper);
+    assert_eq!(pair.novice.code, Some(41), "{}", pair.novice);
+    for doc in documents(&pair) {
+        assert_eq!(doc["outcome"], "failed", "{doc}");
+        assert!(doc["path"].is_null(), "{doc}");
+        let why = doc["why"].as_str().expect("why");
+        assert!(why.contains("no relay"), "{why}");
+    }
+}
