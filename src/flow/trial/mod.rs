@@ -162,8 +162,14 @@ pub async fn trial(
     // The allocation starts at once, beside the gathering. Where no direct
     // path is expected the candidates wait for it; elsewhere they go
     // without it, and the relayed address follows with the punch's
-    // outcome, should the direct path not be taken.
-    let mut allocation = tokio::spawn(allocate(client.relay_grant(), transport));
+    // outcome, should the direct path not be taken. A side whose punch
+    // relies on a guessed port (RFC 5128 §3.5) allocates only after the
+    // punch: the allocation's own mapping would take the port the guess
+    // names on a sequential NAT.
+    let grant = client.relay_grant();
+    let start = || tokio::spawn(allocate(grant.clone(), transport));
+    let deferred = plan.guess.is_some() && !options.relay_only;
+    let mut allocation = (!deferred).then(start);
     let gathered = punch::gather(machine).await.map_err(LiveError::Bind)?;
     let mut local_candidates = gathered.candidates();
     let note = gathered.note().map(str::to_string);
@@ -171,8 +177,11 @@ pub async fn trial(
     if options.relay_only {
         local_candidates.clear();
     }
-    if options.relay_only || expected == PunchExpectation::Fails {
-        let allocated = allocated((&mut allocation).await);
+    if let Some(early) = allocation
+        .as_mut()
+        .filter(|_| options.relay_only || expected == PunchExpectation::Fails)
+    {
+        let allocated = allocated(early.await);
         on_event(TrialEvent::Relay(relay_event(&allocated)));
         if let Ok(relay) = &allocated {
             local_candidates.push(Candidate {
@@ -213,7 +222,7 @@ pub async fn trial(
     let (relay, relayed_later) = match relay {
         Some(relay) => (relay, None),
         None => {
-            let relay = allocated(allocation.await);
+            let relay = allocated(allocation.unwrap_or_else(start).await);
             on_event(TrialEvent::Relay(relay_event(&relay)));
             let address = relay.as_ref().ok().map(Relayed::relayed_address);
             (relay, address)
