@@ -9,6 +9,9 @@ pub mod pair;
 pub mod port_control;
 pub mod rendezvous;
 #[cfg(test)]
+pub mod reports;
+pub mod session;
+#[cfg(test)]
 pub mod teredo;
 pub mod wire;
 pub mod world;

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use super::lab::Gateway;
 use super::nat::Nat;
 use super::wire::Link;
-use super::world::{NodeId, Uplink, World};
+use super::world::{HostId, NodeId, Uplink, World};
 use crate::proto::machine::SocketId;
 use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchConfig, PunchOutcome};
 use crate::proto::stun::{Responder, ResponderConfig};
 
+/// The STUN server both sides gather through.
 const SERVER: &str = "198.51.100.1:3478";
 
 /// One peer's network.
@@ -70,8 +71,9 @@ impl Trial {
     }
 }
 
-/// Puts one side's host (and its NAT) into `world`, with its punch.
-fn add_side(world: &mut World, index: u8, side: Side, config: PunchConfig, seed: u64) -> NodeId {
+/// Puts one side's host (and its NAT) into `world`: side `index` (0 or 1)
+/// is 203.0.113.`index + 1` outside, 10.0.`index + 1`.2 behind a NAT.
+pub(super) fn add_host(world: &mut World, index: u8, side: Side) -> (HostId, Uplink) {
     let public = IpAddr::from(Ipv4Addr::new(203, 0, 113, index + 1));
     let (ip, uplink) = match side.gateway {
         Gateway::Nat {
@@ -92,7 +94,23 @@ fn add_side(world: &mut World, index: u8, side: Side, config: PunchConfig, seed:
         Gateway::None => (public, Uplink::Public),
         Gateway::Blocked => (public, Uplink::Blocked),
     };
-    let host = world.add_host(&[ip], uplink);
+    (world.add_host(&[ip], uplink), uplink)
+}
+
+/// The STUN server both sides gather through, put into `world`.
+pub(super) fn add_stun_server(world: &mut World) -> SocketAddr {
+    let server: SocketAddr = SERVER.parse().expect("constant address");
+    let host = world.add_host(&[server.ip()], Uplink::Public);
+    world.add(
+        host,
+        Responder::new(ResponderConfig::new(server, None).expect("one endpoint is valid")),
+    );
+    server
+}
+
+/// Puts one side's host (and its NAT) into `world`, with its punch.
+fn add_side(world: &mut World, index: u8, side: Side, config: PunchConfig, seed: u64) -> NodeId {
+    let (host, uplink) = add_host(world, index, side);
     let node = world.add(host, Punch::new(config, seed));
     if let (Uplink::Behind(nat), Some(port), Some(local)) =
         (uplink, side.static_port, world.local(node, SocketId(0)))
@@ -132,12 +150,7 @@ pub fn punch(sides: [Side; 2], configs: [PunchConfig; 2], meeting: Meeting, seed
             seed,
         },
     );
-    let server: SocketAddr = SERVER.parse().expect("constant address");
-    let servers = world.add_host(&[server.ip()], Uplink::Public);
-    world.add(
-        servers,
-        Responder::new(ResponderConfig::new(server, None).expect("one endpoint is valid")),
-    );
+    add_stun_server(&mut world);
     let credentials = [
         configs[0].credentials.clone(),
         configs[1].credentials.clone(),

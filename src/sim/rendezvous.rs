@@ -12,7 +12,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::rendezvous::{
-    ConnId, FrameDecoder, Output, Rendezvous, RendezvousConfig, encode, next_client_message,
+    ConnId, FrameDecoder, Output, RelayOffer, Rendezvous, RendezvousConfig, encode,
+    next_client_message,
 };
 
 /// The one socket: the server's stream endpoint.
@@ -46,6 +47,11 @@ impl RendezvousService {
 
     pub fn rendezvous(&self) -> &Rendezvous {
         &self.machine
+    }
+
+    /// Hands `offer`'s relay to the members of every room once paired.
+    pub fn offer_relay(&mut self, offer: RelayOffer) {
+        self.machine.offer_relay(offer);
     }
 
     /// Turns the room machine's outputs into stream bytes.
@@ -142,8 +148,8 @@ mod tests {
     use crate::proto::punch::{Candidate, CandidateKind};
     use crate::proto::relay::credentials::{Secret as RelaySecret, UnixClock};
     use crate::proto::rendezvous::{
-        Introduction, Member, PunchVerdict, RelayOffer, RendezvousError, RendezvousEvent,
-        RendezvousFailure, Secret,
+        Introduction, Member, PunchVerdict, RendezvousError, RendezvousEvent, RendezvousFailure,
+        Secret,
     };
     use crate::proto::session::InviteCode;
     use crate::sim::nat::{Allocation, Nat, NatBehavior};
@@ -240,7 +246,6 @@ mod tests {
         let clock = UnixClock::new(world.now(), Duration::from_secs(1_800_000_000));
         world
             .machine_mut::<RendezvousService>(service)
-            .machine
             .offer_relay(RelayOffer {
                 address: relay,
                 secret: secret.clone(),
