@@ -271,7 +271,7 @@ trial_case() {
     local e o1 o2 k1 k2 figures
     read -r e o1 o2 k1 k2 <<<"$result"
     figures=$(tn_trial_figures "$file")
-    printf '| %s | %s | %s | %s / %s | %s / %s | %s | %s |\n' \
+    printf '| %s | %s | %s | %s | %s / %s | %s / %s | %s | %s |\n' \
         "$p1" "$p2" "${name%%:*}" "$e" "$o1" "$o2" "$k1" "$k2" "$figures" "$verdict" >>"$out/trial-table.md"
     rows+=("$(printf '%-21s %-58s' "$name" "trial: predicted $e, $o1/$o2 ($k1/$k2)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
     echo "   $name: $verdict ($figures)" >&2
