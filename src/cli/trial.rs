@@ -6,10 +6,10 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use super::probe::{self, ProbeArgs};
 use super::via::display_name;
+use crate::flow::LiveError;
 use crate::flow::LiveEvent;
 use crate::flow::trial::measure::MeasurePlan;
 use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions, TrialOutcome};
-use crate::flow::LiveError;
 use crate::io::resolve::ServerSpec;
 use crate::predict::PunchExpectation;
 use crate::proto::session::InviteCode;

@@ -12,6 +12,7 @@
 mod candidate;
 mod check;
 mod config;
+mod consent;
 mod machine;
 mod outcome;
 #[cfg(test)]
@@ -19,5 +20,6 @@ mod tests;
 
 pub use candidate::*;
 pub use config::*;
+pub use consent::{Consent, ConsentState};
 pub use machine::*;
 pub use outcome::*;
