@@ -10,7 +10,7 @@
 //! check is answered from the very endpoint it was sent to.
 
 mod candidate;
-mod check;
+pub(crate) mod check;
 mod config;
 mod consent;
 mod machine;
