@@ -129,7 +129,7 @@ impl Consent {
                     return;
                 };
                 self.pending.remove(index);
-                self.fresh_since = now;
+                self.fresh_since = self.fresh_since.max(now);
                 if !self.answered {
                     self.answered = true;
                     self.next_check = now + self.interval();
