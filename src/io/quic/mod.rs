@@ -15,14 +15,18 @@
 //! shared socket (RFC 9443). Keep-alives go out every 10 s, well inside
 //! the 30 s many NATs keep an idle UDP mapping.
 
+pub mod direct;
 mod pinned;
 pub mod relayed;
 
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::udp::RecvMeta;
 use quinn::{
     AsyncUdpSocket, ClientConfig, Connection, Endpoint, EndpointConfig, ServerConfig,
     TransportConfig,
@@ -30,6 +34,7 @@ use quinn::{
 
 pub use pinned::{Fingerprint, Identity};
 use pinned::{SERVER_NAME, pinned};
+use tokio::sync::mpsc;
 
 /// Keep-alives, below common NAT mapping timeouts.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
@@ -58,7 +63,8 @@ pub enum Carrier {
     /// A plain UDP socket: the one the punch proved.
     Udp(std::net::UdpSocket),
     /// A socket quinn drives through its trait: a TURN allocation
-    /// ([`relayed::Relayed::socket`]).
+    /// ([`relayed::Relayed::socket`]) or the punched socket shared with
+    /// consent freshness ([`direct::Direct::socket`]).
     Abstract(Arc<dyn AsyncUdpSocket>),
 }
 
@@ -170,6 +176,50 @@ pub async fn connect(
         .await
         .map_err(|e| QuicError::Handshake(e.to_string()))?;
     Ok((endpoint, connection))
+}
+
+/// Fills quinn's receive buffers from a queue of datagrams (one per
+/// buffer, so `max_receive_segments` is 1): waits for the first, takes
+/// whatever else is queued at once. A datagram larger than its buffer is
+/// dropped whole; a closed queue is the error `closed` makes.
+fn poll_queued(
+    inbound: &mut mpsc::Receiver<(SocketAddr, Vec<u8>)>,
+    closed: fn() -> io::Error,
+    cx: &mut Context,
+    bufs: &mut [IoSliceMut<'_>],
+    meta: &mut [RecvMeta],
+) -> Poll<io::Result<usize>> {
+    let mut filled = 0;
+    for (buf, meta) in bufs.iter_mut().zip(meta.iter_mut()) {
+        let next = loop {
+            let next = if filled == 0 {
+                match inbound.poll_recv(cx) {
+                    Poll::Ready(Some(datagram)) => Some(datagram),
+                    Poll::Ready(None) => return Poll::Ready(Err(closed())),
+                    Poll::Pending => return Poll::Pending,
+                }
+            } else {
+                inbound.try_recv().ok()
+            };
+            match next {
+                Some((_, bytes)) if bytes.len() > buf.len() => {}
+                other => break other,
+            }
+        };
+        let Some((peer, bytes)) = next else {
+            break;
+        };
+        buf[..bytes.len()].copy_from_slice(&bytes);
+        *meta = RecvMeta {
+            addr: peer,
+            len: bytes.len(),
+            stride: bytes.len(),
+            ecn: None,
+            dst_ip: None,
+        };
+        filled += 1;
+    }
+    Poll::Ready(Ok(filled))
 }
 
 #[cfg(test)]

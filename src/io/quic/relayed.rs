@@ -430,38 +430,7 @@ impl AsyncUdpSocket for RelaySocket {
         let Ok(mut inbound) = self.inbound.lock() else {
             return Poll::Ready(Err(relay_closed()));
         };
-        let mut filled = 0;
-        for (buf, meta) in bufs.iter_mut().zip(meta.iter_mut()) {
-            let next = loop {
-                let next = if filled == 0 {
-                    match inbound.poll_recv(cx) {
-                        Poll::Ready(Some(datagram)) => Some(datagram),
-                        Poll::Ready(None) => return Poll::Ready(Err(relay_closed())),
-                        Poll::Pending => return Poll::Pending,
-                    }
-                } else {
-                    inbound.try_recv().ok()
-                };
-                // A datagram larger than quinn's buffer is dropped whole.
-                match next {
-                    Some((_, bytes)) if bytes.len() > buf.len() => {}
-                    other => break other,
-                }
-            };
-            let Some((peer, bytes)) = next else {
-                break;
-            };
-            buf[..bytes.len()].copy_from_slice(&bytes);
-            *meta = RecvMeta {
-                addr: peer,
-                len: bytes.len(),
-                stride: bytes.len(),
-                ecn: None,
-                dst_ip: None,
-            };
-            filled += 1;
-        }
-        Poll::Ready(Ok(filled))
+        super::poll_queued(&mut inbound, relay_closed, cx, bufs, meta)
     }
 
     /// The relayed address.

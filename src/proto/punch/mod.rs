@@ -10,8 +10,9 @@
 //! check is answered from the very endpoint it was sent to.
 
 mod candidate;
-mod check;
+pub(crate) mod check;
 mod config;
+mod consent;
 mod machine;
 mod outcome;
 #[cfg(test)]
@@ -19,5 +20,6 @@ mod tests;
 
 pub use candidate::*;
 pub use config::*;
+pub use consent::{Consent, ConsentState};
 pub use machine::*;
 pub use outcome::*;
