@@ -1,18 +1,22 @@
 //! The trial's channel: QUIC over the punched path when both punches
-//! connected, else (or when that handshake fails) over the two relayed
-//! addresses. The novice is the QUIC server, the helper the client, on
+//! connected (its handshake runs while the two sides still tell each
+//! other how their punches ended), else (or when that handshake fails)
+//! over the two relayed addresses. The novice is the QUIC server, the helper the client, on
 //! either path; each accepts only the certificate the other named in its
 //! sealed introduction.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quinn::{Connection, Endpoint};
 
 use super::report::{PathInfo, RelayInfo, TrialOutcome};
-use crate::io::punch::{Punched, Winner};
+use crate::io::punch::Winner;
+use crate::io::quic::direct::Direct;
 use crate::io::quic::relayed::Relayed;
 use crate::io::quic::{self, Fingerprint, Identity, QuicError};
+use crate::proto::punch::{Consent, Credentials, Path};
 use crate::proto::rendezvous::Role;
 
 /// How long the direct handshake may take before the relay is tried.
@@ -25,16 +29,95 @@ const RELAY_WAIT: Duration = Duration::from_secs(10);
 /// heard, and the other for the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// The punched socket, taken over at once when this side's punch
+/// connected: it answers the peer's checks from then on (the peer's
+/// punch may still be waiting for an answer) and checks consent (RFC 7675)
+/// while QUIC shares it (RFC 7983).
+pub(super) struct DirectPath {
+    direct: Direct,
+    path: Path,
+}
+
+impl DirectPath {
+    pub fn new(winner: Winner, own: Credentials, peer: Credentials) -> Result<Self, String> {
+        let consent = Consent::new(
+            own,
+            peer,
+            winner.path.remote,
+            Instant::now(),
+            rand::random(),
+        );
+        let direct = Direct::new(winner.socket, consent)
+            .map_err(|e| format!("the punched socket failed ({e})"))?;
+        Ok(Self {
+            direct,
+            path: winner.path,
+        })
+    }
+}
+
+/// A QUIC handshake's end: the endpoint and its one connection.
+pub(super) type Handshake = Result<(Endpoint, Connection), QuicError>;
+
+/// The QUIC handshake over the punched socket.
+pub(super) async fn handshake(
+    role: Role,
+    me: &Identity,
+    peer: Fingerprint,
+    direct: &DirectPath,
+) -> Handshake {
+    let rtt = Some(direct.path.rtt);
+    let socket = direct.direct.socket();
+    match role {
+        Role::Novice => quic::accept(socket, me, peer, rtt, DIRECT_WAIT).await,
+        Role::Helper => tokio::time::timeout(
+            DIRECT_WAIT,
+            quic::connect(socket, me, direct.path.remote, peer, rtt),
+        )
+        .await
+        .map_err(|_| QuicError::NoConnection)?,
+    }
+}
+
+/// A future run beside another: finished, or still to be awaited.
+pub(super) enum Beside<F: Future> {
+    Done(F::Output),
+    Pending(F),
+}
+
+impl<F: Future + Unpin> Beside<F> {
+    pub async fn finish(self) -> F::Output {
+        match self {
+            Beside::Done(output) => output,
+            Beside::Pending(future) => future.await,
+        }
+    }
+}
+
+/// Runs `main` to its end while `beside` makes progress too (the direct
+/// handshake during the outcomes' exchange: one round trip saved).
+pub(super) async fn beside<T, F: Future + Unpin>(
+    main: impl Future<Output = T>,
+    beside: Option<F>,
+) -> (T, Option<Beside<F>>) {
+    let Some(mut future) = beside else {
+        return (main.await, None);
+    };
+    tokio::pin!(main);
+    tokio::select! {
+        out = &mut main => (out, Some(Beside::Pending(future))),
+        done = &mut future => (main.await, Some(Beside::Done(done))),
+    }
+}
+
 /// What the channel is opened from.
 pub(super) struct Sides<'a> {
     pub role: Role,
     pub me: &'a Identity,
     pub peer: Fingerprint,
-    pub punched: Punched,
-    /// Both sides' punches connected (they told each other).
-    pub both_direct: bool,
-    /// Why no punch ran, if none did.
-    pub skipped: Option<&'static str>,
+    /// The direct handshake when both punches connected, or why there was
+    /// none.
+    pub direct: Result<(DirectPath, Handshake), String>,
     /// This side's allocation, or why it has none.
     pub relay: Result<Relayed, String>,
     pub peer_relayed: Option<SocketAddr>,
@@ -49,6 +132,8 @@ pub(super) struct Channel {
     endpoint: Endpoint,
     /// The allocation the channel runs through, kept until the end.
     relay: Option<Relayed>,
+    /// The punched socket a direct channel runs over.
+    direct: Option<Direct>,
 }
 
 pub(super) enum Opened {
@@ -62,6 +147,16 @@ impl Channel {
             TrialOutcome::Relayed
         } else {
             TrialOutcome::Direct
+        }
+    }
+
+    /// Completes when the other side stopped consenting to a direct path
+    /// (RFC 7675 §5.1: 30 s without an answer); never on a relayed one,
+    /// where the relay's permission is the consent.
+    pub async fn consent_lost(&self) {
+        match &self.direct {
+            Some(direct) => direct.consent_lost().await,
+            None => std::future::pending().await,
         }
     }
 
@@ -89,44 +184,34 @@ pub(super) async fn open(sides: Sides<'_>) -> Opened {
         role,
         me,
         peer,
-        punched,
-        both_direct,
-        skipped,
+        direct,
         relay,
         peer_relayed,
     } = sides;
     let mut tried = Vec::new();
-    match punched {
-        Punched::Connected(winner) if both_direct => match direct(role, me, peer, winner).await {
-            Ok((endpoint, connection, path)) => {
-                if let Ok(relay) = relay {
-                    relay.release().await;
-                }
-                let why = format!(
-                    "both punches connected; QUIC runs over the {} path to {}",
-                    path.kind, path.remote
-                );
-                return Opened::Up(Box::new(Channel {
-                    connection,
-                    path,
-                    why,
-                    endpoint,
-                    relay: None,
-                }));
+    match direct {
+        Ok((path, Ok((endpoint, connection)))) => {
+            // The allocation goes back beside the session, not before it:
+            // the relay's answer to the Refresh is no reason to wait.
+            if let Ok(relay) = relay {
+                tokio::spawn(relay.release());
             }
-            Err(e) => tried.push(format!("the direct QUIC handshake failed ({e})")),
-        },
-        Punched::Connected(_) => {
-            tried.push("this side's punch connected, the other side's did not".to_string())
+            let info = PathInfo::direct(&path.path, path.direct.local_addr().ok());
+            let why = format!(
+                "both punches connected; QUIC runs over the {} path to {}",
+                info.kind, info.remote
+            );
+            return Opened::Up(Box::new(Channel {
+                connection,
+                path: info,
+                why,
+                endpoint,
+                relay: None,
+                direct: Some(path.direct),
+            }));
         }
-        Punched::Failed(_) if both_direct => {
-            tried.push("this side lost its punched socket".to_string())
-        }
-        Punched::Failed(_) => tried.push(
-            skipped
-                .unwrap_or("no direct path: the punch failed")
-                .to_string(),
-        ),
+        Ok((_, Err(e))) => tried.push(format!("the direct QUIC handshake failed ({e})")),
+        Err(why) => tried.push(why),
     }
     let relay = match relay {
         Ok(relay) => relay,
@@ -159,6 +244,7 @@ pub(super) async fn open(sides: Sides<'_>) -> Opened {
                 why: tried.join("; "),
                 endpoint,
                 relay: Some(relay),
+                direct: None,
             }))
         }
         Err(e) => {
@@ -169,29 +255,6 @@ pub(super) async fn open(sides: Sides<'_>) -> Opened {
             }
         }
     }
-}
-
-/// QUIC over the socket the punch proved.
-async fn direct(
-    role: Role,
-    me: &Identity,
-    peer: Fingerprint,
-    winner: Winner,
-) -> Result<(Endpoint, Connection, PathInfo), QuicError> {
-    let rtt = Some(winner.path.rtt);
-    let local = winner.socket.local_addr().ok();
-    let socket = winner.socket.into_std()?;
-    let path = PathInfo::direct(&winner.path, local);
-    let (endpoint, connection) = match role {
-        Role::Novice => quic::accept(socket, me, peer, rtt, DIRECT_WAIT).await?,
-        Role::Helper => tokio::time::timeout(
-            DIRECT_WAIT,
-            quic::connect(socket, me, winner.path.remote, peer, rtt),
-        )
-        .await
-        .map_err(|_| QuicError::NoConnection)??,
-    };
-    Ok((endpoint, connection, path))
 }
 
 /// QUIC between the two relayed addresses, each side through its own

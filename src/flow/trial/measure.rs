@@ -77,6 +77,9 @@ pub enum MeasureError {
     Summary(#[from] serde_json::Error),
     #[error("the measurements took longer than {} s", .0.as_secs())]
     Timeout(Duration),
+    /// RFC 7675 §5.1: the other side stopped answering consent checks.
+    #[error("the other side stopped consenting to the direct path (RFC 7675)")]
+    ConsentLost,
 }
 
 /// Zeros to send from.

@@ -29,13 +29,13 @@ use crate::io::quic::{Identity, QuicError};
 use crate::io::rendezvous::{Introduction, RendezvousClientError};
 use crate::io::resolve::ServerSpec;
 use crate::predict::{PunchExpectation, punch_plan};
-use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchFailure, PunchOutcome};
+use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchFailure};
 use crate::proto::relay::client::RelayTransport;
 use crate::proto::relay::credentials::Credentials;
 use crate::proto::rendezvous::{PunchVerdict, RelayGrant, Role};
 use crate::proto::session::InviteCode;
 use crate::report::Verdict;
-use channel::Opened;
+use channel::{DirectPath, Opened};
 use measure::MeasurePlan;
 pub use report::{PathInfo, Phases, RelayInfo, TRIAL_SCHEMA_VERSION, Trial, TrialOutcome};
 use tokio::task::JoinError;
@@ -140,6 +140,18 @@ pub async fn trial(
         return Ok(None);
     };
     phases.probe_ms = ms(probing.elapsed());
+    // The allocation starts now, over TCP from a network the probe found
+    // blocking UDP: after the probe, whose port-allocation test it would
+    // disturb, and before the gathering, so that on a sequential NAT its
+    // mapping does not take the port the punch guesses (RFC 5128 §3.5);
+    // beside the reports' exchange and the gathering, so that it is there
+    // by the time the candidates go.
+    let transport = if me.verdict == Verdict::UdpBlocked {
+        RelayTransport::Tcp
+    } else {
+        RelayTransport::Udp
+    };
+    let mut allocation = tokio::spawn(allocate(client.relay_grant(), transport));
 
     let connecting = Instant::now();
     let peer = live::exchange_reports(&mut client, &me).await?;
@@ -153,23 +165,14 @@ pub async fn trial(
         .local_credentials()
         .ok_or(RendezvousClientError::Closed)?;
     let plan = punch_plan(&me, &peer, false);
-    let machine = Punch::new(plan.config(credentials, Some(stun)), rand::random());
-    let transport = if me.verdict == Verdict::UdpBlocked {
-        RelayTransport::Tcp
-    } else {
-        RelayTransport::Udp
-    };
-    // The allocation starts at once, beside the gathering. Where no direct
-    // path is expected the candidates wait for it; elsewhere they go
-    // without it, and the relayed address follows with the punch's
-    // outcome, should the direct path not be taken. A side whose punch
-    // relies on a guessed port (RFC 5128 §3.5) allocates only after the
-    // punch: the allocation's own mapping would take the port the guess
-    // names on a sequential NAT.
-    let grant = client.relay_grant();
-    let start = || tokio::spawn(allocate(grant.clone(), transport));
-    let deferred = plan.guess.is_some() && !options.relay_only;
-    let mut allocation = (!deferred).then(start);
+    let mut config = plan.config(credentials.clone(), Some(stun));
+    // No linger: once connected, the punched socket goes on answering the
+    // peer's checks under the session (`channel::DirectPath`).
+    config.timing.linger = Duration::ZERO;
+    let machine = Punch::new(config, rand::random());
+    // Where no direct path is expected the candidates wait for the
+    // relayed address; elsewhere they go without it, and it follows with
+    // the punch's outcome, should the direct path not be taken.
     let gathered = punch::gather(machine).await.map_err(LiveError::Bind)?;
     let mut local_candidates = gathered.candidates();
     let note = gathered.note().map(str::to_string);
@@ -177,11 +180,8 @@ pub async fn trial(
     if options.relay_only {
         local_candidates.clear();
     }
-    if let Some(early) = allocation
-        .as_mut()
-        .filter(|_| options.relay_only || expected == PunchExpectation::Fails)
-    {
-        let allocated = allocated(early.await);
+    if options.relay_only || expected == PunchExpectation::Fails {
+        let allocated = allocated((&mut allocation).await);
         on_event(TrialEvent::Relay(relay_event(&allocated)));
         if let Ok(relay) = &allocated {
             local_candidates.push(Candidate {
@@ -213,26 +213,56 @@ pub async fn trial(
     } else {
         None
     };
+    let peer_credentials = peer_side.credentials.clone();
     let punched = match skipped {
         Some(_) => Punched::Failed(PunchFailure::default()),
         None => gathered.punch(peer_side.credentials, &direct).await,
     };
     let outcome = punched.outcome();
     phases.checks_ms = ms(checking.elapsed());
-    let (relay, relayed_later) = match relay {
-        Some(relay) => (relay, None),
-        None => {
-            let relay = allocated(allocation.unwrap_or_else(start).await);
-            on_event(TrialEvent::Relay(relay_event(&relay)));
-            let address = relay.as_ref().ok().map(Relayed::relayed_address);
-            (relay, address)
+    let (direct_path, mut why_not_direct) = match punched {
+        Punched::Connected(winner) => {
+            match DirectPath::new(winner, credentials, peer_credentials) {
+                Ok(path) => (Some(path), None),
+                Err(why) => (None, Some(why)),
+            }
         }
+        Punched::Failed(_) => (
+            None,
+            Some(
+                skipped
+                    .unwrap_or("no direct path: the punch failed")
+                    .to_string(),
+            ),
+        ),
     };
-    let verdict = PunchVerdict {
-        connected: matches!(outcome, PunchOutcome::Connected(_)),
-        relayed: relayed_later,
+    // The direct handshake starts at once, beside the wait for the
+    // allocation and the outcomes' exchange; it counts only if the other
+    // side's punch connected too.
+    let connected = direct_path.is_some();
+    let handshaking = Instant::now();
+    let attempt = direct_path
+        .as_ref()
+        .map(|path| Box::pin(channel::handshake(role, &identity, peer_fingerprint, path)));
+    let outcomes = async {
+        let (relay, relayed_later) = match relay {
+            Some(relay) => (relay, None),
+            None => {
+                let relay = allocated(allocation.await);
+                on_event(TrialEvent::Relay(relay_event(&relay)));
+                let address = relay.as_ref().ok().map(Relayed::relayed_address);
+                (relay, address)
+            }
+        };
+        let verdict = PunchVerdict {
+            connected,
+            relayed: relayed_later,
+        };
+        let peer_verdict = client.exchange_outcomes(verdict).await;
+        (relay, verdict, peer_verdict)
     };
-    let peer_verdict = client.exchange_outcomes(verdict).await?;
+    let ((relay, verdict, peer_verdict), attempt) = channel::beside(outcomes, attempt).await;
+    let peer_verdict = peer_verdict?;
     drop(client);
     on_event(TrialEvent::Punched {
         connected: verdict.connected,
@@ -253,14 +283,21 @@ pub async fn trial(
         peer_verdict,
     );
 
-    let handshaking = Instant::now();
+    let handshake = match (attempt, peer_verdict.connected) {
+        (Some(attempt), true) => Some(attempt.finish().await),
+        _ => None,
+    };
+    let direct = match (direct_path, handshake) {
+        (Some(path), Some(handshake)) => Ok((path, handshake)),
+        _ => Err(why_not_direct.take().unwrap_or_else(|| {
+            "this side's punch connected, the other side's did not".to_string()
+        })),
+    };
     let opened = channel::open(channel::Sides {
         role,
         me: &identity,
         peer: peer_fingerprint,
-        punched,
-        both_direct: verdict.connected && peer_verdict.connected,
-        skipped,
+        direct,
         relay,
         peer_relayed,
     })
@@ -273,11 +310,17 @@ pub async fn trial(
         Opened::Up(channel) => {
             on_event(TrialEvent::Channel(channel.path.clone()));
             on_event(TrialEvent::Measuring);
-            let measured = match role {
-                Role::Helper => {
-                    measure::drive(&channel.connection, options.plan, MEASURE_WAIT).await
+            let measuring = async {
+                match role {
+                    Role::Helper => {
+                        measure::drive(&channel.connection, options.plan, MEASURE_WAIT).await
+                    }
+                    Role::Novice => measure::serve(&channel.connection, MEASURE_WAIT).await,
                 }
-                Role::Novice => measure::serve(&channel.connection, MEASURE_WAIT).await,
+            };
+            let measured = tokio::select! {
+                measured = measuring => measured,
+                () = channel.consent_lost() => Err(measure::MeasureError::ConsentLost),
             };
             let outcome = channel.outcome();
             let path = channel.path.clone();
