@@ -22,6 +22,10 @@ use crate::proto::stun::{ClientTransaction, Datagram, Outcome};
 
 /// The most peer-reflexive pairs a punch adds: a peer cannot grow the
 /// check list without bound by checking from ever new ports.
+/// The shortest gap between two triggered checks on one pair: checks are
+/// paced (RFC 8445 §14), but a triggered one never waits for a round.
+const TRIGGER_GAP: Duration = Duration::from_millis(20);
+
 const MAX_PEER_REFLEXIVE: usize = 64;
 
 /// The port range random allocators draw from (the birthday maths'
@@ -353,10 +357,14 @@ impl Punch {
     }
 
     /// Checks back at the source of a check (RFC 8445 §7.3.1.4), adding it
-    /// as a peer-reflexive pair when new (§7.3.1.3); at most once per
-    /// interval per pair.
+    /// as a peer-reflexive pair when new (§7.3.1.3). The triggered check
+    /// goes at once, whatever the ordinary rounds' schedule: the peer's
+    /// check has just opened the way back, and the round's own check on
+    /// the pair may have met a NAT still closed. At most one per
+    /// [`TRIGGER_GAP`] per pair, so that a burst of the peer's
+    /// retransmissions is answered by one check.
     fn triggered_check(&mut self, now: Instant, socket: SocketId, from: SocketAddr) {
-        let interval = self.config.timing.interval;
+        let interval = TRIGGER_GAP;
         let Phase::Checking(c) = &mut self.phase else {
             return;
         };
