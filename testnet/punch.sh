@@ -6,12 +6,24 @@
 # trial passes when both sides saw the same outcome and it is the one
 # predicted.
 
+# tn_wait_code STDERR: the code a helper's side printed to the file STDERR
+# ("your code is K7Q-4MX2TB"), waited for up to 10 s; nothing if none came.
+tn_wait_code() {
+    local i code
+    for ((i = 0; i < 200; i++)); do
+        code=$(grep -o 'your code is [A-Z0-9-]*' "$1" 2>/dev/null | awk '{print $4}')
+        [ -n "$code" ] && break
+        sleep 0.05
+    done
+    echo "$code"
+}
+
 # tn_punch_trial PROFILE1 PROFILE2 OUT: loads the profiles into r1 and r2,
 # runs the check on both clients (c1 makes the code, c2 joins with it) and
 # prints "expected observed1 observed2" (expected: connects / fails /
 # unknown; observed: connected / failed / error).
 tn_punch_trial() {
-    local p1=$1 p2=$2 out=$3 bin code='' i pid
+    local p1=$1 p2=$2 out=$3 bin code pid
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
     load_profile r1 "$p1" || return 1
     load_profile r2 "$p2" || return 1
@@ -19,11 +31,7 @@ tn_punch_trial() {
     tn_exec c1 timeout 60 "$bin" check --via "${TN_SERVER_RANAT[0]}" "${flags[@]}" \
         >"$out-c1.json" 2>"$out-c1.stderr" &
     pid=$!
-    for ((i = 0; i < 100; i++)); do
-        code=$(grep -o 'your code is [A-Z0-9-]*' "$out-c1.stderr" 2>/dev/null | awk '{print $4}')
-        [ -n "$code" ] && break
-        sleep 0.05
-    done
+    code=$(tn_wait_code "$out-c1.stderr")
     if [ -z "$code" ]; then
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null

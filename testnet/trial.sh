@@ -41,7 +41,7 @@ tn_start_ranat_serve_offering_coturn() {
 # fails / unknown; outcome: direct / relayed / failed / error; kind: the path's kind
 # or -). Each side's JSON and stderr are in OUT-c1.json/.stderr and OUT-c2.*.
 tn_trial() {
-    local p1=$1 p2=$2 out=$3 via=${4:-${TN_SERVER_RANAT[0]}} bin code='' i pid
+    local p1=$1 p2=$2 out=$3 via=${4:-${TN_SERVER_RANAT[0]}} bin code pid
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
     load_profile r1 "$p1" || return 1
     load_profile r2 "$p2" || return 1
@@ -51,11 +51,7 @@ tn_trial() {
     tn_exec c1 timeout "$TN_TRIAL_TIMEOUT" "$bin" trial --via "$via" "${flags[@]}" \
         >"$out-c1.json" 2>"$out-c1.stderr" &
     pid=$!
-    for ((i = 0; i < 200; i++)); do
-        code=$(grep -o 'your code is [A-Z0-9-]*' "$out-c1.stderr" 2>/dev/null | awk '{print $4}')
-        [ -n "$code" ] && break
-        sleep 0.05
-    done
+    code=$(tn_wait_code "$out-c1.stderr")
     if [ -z "$code" ]; then
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
