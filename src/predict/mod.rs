@@ -34,5 +34,5 @@ pub use birthday::{
 };
 pub use matrix::{MatrixRow, NatProfile, matrix, synthetic_report};
 pub use pair::predict;
-pub use plan::{PunchPlan, punch_plan};
+pub use plan::{PunchPlan, plain_punch_plan, punch_plan};
 pub use prediction::{Feasibility, Headline, Method, MethodVerdict, Prediction, PunchExpectation};

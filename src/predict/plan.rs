@@ -55,21 +55,30 @@ fn random(family: &FamilyReport) -> bool {
         .is_some_and(|a| a.kind == PortAllocationKind::Random)
 }
 
+/// The plan without birthday probing: one socket, and a guessed port
+/// where this side's NAT maps per destination with a predictable
+/// allocator (RFC 5128 §3.5). It rests on this side's report alone, so
+/// the gathering can start before the peer's report arrives.
+pub fn plain_punch_plan(me: &ProbeReport) -> PunchPlan {
+    let mine = &me.ipv4;
+    let guess = mine
+        .port_allocation
+        .filter(|_| dependent(mine))
+        .and_then(port_guess);
+    PunchPlan {
+        guess,
+        sockets: 1,
+        spray: None,
+    }
+}
+
 /// The plan for the side that measured `me`, punching toward `peer`.
 /// Birthday probing sends hundreds of packets to ports the peer did not
 /// advertise, so it runs only when `birthday` allows it and plain
 /// punching cannot open the pair.
 pub fn punch_plan(me: &ProbeReport, peer: &ProbeReport, birthday: bool) -> PunchPlan {
     let (mine, theirs) = (&me.ipv4, &peer.ipv4);
-    let guess = mine
-        .port_allocation
-        .filter(|_| dependent(mine))
-        .and_then(port_guess);
-    let mut plan = PunchPlan {
-        guess,
-        sockets: 1,
-        spray: None,
-    };
+    let mut plan = plain_punch_plan(me);
     let (Some(a), Some(b)) = (measured(mine), measured(theirs)) else {
         return plan;
     };

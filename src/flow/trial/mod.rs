@@ -28,7 +28,7 @@ use crate::io::quic::relayed::{self, Relayed};
 use crate::io::quic::{Identity, QuicError};
 use crate::io::rendezvous::{Introduction, RendezvousClientError};
 use crate::io::resolve::ServerSpec;
-use crate::predict::{PunchExpectation, punch_plan};
+use crate::predict::{PunchExpectation, plain_punch_plan};
 use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchFailure};
 use crate::proto::relay::client::RelayTransport;
 use crate::proto::relay::credentials::Credentials;
@@ -153,27 +153,32 @@ pub async fn trial(
     };
     let mut allocation = tokio::spawn(allocate(client.relay_grant(), transport));
 
+    // The gathering runs beside the reports' exchange: without birthday
+    // probing the punch's plan rests on this side's report alone.
     let connecting = Instant::now();
-    let peer = live::exchange_reports(&mut client, &me).await?;
+    let credentials = client
+        .local_credentials()
+        .ok_or(RendezvousClientError::Closed)?;
+    let mut config = plain_punch_plan(&me).config(credentials.clone(), Some(stun));
+    // No linger: once connected, the punched socket goes on answering the
+    // peer's checks under the session (`channel::DirectPath`).
+    config.timing.linger = Duration::ZERO;
+    let machine = Punch::new(config, rand::random());
+    let (peer, gathered) = tokio::join!(
+        live::exchange_reports(&mut client, &me),
+        punch::gather(machine)
+    );
+    let peer = peer?;
+    let gathered = gathered.map_err(LiveError::Bind)?;
     let prediction = live::predict_for(role, &me, &peer);
     let expected = prediction.punch_expectation();
     on_event(TrialEvent::Live(LiveEvent::Predicted { expected }));
     phases.reports_ms = ms(connecting.elapsed());
 
     let gathering = Instant::now();
-    let credentials = client
-        .local_credentials()
-        .ok_or(RendezvousClientError::Closed)?;
-    let plan = punch_plan(&me, &peer, false);
-    let mut config = plan.config(credentials.clone(), Some(stun));
-    // No linger: once connected, the punched socket goes on answering the
-    // peer's checks under the session (`channel::DirectPath`).
-    config.timing.linger = Duration::ZERO;
-    let machine = Punch::new(config, rand::random());
     // Where no direct path is expected the candidates wait for the
     // relayed address; elsewhere they go without it, and it follows with
     // the punch's outcome, should the direct path not be taken.
-    let gathered = punch::gather(machine).await.map_err(LiveError::Bind)?;
     let mut local_candidates = gathered.candidates();
     let note = gathered.note().map(str::to_string);
     let mut relay = None;

@@ -120,10 +120,10 @@ pub struct Phases {
     pub pake_ms: f64,
     /// This machine's probe.
     pub probe_ms: f64,
-    /// The sealed reports' exchange.
+    /// The sealed reports' exchange, and the gathering beside it.
     pub reports_ms: f64,
-    /// Gathering (and the relay's allocation) and the candidates'
-    /// exchange.
+    /// The candidates' exchange (after the relay's allocation where no
+    /// direct path is expected).
     pub candidates_ms: f64,
     /// The checks, to the first answered one or the punch's end.
     pub checks_ms: f64,
