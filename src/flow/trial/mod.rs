@@ -24,7 +24,7 @@ use super::live::{self, LiveError, LiveEvent};
 use super::probe::{self, ProbeOptions};
 use crate::io::punch;
 use crate::io::punch::Punched;
-use crate::io::quic::relayed::{self, Relayed};
+use crate::io::quic::relayed::{self, Relayed, RelayedError};
 use crate::io::quic::{Identity, QuicError};
 use crate::io::rendezvous::{Introduction, RendezvousClientError};
 use crate::io::resolve::ServerSpec;
@@ -38,7 +38,7 @@ use crate::report::Verdict;
 use channel::{DirectPath, Opened};
 use measure::MeasurePlan;
 pub use report::{PathInfo, Phases, RelayInfo, TRIAL_SCHEMA_VERSION, Trial, TrialOutcome};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinHandle};
 
 /// How long the relay may take to allocate.
 const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
@@ -142,16 +142,17 @@ pub async fn trial(
     phases.probe_ms = ms(probing.elapsed());
     // The allocation starts now, over TCP from a network the probe found
     // blocking UDP: after the probe, whose port-allocation test it would
-    // disturb, and before the gathering, so that on a sequential NAT its
-    // mapping does not take the port the punch guesses (RFC 5128 §3.5);
-    // beside the reports' exchange and the gathering, so that it is there
-    // by the time the candidates go.
+    // disturb, and with its first request out before the gathering
+    // starts, so that on a sequential NAT its mapping does not take the
+    // port the punch guesses (RFC 5128 §3.5); the rest of it runs beside
+    // the reports' exchange and the gathering, so that it is there by the
+    // time the candidates go.
     let transport = if me.verdict == Verdict::UdpBlocked {
         RelayTransport::Tcp
     } else {
         RelayTransport::Udp
     };
-    let mut allocation = tokio::spawn(allocate(client.relay_grant(), transport));
+    let mut allocation = allocate(client.relay_grant(), transport).await;
 
     // The gathering runs beside the reports' exchange: without birthday
     // probing the punch's plan rests on this side's report alone.
@@ -354,15 +355,28 @@ pub async fn trial(
 }
 
 /// Allocates on the offered relay, or says why there is none.
-async fn allocate(grant: Option<RelayGrant>, transport: RelayTransport) -> Result<Relayed, String> {
-    let grant = grant.ok_or("the rendezvous offers no relay")?;
+/// Its first request is out when this returns (the mapping toward the
+/// relay exists); the rest runs in a task.
+async fn allocate(
+    grant: Option<RelayGrant>,
+    transport: RelayTransport,
+) -> JoinHandle<Result<Relayed, String>> {
+    let Some(grant) = grant else {
+        return tokio::spawn(async { Err("the rendezvous offers no relay".to_string()) });
+    };
+    let address = grant.address;
     let credentials = Credentials {
         username: grant.username,
         password: grant.password,
     };
-    relayed::allocate(grant.address, transport, credentials, ALLOCATION_WAIT)
-        .await
-        .map_err(|e| format!("the relay {}: {e}", grant.address))
+    let failed = move |e: RelayedError| format!("the relay {address}: {e}");
+    match relayed::start(address, transport, credentials, ALLOCATION_WAIT).await {
+        Ok(allocating) => tokio::spawn(async move { allocating.finish().await.map_err(failed) }),
+        Err(e) => {
+            let why = failed(e);
+            tokio::spawn(async move { Err(why) })
+        }
+    }
 }
 
 /// The allocation task's result.

@@ -128,47 +128,94 @@ pub async fn allocate(
     credentials: Credentials,
     wait: Duration,
 ) -> Result<Relayed, RelayedError> {
+    start(server, transport, credentials, wait)
+        .await?
+        .finish()
+        .await
+}
+
+/// An allocation whose first request is out: its socket, and so its NAT
+/// mapping toward the relay, exists.
+pub struct Allocating {
+    server: SocketAddr,
+    transport: RelayTransport,
+    driver: Driver<RelayClient>,
+    limit: Instant,
+    wait: Duration,
+}
+
+/// Binds the socket toward `server` and sends the first Allocate; the
+/// rest of [`allocate`] is [`Allocating::finish`]. A caller that makes
+/// other mappings on the same NAT next (a punch's gathering, whose port
+/// guess a sequential NAT must not see taken) starts here first.
+pub async fn start(
+    server: SocketAddr,
+    transport: RelayTransport,
+    credentials: Credentials,
+    wait: Duration,
+) -> Result<Allocating, RelayedError> {
     let limit = Instant::now() + wait;
     let client = RelayClient::new(server, transport, credentials, Instant::now());
     let mut driver = tokio::time::timeout(wait, Driver::bind(client))
         .await
         .map_err(|_| RelayedError::NoAnswer(wait))??;
-    let relayed = loop {
-        let event = driver.next(RelayClient::poll_event, Some(limit)).await;
-        let refused = driver.machine().credentials_refused();
-        match event {
-            Some(RelayEvent::Allocated(relayed)) => break relayed,
-            _ if refused => return Err(RelayedError::Unauthorized),
-            Some(RelayEvent::AllocationFailed | RelayEvent::Closed) => {
-                return Err(RelayedError::Refused);
-            }
-            None => return Err(RelayedError::NoAnswer(wait)),
-            Some(_) => {}
-        }
-    };
-    let (outbound_tx, outbound) = mpsc::channel(OUTBOUND);
-    let (inbound, inbound_rx) = mpsc::channel(INBOUND);
-    let (control, control_rx) = mpsc::channel(CONTROL);
-    let task = Task {
-        driver,
-        outbound,
-        control: control_rx,
-        inbound,
-        binding: HashMap::new(),
-        bound: HashSet::new(),
-    };
-    Ok(Relayed {
+    driver.flush().await;
+    Ok(Allocating {
         server,
         transport,
-        relayed,
-        socket: Arc::new(RelaySocket {
-            relayed,
-            outbound: outbound_tx,
-            inbound: Mutex::new(inbound_rx),
-        }),
-        control,
-        task: tokio::spawn(task.run()),
+        driver,
+        limit,
+        wait,
     })
+}
+
+impl Allocating {
+    /// Runs the allocation to its answer, within what is left of the wait.
+    pub async fn finish(self) -> Result<Relayed, RelayedError> {
+        let Allocating {
+            server,
+            transport,
+            mut driver,
+            limit,
+            wait,
+        } = self;
+        let relayed = loop {
+            let event = driver.next(RelayClient::poll_event, Some(limit)).await;
+            let refused = driver.machine().credentials_refused();
+            match event {
+                Some(RelayEvent::Allocated(relayed)) => break relayed,
+                _ if refused => return Err(RelayedError::Unauthorized),
+                Some(RelayEvent::AllocationFailed | RelayEvent::Closed) => {
+                    return Err(RelayedError::Refused);
+                }
+                None => return Err(RelayedError::NoAnswer(wait)),
+                Some(_) => {}
+            }
+        };
+        let (outbound_tx, outbound) = mpsc::channel(OUTBOUND);
+        let (inbound, inbound_rx) = mpsc::channel(INBOUND);
+        let (control, control_rx) = mpsc::channel(CONTROL);
+        let task = Task {
+            driver,
+            outbound,
+            control: control_rx,
+            inbound,
+            binding: HashMap::new(),
+            bound: HashSet::new(),
+        };
+        Ok(Relayed {
+            server,
+            transport,
+            relayed,
+            socket: Arc::new(RelaySocket {
+                relayed,
+                outbound: outbound_tx,
+                inbound: Mutex::new(inbound_rx),
+            }),
+            control,
+            task: tokio::spawn(task.run()),
+        })
+    }
 }
 
 impl Relayed {
