@@ -38,6 +38,7 @@ use crate::report::Verdict;
 use channel::{DirectPath, Opened};
 use measure::MeasurePlan;
 pub use report::{PathInfo, Phases, RelayInfo, TRIAL_SCHEMA_VERSION, Trial, TrialOutcome};
+use stun_types::attribute::ErrorCode;
 use tokio::task::{JoinError, JoinHandle};
 
 /// How long the relay may take to allocate.
@@ -370,8 +371,21 @@ async fn allocate(
         password: grant.password,
     };
     let failed = move |e: RelayedError| format!("the relay {address}: {e}");
-    match relayed::start(address, transport, credentials, ALLOCATION_WAIT).await {
-        Ok(allocating) => tokio::spawn(async move { allocating.finish().await.map_err(failed) }),
+    match relayed::start(address, transport, credentials.clone(), ALLOCATION_WAIT).await {
+        Ok(allocating) => tokio::spawn(async move {
+            match allocating.finish().await {
+                // RFC 8656 §7.3: another allocation holds this 5-tuple (a
+                // NAT that gave this side an external port an earlier
+                // client left an allocation on): a fresh client address
+                // may succeed.
+                Err(RelayedError::Refused(Some(ErrorCode::ALLOCATION_MISMATCH))) => {
+                    relayed::allocate(address, transport, credentials, ALLOCATION_WAIT)
+                        .await
+                        .map_err(failed)
+                }
+                other => other.map_err(failed),
+            }
+        }),
         Err(e) => {
             let why = failed(e);
             tokio::spawn(async move { Err(why) })

@@ -82,8 +82,10 @@ pub enum RelayedError {
     /// §9.2.5).
     #[error("the relay refused the credentials (401): wrong secret, user or password, or expired")]
     Unauthorized,
-    #[error("the relay refused the allocation or closed the connection")]
-    Refused,
+    /// An Allocate error response with this code (RFC 8656 §7.3), or
+    /// none if the connection closed first.
+    #[error("the relay refused the allocation{} or closed the connection", .0.map(|c| format!(" ({c})")).unwrap_or_default())]
+    Refused(Option<u16>),
     #[error("no answer from the relay within {0:?}")]
     NoAnswer(Duration),
     /// RFC 8656 §12: a channel, which also installs the permission (§9).
@@ -186,7 +188,7 @@ impl Allocating {
                 Some(RelayEvent::Allocated(relayed)) => break relayed,
                 _ if refused => return Err(RelayedError::Unauthorized),
                 Some(RelayEvent::AllocationFailed | RelayEvent::Closed) => {
-                    return Err(RelayedError::Refused);
+                    return Err(RelayedError::Refused(driver.machine().allocate_refusal()));
                 }
                 None => return Err(RelayedError::NoAnswer(wait)),
                 Some(_) => {}

@@ -89,6 +89,8 @@ pub struct RelayClient {
     signed_allocates: VecDeque<TransactionId>,
     /// 401 answers to those: see [`Self::credentials_refused`].
     unauthorized: u8,
+    /// The last Allocate error code.
+    refusal: Option<u16>,
 }
 
 impl RelayClient {
@@ -115,6 +117,7 @@ impl RelayClient {
             done: false,
             signed_allocates: VecDeque::new(),
             unauthorized: 0,
+            refusal: None,
         }
     }
 
@@ -125,6 +128,12 @@ impl RelayClient {
     /// invites, and the crate retries with USERNAME).
     pub fn credentials_refused(&self) -> bool {
         self.unauthorized >= 2
+    }
+
+    /// The error code of the last Allocate error response, if any (RFC
+    /// 8656 §7.3: 437 means another allocation holds this 5-tuple).
+    pub fn allocate_refusal(&self) -> Option<u16> {
+        self.refusal
     }
 
     /// The relayed address, once allocated.
@@ -295,6 +304,13 @@ impl RelayClient {
     fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &[u8]) {
         // The crate answers every 401 that brings a new nonce with another
         // attempt until its own limit; wrong credentials end here instead.
+        if self.relayed.is_none()
+            && let Ok(msg) = Message::from_bytes(frame)
+            && msg.method() == ALLOCATE
+            && msg.has_class(MessageClass::Error)
+        {
+            self.refusal = msg.attribute::<ErrorCode>().ok().map(|e| e.code());
+        }
         if self.relayed.is_none()
             && let Ok(msg) = Message::from_bytes(frame)
             && msg.method() == ALLOCATE
