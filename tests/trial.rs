@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::igd::{FakeIgd, Script};
 use common::*;
 use serde_json::Value;
 
@@ -57,7 +59,9 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
         "65536",
     ];
     let mut cmd = Command::new(RANAT);
-    cmd.args(common).args(helper_args).args(offline_flags(&[]));
+    cmd.args(common)
+        .args(helper_args)
+        .args(offline_flags(helper_args));
     let started = Instant::now();
     let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
     let code = loop {
@@ -75,7 +79,7 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
     cmd.args(common)
         .args(["--code", &code])
         .args(novice_args)
-        .args(offline_flags(&[]));
+        .args(offline_flags(novice_args));
     let novice = run(&mut cmd, LIMIT);
     let status = loop {
         if let Some(status) = helper.exited() {
@@ -181,4 +185,77 @@ fn without_a_relay_a_pair_that_takes_no_direct_path_fails_clearly() {
         let why = doc["why"].as_str().expect("why");
         assert!(why.contains("no relay"), "{why}");
     }
+}
+
+/// A fake UPnP IGD on 127.0.80.`host` whose external address is
+/// 127.0.80.`external` (where nothing listens: the other side's checks to
+/// the mapped candidate stay on loopback and go unanswered).
+fn igd(host: u8, external: u8) -> FakeIgd {
+    FakeIgd::start(
+        lo4(80, host),
+        Script {
+            external_ip: lo4(80, external).to_string(),
+            ..Script::default()
+        },
+    )
+}
+
+#[test]
+fn a_side_whose_gateway_maps_ports_sends_a_mapped_candidate_and_removes_the_mapping_at_the_end() {
+    let dir = TempDir::new("trial-mapped");
+    let server = server_with_relay(7, &dir);
+    let igd = igd(20, 21);
+    let gateway = igd.ip.to_string();
+    let pair = trial(&server, &["--gateway", &gateway], &[]);
+    let seen = format!("{:#?}", *igd.log());
+    assert_eq!(pair.helper.code, Some(0), "{}\n{seen}", pair.helper);
+    assert_eq!(pair.novice.code, Some(0), "{}", pair.novice);
+    let [helper, novice] = documents(&pair);
+    let candidates = &helper["punch"]["local_candidates"];
+    let of_kind = |candidates: &Value, kind: &str| -> Vec<SocketAddr> {
+        candidates
+            .as_array()
+            .expect("candidates")
+            .iter()
+            .filter(|c| c["kind"] == kind)
+            .filter_map(|c| c["address"].as_str()?.parse().ok())
+            .collect()
+    };
+    let host = of_kind(candidates, "host");
+    let mapped = of_kind(candidates, "port_mapped");
+    assert_eq!((host.len(), mapped.len()), (1, 1), "{helper}");
+    let (host, mapped) = (host[0], mapped[0]);
+    // The fake grants the port asked for: the punch socket's own.
+    assert_eq!(
+        mapped,
+        SocketAddr::new(lo4(80, 21), host.port()),
+        "{helper}"
+    );
+    assert_eq!(
+        of_kind(&novice["punch"]["peer_candidates"], "port_mapped"),
+        [mapped],
+        "{novice}"
+    );
+    // The probe's test mapping, then the session's, each deleted.
+    let adds = igd.calls("AddPortMapping");
+    assert_eq!(adds.len(), 2, "{seen}");
+    let session = &adds[1];
+    assert_eq!(session.arg("NewProtocol"), "UDP", "{seen}");
+    assert_eq!(
+        session.arg("NewInternalPort"),
+        host.port().to_string(),
+        "{seen}"
+    );
+    assert_eq!(
+        session.arg("NewInternalClient"),
+        host.ip().to_string(),
+        "{seen}"
+    );
+    assert_eq!(session.port(), mapped.port(), "{seen}");
+    assert_eq!(session.arg("NewLeaseDuration"), "300", "{seen}");
+    let deletes = igd.calls("DeletePortMapping");
+    assert_eq!(deletes.len(), 2, "{seen}");
+    assert_eq!(deletes[1].port(), mapped.port(), "{seen}");
+    let removed = format!("removed the UPnP mapping of UDP port {}", mapped.port());
+    assert!(pair.helper.stderr.contains(&removed), "{}", pair.helper);
 }
