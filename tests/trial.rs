@@ -259,3 +259,95 @@ fn a_side_whose_gateway_maps_ports_sends_a_mapped_candidate_and_removes_the_mapp
     let removed = format!("removed the UPnP mapping of UDP port {}", mapped.port());
     assert!(pair.helper.stderr.contains(&removed), "{}", pair.helper);
 }
+
+/// Sends `signal` (e.g. "-INT") to process `pid`.
+fn signal(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "kill {signal} {pid} failed"
+    );
+}
+
+/// Polls `daemon`'s stderr until it holds `text`, within [`LIMIT`].
+fn wait_for_line(daemon: &mut Daemon, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let stderr = daemon.stderr();
+        if stderr.contains(text) {
+            return stderr;
+        }
+        assert!(
+            daemon.exited().is_none() && started.elapsed() < LIMIT,
+            "{} never printed {text:?}:\n{stderr}",
+            daemon.name
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_after_the_mapping_removes_it_and_exits_130() {
+    let dir = TempDir::new("trial-mapped-ctrl-c");
+    let server = server_with_relay(9, &dir);
+    let igd = igd(22, 23);
+    let via = server.rendezvous.to_string();
+    let stun = server.arg();
+    let gateway = igd.ip.to_string();
+    let common = ["trial", "--via", &via, "--json", "-4", "--server", &stun];
+    let mut cmd = Command::new(RANAT);
+    let helper_args = ["--gateway", gateway.as_str()];
+    cmd.args(common)
+        .args(helper_args)
+        .args(offline_flags(&helper_args));
+    let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
+    let stderr = wait_for_line(&mut helper, "your code is ");
+    let code = stderr
+        .split("your code is ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a code")
+        .to_string();
+    let mut cmd = Command::new(RANAT);
+    cmd.args(common)
+        .args(["--code", &code])
+        .args(offline_flags(&[]));
+    let novice = Daemon::spawn("the novice's trial", &mut cmd);
+    // The novice stops once the reports are exchanged, so that the
+    // helper, mapped, waits at the candidates or the punch.
+    wait_for_line(&mut helper, "predicted:");
+    signal("-STOP", novice.pid());
+    let stderr = wait_for_line(&mut helper, "mapped address");
+    let mapped: SocketAddr = stderr
+        .split("mapped address ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no mapped address in:\n{stderr}"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(helper.exited().is_none(), "the helper ended early");
+    signal("-INT", helper.pid());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = helper.exited() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the trial ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal("-CONT", novice.pid());
+    // The readers drain the pipes after the exit.
+    std::thread::sleep(Duration::from_millis(200));
+    let (stdout, stderr) = (helper.stdout(), helper.stderr());
+    let seen = format!("{:#?}", *igd.log());
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("ranat trial: interrupted"), "{stderr}");
+    let removed = format!("removed the UPnP mapping of UDP port {}", mapped.port());
+    assert!(stderr.contains(&removed), "{stderr}\n{seen}");
+    assert!(stdout.trim().is_empty(), "no report after Ctrl-C: {stdout}");
+    let deletes = igd.calls("DeletePortMapping");
+    assert_eq!(deletes.len(), 2, "the probe's and the session's: {seen}");
+    assert_eq!(deletes[1].port(), mapped.port(), "{seen}");
+}
