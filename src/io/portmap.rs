@@ -94,17 +94,26 @@ pub async fn map_session_port(
     undo: &UndoLog,
 ) -> Result<SessionMapping, String> {
     let mapping = async {
+        // The address the gateway knows this host by (PCP's client field,
+        // UPnP's NewInternalClient): the socket's own, unless it is bound
+        // to every address.
+        let toward = match gateway {
+            SessionGateway::PortControl { gateway, .. } => {
+                SocketAddr::from((gateway, pcp::SERVER_PORT))
+            }
+            SessionGateway::Upnp { device } => SocketAddr::new(device, upnp::SSDP_PORT),
+        };
+        let client = match local.ip() {
+            IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+            _ => match route_source(toward).await {
+                Ok(IpAddr::V4(ip)) => ip,
+                Ok(IpAddr::V6(_)) | Err(_) => {
+                    return Err("no local IPv4 address routes to the gateway".into());
+                }
+            },
+        };
         match gateway {
             SessionGateway::PortControl { gateway, protocol } => {
-                let client = match local.ip() {
-                    IpAddr::V4(ip) if !ip.is_unspecified() => ip,
-                    _ => match route_source(SocketAddr::from((gateway, pcp::SERVER_PORT))).await {
-                        Ok(IpAddr::V4(ip)) => ip,
-                        Ok(IpAddr::V6(_)) | Err(_) => {
-                            return Err("no local IPv4 address routes to the gateway".into());
-                        }
-                    },
-                };
                 let mapping = pcp::map_port(gateway, client, local.port(), lease, undo).await?;
                 Ok(SessionMapping {
                     method: protocol.name(),
@@ -113,14 +122,15 @@ pub async fn map_session_port(
             }
             SessionGateway::Upnp { device } => {
                 let config = upnp::UpnpConfig {
-                    local: local.ip(),
+                    local: client.into(),
                     ssdp_target: SocketAddr::new(device, upnp::SSDP_PORT),
                     search_timeout: SESSION_MAP_WAIT / 2,
                     request_timeout: SESSION_MAP_WAIT / 2,
                     lease,
                     stun_server: None,
                 };
-                let external = upnp::map_port(&config, local, undo).await?;
+                let internal = SocketAddr::from((client, local.port()));
+                let external = upnp::map_port(&config, internal, undo).await?;
                 Ok(SessionMapping {
                     method: "UPnP",
                     external,
