@@ -40,14 +40,18 @@ tn_start_ranat_serve_offering_coturn() {
 # "expected outcome1 outcome2 kind1 kind2" (expected: connects / likely /
 # fails / unknown; outcome: direct / relayed / failed / error; kind: the path's kind
 # or -). Each side's JSON and stderr are in OUT-c1.json/.stderr and OUT-c2.*.
+# With TN_TRIAL_C2_PORTMAP=yes, client2 checks port mapping (and so maps
+# its punch socket on router2, see tn_trial_mapped); else neither side does.
 tn_trial() {
     local p1=$1 p2=$2 out=$3 via=${4:-${TN_SERVER_RANAT[0]}} bin code pid
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
     load_profile r1 "$p1" || return 1
     load_profile r2 "$p2" || return 1
     tn_reset_nat r1 && tn_reset_nat r2 || return 1
-    local flags=(--json --no-portmap --no-teredo --no-hairpin --server "${TN_SERVER_RANAT[0]}:3478"
+    local common=(--json --no-teredo --no-hairpin --server "${TN_SERVER_RANAT[0]}:3478"
         --transfer "$TN_TRIAL_TRANSFER")
+    local flags=(--no-portmap "${common[@]}") c2_flags=(--no-portmap "${common[@]}")
+    [ "${TN_TRIAL_C2_PORTMAP:-}" = yes ] && c2_flags=("${common[@]}")
     tn_exec c1 timeout "$TN_TRIAL_TIMEOUT" "$bin" trial --via "$via" "${flags[@]}" \
         >"$out-c1.json" 2>"$out-c1.stderr" &
     pid=$!
@@ -58,13 +62,34 @@ tn_trial() {
         echo "error error error - -"
         return 0
     fi
-    tn_exec c2 timeout "$TN_TRIAL_TIMEOUT" "$bin" trial --via "$via" --code "$code" "${flags[@]}" \
+    tn_exec c2 timeout "$TN_TRIAL_TIMEOUT" "$bin" trial --via "$via" --code "$code" "${c2_flags[@]}" \
         >"$out-c2.json" 2>"$out-c2.stderr"
     wait "$pid"
     local expected
     expected=$(jq -r '.expected // "error"' "$out-c2.json" 2>/dev/null || echo error)
     echo "$expected $(_tn_trial_field "$out-c1.json" .outcome) $(_tn_trial_field "$out-c2.json" .outcome)" \
         "$(_tn_trial_field "$out-c1.json" .path.kind -) $(_tn_trial_field "$out-c2.json" .path.kind -)"
+}
+
+# tn_trial_mapped PROFILE1 PROFILE2 OUT: a trial whose client2 maps its
+# punch socket on router2's miniupnpd (PCP, NAT-PMP or UPnP IGD, whichever
+# its probe found working; miniupnpd runs for this trial only); prints
+# tn_trial's five fields, then whether
+# client2 sent a port-mapped candidate (yes / no) and whether router2's
+# miniupnpd chains and lease file were empty afterwards (yes / no; the
+# evidence in OUT.rules).
+tn_trial_mapped() {
+    local p1=$1 p2=$2 out=$3 result sent clean=no
+    # miniupnpd's STUN self-test must see a public router (as gateway_cases
+    # start it): behind the profile's NAT it would refuse every mapping.
+    load_profile r2 public || return 1
+    tn_start_miniupnpd r2 || return 1
+    result=$(TN_TRIAL_C2_PORTMAP=yes tn_trial "$p1" "$p2" "$out")
+    sent=$(jq -r 'if any(.punch.local_candidates[]; .kind == "port_mapped") then "yes" else "no" end' \
+        "$out-c2.json" 2>/dev/null || echo no)
+    tn_gateway_clean r2 "$out.rules" && clean=yes
+    tn_stop miniupnpd-r2
+    echo "$result $sent $clean"
 }
 
 # _tn_trial_field JSON FILTER [DEFAULT]: one field of one side's document.

@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::igd::{FakeIgd, Script};
 use common::*;
 use serde_json::Value;
 
@@ -57,7 +59,9 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
         "65536",
     ];
     let mut cmd = Command::new(RANAT);
-    cmd.args(common).args(helper_args).args(offline_flags(&[]));
+    cmd.args(common)
+        .args(helper_args)
+        .args(offline_flags(helper_args));
     let started = Instant::now();
     let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
     let code = loop {
@@ -75,7 +79,7 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
     cmd.args(common)
         .args(["--code", &code])
         .args(novice_args)
-        .args(offline_flags(&[]));
+        .args(offline_flags(novice_args));
     let novice = run(&mut cmd, LIMIT);
     let status = loop {
         if let Some(status) = helper.exited() {
@@ -181,4 +185,169 @@ fn without_a_relay_a_pair_that_takes_no_direct_path_fails_clearly() {
         let why = doc["why"].as_str().expect("why");
         assert!(why.contains("no relay"), "{why}");
     }
+}
+
+/// A fake UPnP IGD on 127.0.80.`host` whose external address is
+/// 127.0.80.`external` (where nothing listens: the other side's checks to
+/// the mapped candidate stay on loopback and go unanswered).
+fn igd(host: u8, external: u8) -> FakeIgd {
+    FakeIgd::start(
+        lo4(80, host),
+        Script {
+            external_ip: lo4(80, external).to_string(),
+            ..Script::default()
+        },
+    )
+}
+
+#[test]
+fn a_side_whose_gateway_maps_ports_sends_a_mapped_candidate_and_removes_the_mapping_at_the_end() {
+    let dir = TempDir::new("trial-mapped");
+    let server = server_with_relay(7, &dir);
+    let igd = igd(20, 21);
+    let gateway = igd.ip.to_string();
+    let pair = trial(&server, &["--gateway", &gateway], &[]);
+    let seen = format!("{:#?}", *igd.log());
+    assert_eq!(pair.helper.code, Some(0), "{}\n{seen}", pair.helper);
+    assert_eq!(pair.novice.code, Some(0), "{}", pair.novice);
+    let [helper, novice] = documents(&pair);
+    let candidates = &helper["punch"]["local_candidates"];
+    let of_kind = |candidates: &Value, kind: &str| -> Vec<SocketAddr> {
+        candidates
+            .as_array()
+            .expect("candidates")
+            .iter()
+            .filter(|c| c["kind"] == kind)
+            .filter_map(|c| c["address"].as_str()?.parse().ok())
+            .collect()
+    };
+    let host = of_kind(candidates, "host");
+    let mapped = of_kind(candidates, "port_mapped");
+    assert_eq!((host.len(), mapped.len()), (1, 1), "{helper}");
+    let (host, mapped) = (host[0], mapped[0]);
+    // The fake grants the port asked for: the punch socket's own.
+    assert_eq!(
+        mapped,
+        SocketAddr::new(lo4(80, 21), host.port()),
+        "{helper}"
+    );
+    assert_eq!(
+        of_kind(&novice["punch"]["peer_candidates"], "port_mapped"),
+        [mapped],
+        "{novice}"
+    );
+    // The probe's test mapping, then the session's, each deleted.
+    let adds = igd.calls("AddPortMapping");
+    assert_eq!(adds.len(), 2, "{seen}");
+    let session = &adds[1];
+    assert_eq!(session.arg("NewProtocol"), "UDP", "{seen}");
+    assert_eq!(
+        session.arg("NewInternalPort"),
+        host.port().to_string(),
+        "{seen}"
+    );
+    assert_eq!(
+        session.arg("NewInternalClient"),
+        host.ip().to_string(),
+        "{seen}"
+    );
+    assert_eq!(session.port(), mapped.port(), "{seen}");
+    assert_eq!(session.arg("NewLeaseDuration"), "300", "{seen}");
+    let deletes = igd.calls("DeletePortMapping");
+    assert_eq!(deletes.len(), 2, "{seen}");
+    assert_eq!(deletes[1].port(), mapped.port(), "{seen}");
+    let removed = format!("removed the UPnP mapping of UDP port {}", mapped.port());
+    assert!(pair.helper.stderr.contains(&removed), "{}", pair.helper);
+}
+
+/// Sends `signal` (e.g. "-INT") to process `pid`.
+fn signal(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status();
+    assert!(
+        sent.is_ok_and(|s| s.success()),
+        "kill {signal} {pid} failed"
+    );
+}
+
+/// Polls `daemon`'s stderr until it holds `text`, within [`LIMIT`].
+fn wait_for_line(daemon: &mut Daemon, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let stderr = daemon.stderr();
+        if stderr.contains(text) {
+            return stderr;
+        }
+        assert!(
+            daemon.exited().is_none() && started.elapsed() < LIMIT,
+            "{} never printed {text:?}:\n{stderr}",
+            daemon.name
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_after_the_mapping_removes_it_and_exits_130() {
+    let dir = TempDir::new("trial-mapped-ctrl-c");
+    let server = server_with_relay(9, &dir);
+    let igd = igd(22, 23);
+    let via = server.rendezvous.to_string();
+    let stun = server.arg();
+    let gateway = igd.ip.to_string();
+    let common = ["trial", "--via", &via, "--json", "-4", "--server", &stun];
+    let mut cmd = Command::new(RANAT);
+    let helper_args = ["--gateway", gateway.as_str()];
+    cmd.args(common)
+        .args(helper_args)
+        .args(offline_flags(&helper_args));
+    let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
+    let stderr = wait_for_line(&mut helper, "your code is ");
+    let code = stderr
+        .split("your code is ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a code")
+        .to_string();
+    let mut cmd = Command::new(RANAT);
+    cmd.args(common)
+        .args(["--code", &code])
+        .args(offline_flags(&[]));
+    let novice = Daemon::spawn("the novice's trial", &mut cmd);
+    // The novice stops once the reports are exchanged, so that the
+    // helper, mapped, waits at the candidates or the punch.
+    wait_for_line(&mut helper, "predicted:");
+    signal("-STOP", novice.pid());
+    let stderr = wait_for_line(&mut helper, "mapped address");
+    let mapped: SocketAddr = stderr
+        .split("mapped address ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no mapped address in:\n{stderr}"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(helper.exited().is_none(), "the helper ended early");
+    signal("-INT", helper.pid());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = helper.exited() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the trial ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    signal("-CONT", novice.pid());
+    // The readers drain the pipes after the exit.
+    std::thread::sleep(Duration::from_millis(200));
+    let (stdout, stderr) = (helper.stdout(), helper.stderr());
+    let seen = format!("{:#?}", *igd.log());
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("ranat trial: interrupted"), "{stderr}");
+    let removed = format!("removed the UPnP mapping of UDP port {}", mapped.port());
+    assert!(stderr.contains(&removed), "{stderr}\n{seen}");
+    assert!(stdout.trim().is_empty(), "no report after Ctrl-C: {stdout}");
+    let deletes = igd.calls("DeletePortMapping");
+    assert_eq!(deletes.len(), 2, "the probe's and the session's: {seen}");
+    assert_eq!(deletes[1].port(), mapped.port(), "{seen}");
 }

@@ -90,6 +90,11 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             eprintln!("ranat trial: relayed address {relayed} on the help desk's relay")
         }
         TrialEvent::Relay(Err(why)) => eprintln!("ranat trial: no relayed address: {why}"),
+        TrialEvent::Mapped(Ok(mapping)) => eprintln!(
+            "ranat trial: mapped address {} on the gateway ({})",
+            mapping.external, mapping.method
+        ),
+        TrialEvent::Mapped(Err(why)) => eprintln!("ranat trial: no mapped address: {why}"),
         TrialEvent::Gathered { candidates } => {
             eprintln!("ranat trial: {candidates} candidates gathered")
         }
@@ -106,6 +111,11 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             path.kind, path.remote
         ),
         TrialEvent::Measuring => eprintln!("ranat trial: measuring"),
+        TrialEvent::Interrupted => eprintln!("ranat trial: interrupted"),
+        TrialEvent::Undone { what, result } => match result {
+            Ok(()) => eprintln!("ranat trial: removed the {what}"),
+            Err(e) => eprintln!("ranat trial: could not remove the {what}: {e}"),
+        },
     };
     let trial = match trial::trial(options, probe::interrupted(), show).await {
         Err(trial::TrialError::Live(LiveError::Lookup { reason, .. })) => {

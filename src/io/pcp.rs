@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 
 use super::driver::Driver;
 use super::reach;
-use super::undo::UndoLog;
+use super::undo::{UndoKey, UndoLog};
 use crate::proto::portmap::{
     Mapping, PortMapConfig, PortMapError, PortMapper, Protocol, RefusalCode,
 };
@@ -45,55 +45,15 @@ pub async fn check(config: PcpConfig, undo: &UndoLog) -> PortControlReport {
         Ok(a) => a,
         Err(e) => return failed(format!("could not read the local socket's address: {e}")),
     };
-    let map_config = PortMapConfig {
-        suggested_external_port: internal.port(),
-        lifetime: u32::try_from(config.lease.as_secs())
-            .unwrap_or(u32::MAX)
-            .max(1),
-        ..PortMapConfig::new(
-            config.gateway,
-            config.local,
-            internal.port(),
-            rand::random(),
-        )
+    let map_config = map_config(config.gateway, config.local, internal.port(), config.lease);
+    let machine = match PortMapper::new(map_config, Instant::now()) {
+        Ok(machine) => machine,
+        Err(e) => return failed(format!("cannot ask for a mapping: {e}")),
     };
-    let granted: Arc<Mutex<Option<Mapping>>> = Arc::default();
-    let key = {
-        let granted = Arc::clone(&granted);
-        undo.register(
-            format!(
-                "PCP / NAT-PMP mapping of UDP port {} on {}",
-                internal.port(),
-                config.gateway
-            ),
-            move || async move {
-                let mapping = *granted.lock().unwrap_or_else(|e| e.into_inner());
-                delete(map_config, mapping).await
-            },
-        )
+    let (mapping, key) = match map(machine, map_config, undo).await {
+        Ok(granted) => granted,
+        Err(e) => return refusal(e),
     };
-    let outcome = match PortMapper::new(map_config, Instant::now()) {
-        Ok(machine) => run(machine).await,
-        Err(e) => {
-            undo.forget(key);
-            return failed(format!("cannot ask for a mapping: {e}"));
-        }
-    };
-    let mapping = match outcome {
-        Ok(m) => m,
-        Err(e) => {
-            // Only an answer that may have come after the gateway acted
-            // leaves something to undo.
-            match e {
-                PortMapError::MappingUnanswered { .. } | PortMapError::Malformed(_) => {
-                    let _ = undo.run(key).await;
-                }
-                _ => undo.forget(key),
-            }
-            return refusal(e);
-        }
-    };
-    *granted.lock().unwrap_or_else(|e| e.into_inner()) = Some(mapping);
     let verification = reach::verify(socket, config.stun_server, mapping.external.port()).await;
     let deleted = undo.run(key).await;
     report.protocol = Some(protocol(mapping.protocol));
@@ -116,6 +76,86 @@ pub async fn check(config: PcpConfig, undo: &UndoLog) -> PortControlReport {
     );
     report.mapping = Some(test);
     report
+}
+
+/// Maps UDP port `internal_port` of `local` on `gateway` for `lease`
+/// (PCP's MAP opcode, RFC 6887 §11; NAT-PMP's UDP mapping request,
+/// RFC 6886 §3.3, when the gateway speaks only that), the same external
+/// port asked for; bounded by the mapper's deadline (2 s). The deletion
+/// is registered in `undo` before the request goes out and stays there
+/// for the caller to run.
+pub async fn map_port(
+    gateway: Ipv4Addr,
+    local: Ipv4Addr,
+    internal_port: u16,
+    lease: Duration,
+    undo: &UndoLog,
+) -> Result<Mapping, String> {
+    let config = map_config(gateway, local, internal_port, lease);
+    let machine = PortMapper::new(config, Instant::now())
+        .map_err(|e| format!("cannot ask for a mapping: {e}"))?;
+    let (mapping, _) = map(machine, config, undo)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(mapping)
+}
+
+/// A request for `internal_port`'s own number outside, with a fresh nonce.
+fn map_config(
+    gateway: Ipv4Addr,
+    local: Ipv4Addr,
+    internal_port: u16,
+    lease: Duration,
+) -> PortMapConfig {
+    PortMapConfig {
+        suggested_external_port: internal_port,
+        lifetime: u32::try_from(lease.as_secs()).unwrap_or(u32::MAX).max(1),
+        ..PortMapConfig::new(gateway, local, internal_port, rand::random())
+    }
+}
+
+/// Asks the gateway for the mapping `machine` (made from `config`) asks
+/// for. Its deletion is registered in `undo` before the first request
+/// goes out, and is left there, keyed, when the mapping is granted; a
+/// failure that may have come after the gateway acted (no answer to the
+/// mapping request, a malformed answer) runs it at once, any other
+/// forgets it.
+async fn map(
+    machine: PortMapper,
+    config: PortMapConfig,
+    undo: &UndoLog,
+) -> Result<(Mapping, UndoKey), PortMapError> {
+    let granted: Arc<Mutex<Option<Mapping>>> = Arc::default();
+    let key = {
+        let granted = Arc::clone(&granted);
+        undo.register(
+            format!(
+                "PCP / NAT-PMP mapping of UDP port {} on {}",
+                config.internal_port, config.gateway
+            ),
+            move || async move {
+                let mapping = *granted.lock().unwrap_or_else(|e| e.into_inner());
+                delete(config, mapping).await
+            },
+        )
+    };
+    match run(machine).await {
+        Ok(mapping) => {
+            *granted.lock().unwrap_or_else(|e| e.into_inner()) = Some(mapping);
+            Ok((mapping, key))
+        }
+        Err(e) => {
+            // Only an answer that may have come after the gateway acted
+            // leaves something to undo.
+            match e {
+                PortMapError::MappingUnanswered { .. } | PortMapError::Malformed(_) => {
+                    let _ = undo.run(key).await;
+                }
+                _ => undo.forget(key),
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Drives one exchange to its end over a fresh control socket (the mapped

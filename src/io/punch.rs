@@ -71,6 +71,12 @@ impl Gathered {
         out
     }
 
+    /// The local address of socket 0, the punch's main socket (the one a
+    /// port mapping for the session is made for).
+    pub fn local_address(&self) -> Option<std::net::SocketAddr> {
+        self.driver.local_addr(SocketId(0))
+    }
+
     /// Why gathering found less than it could, if it did.
     pub fn note(&self) -> Option<&str> {
         self.driver.machine().gather_note()

@@ -31,9 +31,9 @@ pub struct UpnpConfig {
     pub search_timeout: Duration,
     /// How long one SOAP request may take.
     pub request_timeout: Duration,
-    /// The lease asked for the test mapping.
+    /// The lease asked for a mapping.
     pub lease: Duration,
-    /// The STUN server that tests the mapping from outside.
+    /// The STUN server that tests the check's mapping from outside.
     pub stun_server: Option<SocketAddr>,
 }
 
@@ -49,7 +49,10 @@ pub const SSDP_MULTICAST: SocketAddr = SocketAddr::new(
 /// UPnP's ConflictInMappingEntry: another port is tried this many times.
 const CONFLICT_RETRIES: u32 = 3;
 
-const DESCRIPTION: &str = "ranat probe test (removed after the test)";
+/// The NewPortMappingDescription of the probe's test mapping.
+const TEST_DESCRIPTION: &str = "ranat probe test (removed after the test)";
+/// The NewPortMappingDescription of a session's mapping.
+const SESSION_DESCRIPTION: &str = "ranat session (removed at its end)";
 
 /// Runs the whole check. The mapping's deletion is registered in `undo`
 /// before it is requested, so an interrupted run still removes it.
@@ -91,15 +94,16 @@ pub async fn check(config: UpnpConfig, undo: &UndoLog) -> UpnpReport {
             return report;
         }
     };
-    let (mapping, key) = match add_mapping(&gateway, internal, &config, undo).await {
-        Ok(m) => m,
-        Err(refusal) => {
-            report.status = refusal.status;
-            report.error_code = refusal.code;
-            report.detail = refusal.detail;
-            return report;
-        }
-    };
+    let (mapping, key) =
+        match add_mapping(&gateway, internal, &config, TEST_DESCRIPTION, undo).await {
+            Ok(m) => m,
+            Err(refusal) => {
+                report.status = refusal.status;
+                report.error_code = refusal.code;
+                report.detail = refusal.detail;
+                return report;
+            }
+        };
     let verification = reach::verify(socket, config.stun_server, mapping.external_port).await;
     let deleted = undo.run(key).await;
     let external_ip = report
@@ -129,6 +133,40 @@ pub async fn check(config: UpnpConfig, undo: &UndoLog) -> UpnpReport {
     );
     report.mapping = Some(test);
     report
+}
+
+/// Maps `internal` (UDP) on the gateway `config` finds, for `config.lease`,
+/// the same external port asked for first (UPnP IGD WANIPConnection:1
+/// AddPortMapping, with its retries on 718 and 725), and returns the
+/// external endpoint: GetExternalIPAddress's address and the port
+/// granted. The deletion is registered in `undo` before the request goes
+/// out and stays there for the caller to run.
+pub async fn map_port(
+    config: &UpnpConfig,
+    internal: SocketAddr,
+    undo: &UndoLog,
+) -> Result<SocketAddr, String> {
+    let gateway = search(config).await?;
+    let external_ip = match timeout(config.request_timeout, gateway.get_external_ip()).await {
+        Ok(Ok(ip)) if !ip.is_unspecified() => ip,
+        Ok(Ok(_)) => return Err("the router has no external address (0.0.0.0)".into()),
+        Ok(Err(e)) => {
+            return Err(format!(
+                "GetExternalIPAddress failed: {}",
+                short(&e.to_string())
+            ));
+        }
+        Err(_) => {
+            return Err(format!(
+                "GetExternalIPAddress got no answer within {:.1} s",
+                config.request_timeout.as_secs_f64()
+            ));
+        }
+    };
+    let (added, _) = add_mapping(&gateway, internal, config, SESSION_DESCRIPTION, undo)
+        .await
+        .map_err(|refusal| refusal.detail)?;
+    Ok(SocketAddr::new(external_ip, added.external_port))
 }
 
 async fn search(config: &UpnpConfig) -> Result<Gateway, String> {
@@ -180,6 +218,7 @@ async fn add_mapping(
     gateway: &Gateway,
     internal: SocketAddr,
     config: &UpnpConfig,
+    description: &str,
     undo: &UndoLog,
 ) -> Result<(Added, super::undo::UndoKey), Refusal> {
     let mut lease = u32::try_from(config.lease.as_secs())
@@ -194,7 +233,7 @@ async fn add_mapping(
             external_port,
             internal,
             lease,
-            DESCRIPTION,
+            description,
         );
         let result = timeout(config.request_timeout, add).await;
         let error = match result {
