@@ -230,12 +230,14 @@ selected() {
 punch_cases() {
     local i j p1 p2 result verdict table="$out/punch-table.md"
     printf '| client1 behind | client2 behind | predicted | observed (c1 / c2) | |\n|---|---|---|---|---|\n' >"$table"
-    selected punch || [ ${#only[@]} -eq 0 ] || return 0
+    selected punch || return 0
+    local all=no
+    [ ${#only[@]} -gt 0 ] && all=yes
     for ((i = 0; i < ${#TN_PROFILES[@]}; i++)); do
         for ((j = i; j < ${#TN_PROFILES[@]}; j++)); do
             p1=${TN_PROFILES[i]} p2=${TN_PROFILES[j]}
             local name="punch:$p1+$p2"
-            if ! selected punch && [ "$p1+$p2" != port_restricted_cone+symmetric_sequential ]; then
+            if [ $all = no ] && [ "$p1+$p2" != port_restricted_cone+symmetric_sequential ]; then
                 continue
             fi
             local start=$(date +%s%N)
