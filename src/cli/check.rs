@@ -203,7 +203,7 @@ fn render_check(
     let mut table = table();
     table.set_header(vec!["Method", "Verdict", "Why"]);
     for m in &prediction.methods {
-        let mut verdict = feasibility_words(m.feasibility).to_string();
+        let mut verdict = m.feasibility.verdict_word().to_string();
         if let Some(p) = m.success_probability {
             verdict.push_str(&format!(", p = {:.0} %", p * 100.0));
         }
@@ -237,16 +237,6 @@ fn table() -> Table {
             80
         });
     table
-}
-
-fn feasibility_words(f: Feasibility) -> &'static str {
-    match f {
-        Feasibility::Works => "connects",
-        Feasibility::Likely => "likely",
-        Feasibility::Unlikely => "unlikely",
-        Feasibility::Fails => "fails",
-        Feasibility::Unknown => "unknown",
-    }
 }
 
 fn method_words(m: Method) -> &'static str {

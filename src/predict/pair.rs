@@ -177,7 +177,7 @@ fn headline(engine: &str, verdicts: &[MethodVerdict]) -> Headline {
             connects: Feasibility::Unknown,
             via: Vec::new(),
             reason: format!("{engine}: nothing was measured.{caveat}"),
-            summary: verdict_word(Feasibility::Unknown).to_string(),
+            summary: Feasibility::Unknown.verdict_word().to_string(),
         };
     };
     if connects == Feasibility::Fails {
@@ -189,7 +189,7 @@ fn headline(engine: &str, verdicts: &[MethodVerdict]) -> Headline {
             connects,
             via: Vec::new(),
             reason: format!("{engine} finds no open path. {}{caveat}", why.join(" ")),
-            summary: verdict_word(connects).to_string(),
+            summary: connects.verdict_word().to_string(),
         };
     }
     let at_level: Vec<&MethodVerdict> = judged
@@ -216,25 +216,14 @@ fn headline(engine: &str, verdicts: &[MethodVerdict]) -> Headline {
         _ => "may connect (not measured)",
     };
     let summary = match via.first() {
-        Some(m) => format!("{}: {}", verdict_word(connects), m.label()),
-        None => verdict_word(connects).to_string(),
+        Some(m) => format!("{}: {}", connects.verdict_word(), m.label()),
+        None => connects.verdict_word().to_string(),
     };
     Headline {
         connects,
         reason: format!("{engine} {verb} via {}: {first}{caveat}", names(&via)),
         via,
         summary,
-    }
-}
-
-/// A feasibility as a matrix cell says it.
-fn verdict_word(f: Feasibility) -> &'static str {
-    match f {
-        Feasibility::Works => "connects",
-        Feasibility::Likely => "likely",
-        Feasibility::Unlikely => "unlikely",
-        Feasibility::Fails => "fails",
-        Feasibility::Unknown => "unknown",
     }
 }
 

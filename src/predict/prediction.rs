@@ -133,6 +133,15 @@ impl Feasibility {
         }
     }
 
+    /// The feasibility as a verdict on a connection says it: a method
+    /// that works "connects".
+    pub fn verdict_word(self) -> &'static str {
+        match self {
+            Self::Works => "connects",
+            other => other.label(),
+        }
+    }
+
     /// The worse of two parts that are both needed.
     pub(crate) fn and(self, other: Self) -> Self {
         if other.rank() < self.rank() {
