@@ -2,7 +2,7 @@
 //! proves, socket and all, to whatever runs next.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
@@ -55,6 +55,11 @@ pub async fn gather(machine: Punch) -> Result<Gathered, BindError> {
 }
 
 impl Gathered {
+    /// Gives up on the checks `deadline` after they start.
+    pub fn set_deadline(&mut self, deadline: Duration) {
+        self.driver.machine_mut().set_deadline(deadline);
+    }
+
     /// What to advertise: the gathered candidates and socket 0's own
     /// address (RFC 8445 §5.1.1.1 host candidate).
     pub fn candidates(&self) -> Vec<Candidate> {

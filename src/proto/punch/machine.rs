@@ -200,6 +200,17 @@ impl Punch {
 
     /// The peer's credentials and candidates arrived: checks begin. Does
     /// nothing before gathering is over or a second time.
+    /// Gives up on the checks `deadline` after [`Punch::start`] instead of
+    /// the configured time (before the start only).
+    pub fn set_deadline(&mut self, deadline: Duration) {
+        if matches!(
+            self.phase,
+            Phase::Binding | Phase::Gathering(_) | Phase::Ready
+        ) {
+            self.config.timing.deadline = deadline;
+        }
+    }
+
     pub fn start(&mut self, now: Instant, peer: Credentials, candidates: &[Candidate]) {
         if !matches!(self.phase, Phase::Ready) {
             return;

@@ -299,3 +299,44 @@ fn spray_probes_distinct_ports_at_the_stated_rate() {
         "{took:?}"
     );
 }
+
+#[test]
+fn a_deadline_set_before_the_start_ends_the_checks_then_and_not_after_it() {
+    let run = |deadline: Option<Duration>, set_after_start: bool| {
+        let now = Instant::now();
+        let mut p = Punch::new(PunchConfig::new(creds(1), None), 3);
+        while let Some((id, _)) = p.poll_bind() {
+            p.handle_bound(now, id, addr("10.0.0.2:40000"));
+        }
+        if let (Some(d), false) = (deadline, set_after_start) {
+            p.set_deadline(d);
+        }
+        let peer = Candidate {
+            address: addr("203.0.113.9:30000"),
+            kind: CandidateKind::ServerReflexive,
+        };
+        p.start(now, creds(2), &[peer]);
+        if let (Some(d), true) = (deadline, set_after_start) {
+            p.set_deadline(d);
+        }
+        let mut t = now;
+        while !p.is_done() {
+            while p.poll_transmit().is_some() {}
+            t = p.poll_timeout().expect("a timer while checking");
+            p.handle_timeout(t);
+        }
+        assert!(matches!(p.outcome(), Some(PunchOutcome::Failed(_))));
+        t - now
+    };
+    let default = Timing::default().deadline;
+    assert_eq!(run(None, false), default);
+    assert_eq!(
+        run(Some(Duration::from_millis(1600)), false),
+        Duration::from_millis(1600)
+    );
+    assert_eq!(
+        run(Some(Duration::from_millis(1600)), true),
+        default,
+        "too late to change"
+    );
+}
