@@ -325,17 +325,10 @@ mod tests {
     use crate::io::quic::{Identity, QuicError, accept, connect};
     use crate::proto::punch::Credentials;
     use crate::proto::punch::check::{self, Incoming};
+    use crate::proto::punch::testing::credentials as creds;
 
     /// The longest any one wait in these tests may take.
     const WAIT: Duration = Duration::from_secs(5);
-
-    fn creds(tag: u8) -> Credentials {
-        let mut n = tag;
-        Credentials::generate(|| {
-            n = n.wrapping_mul(31).wrapping_add(7);
-            n
-        })
-    }
 
     async fn loopback() -> (UdpSocket, SocketAddr) {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -122,7 +122,7 @@ async fn a_certificate_that_is_not_the_pinned_one_is_refused_on_both_ends() {
 #[tokio::test]
 async fn quic_takes_over_the_sockets_a_punch_proved() {
     use crate::io::punch::{Punched, gather};
-    use crate::proto::punch::{Credentials, Punch, PunchConfig};
+    use crate::proto::punch::{Punch, PunchConfig};
     use crate::proto::stun::ResponderConfig;
 
     let stun = crate::io::serve::bind(
@@ -133,13 +133,7 @@ async fn quic_takes_over_the_sockets_a_punch_proved() {
     .unwrap();
     let server = stun.endpoints()[0];
     tokio::spawn(stun.run(std::future::pending()));
-    let creds = [0u8, 1].map(|k| {
-        let mut n = k;
-        Credentials::generate(move || {
-            n = n.wrapping_mul(31).wrapping_add(7);
-            n
-        })
-    });
+    let creds = [0u8, 1].map(crate::proto::punch::testing::credentials);
     let mut sides = Vec::new();
     for (i, c) in creds.iter().enumerate() {
         let punch = Punch::new(PunchConfig::new(c.clone(), Some(server)), i as u64);

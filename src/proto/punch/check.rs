@@ -118,14 +118,7 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn creds(tag: u8) -> Credentials {
-        let mut n = tag;
-        Credentials::generate(|| {
-            n = n.wrapping_mul(31).wrapping_add(7);
-            n
-        })
-    }
+    use crate::proto::punch::testing::credentials as creds;
 
     fn from() -> SocketAddr {
         "203.0.113.9:40000".parse().unwrap()

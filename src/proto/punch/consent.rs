@@ -190,14 +190,7 @@ impl Consent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn creds(tag: u8) -> Credentials {
-        let mut n = tag;
-        Credentials::generate(|| {
-            n = n.wrapping_mul(31).wrapping_add(7);
-            n
-        })
-    }
+    use crate::proto::punch::testing::credentials as creds;
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().unwrap()

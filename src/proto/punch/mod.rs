@@ -16,6 +16,8 @@ mod consent;
 mod machine;
 mod outcome;
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 
 pub use candidate::*;
