@@ -1,15 +1,16 @@
 //! The trial's channel: QUIC over the punched path when both punches
 //! connected (its handshake runs while the two sides still tell each
 //! other how their punches ended), else (or when that handshake fails)
-//! over the two relayed addresses. The novice is the QUIC server, the helper the client, on
-//! either path; each accepts only the certificate the other named in its
-//! sealed introduction.
+//! over the two relayed addresses. The novice is the QUIC server, the
+//! helper the client, on either path; each accepts only the certificate
+//! the other named in its sealed introduction.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quinn::{Connection, Endpoint};
+use quinn::{AsyncUdpSocket, Connection, Endpoint};
 
 use super::report::{PathInfo, RelayInfo, TrialOutcome};
 use crate::io::punch::Winner;
@@ -66,16 +67,26 @@ pub(super) async fn handshake(
     peer: Fingerprint,
     direct: &DirectPath,
 ) -> Handshake {
-    let rtt = Some(direct.path.rtt);
-    let socket = direct.direct.socket();
+    let to = (direct.path.remote, Some(direct.path.rtt));
+    by_role(role, direct.direct.socket(), me, peer, to, DIRECT_WAIT).await
+}
+
+/// The handshake as `role` makes it over `socket`, within `wait`: the
+/// novice serves, the helper connects to `remote` (`rtt`: the round trip
+/// measured on the way there, if any).
+async fn by_role(
+    role: Role,
+    socket: Arc<dyn AsyncUdpSocket>,
+    me: &Identity,
+    peer: Fingerprint,
+    (remote, rtt): (SocketAddr, Option<Duration>),
+    wait: Duration,
+) -> Handshake {
     match role {
-        Role::Novice => quic::accept(socket, me, peer, rtt, DIRECT_WAIT).await,
-        Role::Helper => tokio::time::timeout(
-            DIRECT_WAIT,
-            quic::connect(socket, me, direct.path.remote, peer, rtt),
-        )
-        .await
-        .map_err(|_| QuicError::NoConnection)?,
+        Role::Novice => quic::accept(socket, me, peer, rtt, wait).await,
+        Role::Helper => tokio::time::timeout(wait, quic::connect(socket, me, remote, peer, rtt))
+            .await
+            .map_err(|_| QuicError::NoConnection)?,
     }
 }
 
@@ -271,16 +282,14 @@ async fn relayed(
         .permit(peer_relayed, RELAY_WAIT)
         .await
         .map_err(|e| e.to_string())?;
-    let socket = relay.socket();
-    let opened = match role {
-        Role::Novice => quic::accept(socket, me, peer, None, RELAY_WAIT).await,
-        Role::Helper => tokio::time::timeout(
-            RELAY_WAIT,
-            quic::connect(socket, me, peer_relayed, peer, None),
-        )
-        .await
-        .map_err(|_| QuicError::NoConnection)
-        .and_then(|r| r),
-    };
-    opened.map_err(|e| e.to_string())
+    by_role(
+        role,
+        relay.socket(),
+        me,
+        peer,
+        (peer_relayed, None),
+        RELAY_WAIT,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

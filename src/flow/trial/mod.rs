@@ -219,9 +219,6 @@ pub async fn trial(
         phases.reports_ms = ms(connecting.elapsed());
 
         let gathering = Instant::now();
-        // Where no direct path is expected the candidates wait for the
-        // relayed address; elsewhere they go without it, and it follows
-        // with the punch's outcome, should the direct path not be taken.
         let mut local_candidates = gathered.candidates();
         let note = gathered.note().map(str::to_string);
         let mut relay = None;
@@ -244,6 +241,9 @@ pub async fn trial(
             }
             on_event(TrialEvent::Mapped(mapped));
         }
+        // Where no direct path is expected the candidates wait for the
+        // relayed address; elsewhere they go without it, and it follows
+        // with the punch's outcome, should the direct path not be taken.
         if options.relay_only || expected == PunchExpectation::Fails {
             let allocated = allocated((&mut allocation).await);
             on_event(TrialEvent::Relay(relay_event(&allocated)));
@@ -284,7 +284,7 @@ pub async fn trial(
         };
         let outcome = punched.outcome();
         phases.checks_ms = ms(checking.elapsed());
-        let (direct_path, mut why_not_direct) = match punched {
+        let (direct_path, why_not_direct) = match punched {
             Punched::Connected(winner) => {
                 match DirectPath::new(winner, credentials, peer_credentials) {
                     Ok(path) => (Some(path), None),
@@ -353,7 +353,7 @@ pub async fn trial(
         };
         let direct = match (direct_path, handshake) {
             (Some(path), Some(handshake)) => Ok((path, handshake)),
-            _ => Err(why_not_direct.take().unwrap_or_else(|| {
+            _ => Err(why_not_direct.unwrap_or_else(|| {
                 "this side's punch connected, the other side's did not".to_string()
             })),
         };

@@ -43,18 +43,10 @@ pub struct PathInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RelayInfo {
     pub server: SocketAddr,
-    #[serde(serialize_with = "transport_name")]
     pub transport: RelayTransport,
     /// This side's relayed address, and the other side's.
     pub relayed: SocketAddr,
     pub peer_relayed: SocketAddr,
-}
-
-fn transport_name<S: serde::Serializer>(t: &RelayTransport, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match t {
-        RelayTransport::Udp => "udp",
-        RelayTransport::Tcp => "tcp",
-    })
 }
 
 impl PathInfo {

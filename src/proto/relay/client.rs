@@ -28,8 +28,9 @@ use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 /// The one socket, toward the server.
 pub const SERVER: SocketId = SocketId(0);
 
-/// How the client reaches the TURN server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the client reaches the TURN server (`udp`, `tcp` in documents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RelayTransport {
     Udp,
     /// TURN over TCP (RFC 8656 §3.1), for networks that block UDP.
