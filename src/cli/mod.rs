@@ -1,6 +1,7 @@
 //! The command line: one file per command.
 
 mod check;
+mod connecting;
 mod probe;
 mod relay;
 mod serve;

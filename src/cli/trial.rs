@@ -4,14 +4,14 @@
 use clap::Args;
 use comfy_table::{ContentArrangement, Table, presets};
 
+use super::connecting::{Connecting, expectation};
 use super::probe::{self, ProbeArgs};
 use super::via::display_name;
 use crate::flow::LiveError;
-use crate::flow::LiveEvent;
+use crate::flow::connect::{ConnectError, ConnectOptions, PathOutcome};
 use crate::flow::trial::measure::MeasurePlan;
-use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions, TrialOutcome};
+use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions};
 use crate::io::resolve::ServerSpec;
-use crate::predict::PunchExpectation;
 use crate::proto::session::InviteCode;
 
 /// Exit code: connected, but only through the relay.
@@ -53,63 +53,27 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("--via {via}: {e}"))?;
     let json = args.probe.json;
     let options = TrialOptions {
-        rendezvous,
-        code: args.code,
-        name: display_name(),
-        probe: args.probe.options(),
+        connect: ConnectOptions {
+            rendezvous,
+            code: args.code,
+            name: display_name(),
+            probe: args.probe.options(),
+            relay_only: args.relay_only,
+        },
         plan: MeasurePlan {
             pings: args.pings,
             transfer: args.transfer,
         },
-        relay_only: args.relay_only,
     };
     let mut progress = probe::Progress::new(json);
+    let join_hint = |code: &str| format!("ranat trial --via {via} --code {code}");
+    let mut connecting = Connecting {
+        command: "ranat trial",
+        progress: &mut progress,
+        join_hint: &join_hint,
+    };
     let show = |event| match event {
-        TrialEvent::Live(LiveEvent::CodeAllocated { code, expires_in }) => eprintln!(
-            "ranat trial: your code is {code} (valid {} min). On the other machine run:\n    ranat trial --via {via} --code {code}",
-            expires_in.as_secs() / 60,
-        ),
-        TrialEvent::Live(LiveEvent::PeerJoined) => {
-            eprintln!("ranat trial: someone joined; checking their code")
-        }
-        TrialEvent::Live(LiveEvent::AttemptFailed { attempts_left }) => eprintln!(
-            "ranat trial: they had a wrong code; waiting for another try ({attempts_left} left)"
-        ),
-        TrialEvent::Live(LiveEvent::Joined { code }) => {
-            eprintln!("ranat trial: joined {}; checking the code", code.room)
-        }
-        TrialEvent::Live(LiveEvent::Confirmed { peer_name }) => {
-            eprintln!("ranat trial: the code matches ({peer_name} is on the other side); probing")
-        }
-        TrialEvent::Live(LiveEvent::Probe(event)) => progress.show(event),
-        TrialEvent::Live(LiveEvent::Predicted { expected }) => {
-            eprintln!("ranat trial: predicted: {}", expectation(expected))
-        }
-        TrialEvent::Live(LiveEvent::Punching) => eprintln!("ranat trial: punching"),
-        TrialEvent::Relay(Ok(relayed)) => {
-            eprintln!("ranat trial: relayed address {relayed} on the help desk's relay")
-        }
-        TrialEvent::Relay(Err(why)) => eprintln!("ranat trial: no relayed address: {why}"),
-        TrialEvent::Mapped(Ok(mapping)) => eprintln!(
-            "ranat trial: mapped address {} on the gateway ({})",
-            mapping.external, mapping.method
-        ),
-        TrialEvent::Mapped(Err(why)) => eprintln!("ranat trial: no mapped address: {why}"),
-        TrialEvent::Gathered { candidates } => {
-            eprintln!("ranat trial: {candidates} candidates gathered")
-        }
-        TrialEvent::Punched {
-            connected,
-            peer_connected,
-        } => eprintln!(
-            "ranat trial: the punch {} here, {} there",
-            connected_word(connected),
-            connected_word(peer_connected)
-        ),
-        TrialEvent::Channel(path) => eprintln!(
-            "ranat trial: channel up over the {} path to {}",
-            path.kind, path.remote
-        ),
+        TrialEvent::Connect(event) => connecting.show(event),
         TrialEvent::Measuring => eprintln!("ranat trial: measuring"),
         TrialEvent::Interrupted => eprintln!("ranat trial: interrupted"),
         TrialEvent::Undone { what, result } => match result {
@@ -118,7 +82,7 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
         },
     };
     let trial = match trial::trial(options, probe::interrupted(), show).await {
-        Err(trial::TrialError::Live(LiveError::Lookup { reason, .. })) => {
+        Err(ConnectError::Live(LiveError::Lookup { reason, .. })) => {
             anyhow::bail!("--via {via}: {reason}")
         }
         other => other?,
@@ -136,24 +100,11 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
 }
 
 /// 0 connected directly, [`EXIT_RELAYED`], [`EXIT_FAILED`].
-pub fn exit_code(outcome: TrialOutcome) -> i32 {
+pub fn exit_code(outcome: PathOutcome) -> i32 {
     match outcome {
-        TrialOutcome::Direct => 0,
-        TrialOutcome::Relayed => EXIT_RELAYED,
-        TrialOutcome::Failed => EXIT_FAILED,
-    }
-}
-
-fn connected_word(connected: bool) -> &'static str {
-    if connected { "connected" } else { "failed" }
-}
-
-fn expectation(expected: PunchExpectation) -> &'static str {
-    match expected {
-        PunchExpectation::Connects => "a direct path",
-        PunchExpectation::Likely => "likely a direct path (by port prediction)",
-        PunchExpectation::Fails => "no direct path: the relay",
-        PunchExpectation::Unknown => "unknown",
+        PathOutcome::Direct => 0,
+        PathOutcome::Relayed => EXIT_RELAYED,
+        PathOutcome::Failed => EXIT_FAILED,
     }
 }
 
@@ -165,9 +116,9 @@ fn render(trial: &Trial) -> String {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec!["trial", "result"]);
     let outcome = match trial.outcome {
-        TrialOutcome::Direct => "connected directly",
-        TrialOutcome::Relayed => "connected through the relay",
-        TrialOutcome::Failed => "not connected",
+        PathOutcome::Direct => "connected directly",
+        PathOutcome::Relayed => "connected through the relay",
+        PathOutcome::Failed => "not connected",
     };
     table.add_row(vec!["outcome", outcome]);
     if let Some(path) = &trial.path {
@@ -259,15 +210,15 @@ fn render(trial: &Trial) -> String {
 
 fn verdict_line(trial: &Trial) -> String {
     match trial.outcome {
-        TrialOutcome::Direct => format!(
+        PathOutcome::Direct => format!(
             "Verdict: a session with {} connects directly.",
             trial.peer_name
         ),
-        TrialOutcome::Relayed => format!(
+        PathOutcome::Relayed => format!(
             "Verdict: a session with {} connects, through the help desk's relay.",
             trial.peer_name
         ),
-        TrialOutcome::Failed => format!(
+        PathOutcome::Failed => format!(
             "Verdict: a session with {} does not connect: {}.",
             trial.peer_name, trial.why
         ),

@@ -9,6 +9,8 @@
 //!   probe, exchange reports, predict, punch.
 //! - [`relay`](mod@relay): `ranat relay-test`, allocate on a TURN relay and
 //!   exchange datagrams with a peer through it.
+//! - [`connect`](mod@connect): the session's connection: meet, probe,
+//!   gather, punch, relay, and the QUIC channel over the path that opened.
 //! - [`trial`](mod@trial): `ranat trial --via`, the session's connection made
 //!   for real (direct or relayed QUIC) and measured.
 //!
@@ -18,6 +20,8 @@
 //! completes first, the flow undoes its changes and returns `None`.
 
 pub mod check;
+pub mod connect;
+pub mod interrupt;
 pub mod live;
 pub mod probe;
 pub mod relay;

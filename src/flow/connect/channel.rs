@@ -1,4 +1,4 @@
-//! The trial's channel: QUIC over the punched path when both punches
+//! The session's channel: QUIC over the punched path when both punches
 //! connected (its handshake runs while the two sides still tell each
 //! other how their punches ended), else (or when that handshake fails)
 //! over the two relayed addresses. The novice is the QUIC server, the
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use quinn::{AsyncUdpSocket, Connection, Endpoint};
 
-use super::report::{PathInfo, RelayInfo, TrialOutcome};
+use super::path::{PathInfo, PathOutcome, RelayInfo};
 use crate::io::punch::Winner;
 use crate::io::quic::direct::Direct;
 use crate::io::quic::relayed::Relayed;
@@ -26,7 +26,7 @@ const DIRECT_WAIT: Duration = Duration::from_secs(5);
 /// How long the channel of the relayed addresses may take to come up.
 const RELAY_WAIT: Duration = Duration::from_secs(10);
 
-/// How long the side that ends the trial waits for its close to be
+/// How long the side that ends the session waits for its close to be
 /// heard, and the other for the close.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -34,7 +34,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// connected: it answers the peer's checks from then on (the peer's
 /// punch may still be waiting for an answer) and checks consent (RFC 7675)
 /// while QUIC shares it (RFC 7983).
-pub(super) struct DirectPath {
+pub struct DirectPath {
     direct: Direct,
     path: Path,
 }
@@ -58,10 +58,10 @@ impl DirectPath {
 }
 
 /// A QUIC handshake's end: the endpoint and its one connection.
-pub(super) type Handshake = Result<(Endpoint, Connection), QuicError>;
+pub type Handshake = Result<(Endpoint, Connection), QuicError>;
 
 /// The QUIC handshake over the punched socket.
-pub(super) async fn handshake(
+pub async fn handshake(
     role: Role,
     me: &Identity,
     peer: Fingerprint,
@@ -91,7 +91,7 @@ async fn by_role(
 }
 
 /// A future run beside another: finished, or still to be awaited.
-pub(super) enum Beside<F: Future> {
+pub enum Beside<F: Future> {
     Done(F::Output),
     Pending(F),
 }
@@ -107,7 +107,7 @@ impl<F: Future + Unpin> Beside<F> {
 
 /// Runs `main` to its end while `beside` makes progress too (the direct
 /// handshake during the outcomes' exchange: one round trip saved).
-pub(super) async fn beside<T, F: Future + Unpin>(
+pub async fn beside<T, F: Future + Unpin>(
     main: impl Future<Output = T>,
     beside: Option<F>,
 ) -> (T, Option<Beside<F>>) {
@@ -122,7 +122,7 @@ pub(super) async fn beside<T, F: Future + Unpin>(
 }
 
 /// What the channel is opened from.
-pub(super) struct Sides<'a> {
+pub struct Sides<'a> {
     pub role: Role,
     pub me: &'a Identity,
     pub peer: Fingerprint,
@@ -135,7 +135,7 @@ pub(super) struct Sides<'a> {
 }
 
 /// An open channel.
-pub(super) struct Channel {
+pub struct Channel {
     pub connection: Connection,
     pub path: PathInfo,
     /// Why the channel took this path.
@@ -147,17 +147,17 @@ pub(super) struct Channel {
     direct: Option<Direct>,
 }
 
-pub(super) enum Opened {
+pub enum Opened {
     Up(Box<Channel>),
     Failed { why: String },
 }
 
 impl Channel {
-    pub fn outcome(&self) -> TrialOutcome {
+    pub fn outcome(&self) -> PathOutcome {
         if self.relay.is_some() {
-            TrialOutcome::Relayed
+            PathOutcome::Relayed
         } else {
-            TrialOutcome::Direct
+            PathOutcome::Direct
         }
     }
 
@@ -171,12 +171,12 @@ impl Channel {
         }
     }
 
-    /// Ends the trial: the helper closes and waits until the close went
+    /// Ends the session: the helper closes and waits until the close went
     /// out; the novice waits for it. Then the allocation is given back.
     pub async fn close(self, role: Role) {
         match role {
             Role::Helper => {
-                self.connection.close(0u32.into(), b"trial done");
+                self.connection.close(0u32.into(), b"done");
                 let _ = tokio::time::timeout(CLOSE_WAIT, self.endpoint.wait_idle()).await;
             }
             Role::Novice => {
@@ -190,7 +190,7 @@ impl Channel {
 }
 
 /// Opens the channel; see the module documentation.
-pub(super) async fn open(sides: Sides<'_>) -> Opened {
+pub async fn open(sides: Sides<'_>) -> Opened {
     let Sides {
         role,
         me,
