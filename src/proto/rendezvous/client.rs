@@ -101,6 +101,8 @@ pub struct Member {
     observed: Option<SocketAddr>,
     /// The relay the server offered this side, with its PAKE message.
     relay: Option<RelayGrant>,
+    /// How long the room this side creates should live, when it asks.
+    lifetime: Option<Duration>,
     asked_bind: bool,
     decoder: FrameDecoder,
     stage: Stage,
@@ -126,6 +128,13 @@ impl Member {
         now: Instant,
     ) -> Self {
         Self::new(server, Role::Helper, None, secret, intro, seed, now)
+    }
+
+    /// Asks the server to keep the room this helper creates for
+    /// `lifetime` (an invitation file's), instead of its default.
+    pub fn with_room_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
     }
 
     /// The novice: joins the room of `invite` on `server`.
@@ -170,6 +179,7 @@ impl Member {
             failures: 0,
             observed: None,
             relay: None,
+            lifetime: None,
             asked_bind: false,
             decoder: FrameDecoder::new(),
             stage: Stage::Hello,
@@ -476,6 +486,7 @@ impl Machine for Member {
         let hello = ClientMessage::Hello {
             version: PROTOCOL_VERSION,
             code: self.room,
+            lifetime_secs: self.lifetime.map(|l| l.as_secs()),
         };
         self.push(encode(&hello));
     }

@@ -110,6 +110,7 @@ fn other_version(body: &[u8]) -> Result<ClientMessage, RendezvousError> {
             Ok(ClientMessage::Hello {
                 version: h.version,
                 code: None,
+                lifetime_secs: None,
             })
         }
         _ => Err(RendezvousError::Malformed),

@@ -47,7 +47,16 @@ impl<'de> Deserialize<'de> for Blob {
 pub enum ClientMessage {
     /// The first message: without a code, create a room; with one (the
     /// invitation's public part), join it.
-    Hello { version: u32, code: Option<Code> },
+    Hello {
+        version: u32,
+        code: Option<Code>,
+        /// How long the room this Hello creates should live (an invitation
+        /// file's `DtLength`); the server grants at most its own limit and
+        /// says what it granted in its Welcome. Without it, the server's
+        /// default (a spoken code's ten minutes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lifetime_secs: Option<u64>,
+    },
     /// This side's PAKE message, once per pairing, after it.
     Pake { message: Blob },
     /// A message sealed for the other side, after this side's PAKE
@@ -187,6 +196,7 @@ mod tests {
         let hello = ClientMessage::Hello {
             version: PROTOCOL_VERSION,
             code: Some("K7Q".parse().expect("code")),
+            lifetime_secs: None,
         };
         let json = serde_json::to_value(&hello).expect("serialize");
         assert_eq!(
@@ -199,7 +209,8 @@ mod tests {
             create,
             ClientMessage::Hello {
                 version: 2,
-                code: None
+                code: None,
+                lifetime_secs: None
             }
         );
         let sealed = ClientMessage::Sealed {
@@ -229,6 +240,7 @@ mod tests {
             ClientMessage::Hello {
                 version: 2,
                 code: None,
+                lifetime_secs: None,
             },
             ClientMessage::Pake {
                 message: Blob(vec![0x41; 33]),

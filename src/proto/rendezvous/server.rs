@@ -51,8 +51,11 @@ const CODE_ATTEMPTS: usize = 64;
 pub struct RendezvousConfig {
     /// Rooms open at once; a Hello that would create one more is refused.
     pub max_rooms: usize,
-    /// How long a room lives after its creation, paired or not.
+    /// How long a room lives after its creation, paired or not, unless
+    /// its creator asks otherwise.
     pub room_lifetime: Duration,
+    /// The longest lifetime a creator may ask for (an invitation file's).
+    pub max_room_lifetime: Duration,
     /// Connections open at once; more are refused at once.
     pub max_connections: usize,
     /// How long a new connection may take to send its Hello.
@@ -64,6 +67,7 @@ impl Default for RendezvousConfig {
         Self {
             max_rooms: 1024,
             room_lifetime: Duration::from_secs(10 * 60),
+            max_room_lifetime: Duration::from_secs(24 * 60 * 60),
             max_connections: 4096,
             hello_timeout: Duration::from_secs(10),
         }
@@ -279,13 +283,20 @@ impl Rendezvous {
             return;
         };
         match (&conn.state, message) {
-            (ConnState::AwaitingHello { .. }, ClientMessage::Hello { version, code }) => {
+            (
+                ConnState::AwaitingHello { .. },
+                ClientMessage::Hello {
+                    version,
+                    code,
+                    lifetime_secs,
+                },
+            ) => {
                 if version != PROTOCOL_VERSION {
                     self.refuse(id, RendezvousError::UnsupportedVersion);
                 } else if let Some(code) = code {
                     self.join(now, id, code);
                 } else {
-                    self.create(now, id);
+                    self.create(now, id, lifetime_secs.map(Duration::from_secs));
                 }
             }
             (ConnState::Member { code, role }, ClientMessage::Pake { message }) => {
@@ -371,8 +382,9 @@ impl Rendezvous {
         rooms.chain(hellos).min()
     }
 
-    /// A Hello without a code: a new room with this connection as helper.
-    fn create(&mut self, now: Instant, id: ConnId) {
+    /// A Hello without a code: a new room with this connection as helper,
+    /// living as long as it asked, within the server's limit.
+    fn create(&mut self, now: Instant, id: ConnId, lifetime: Option<Duration>) {
         if self.rooms.len() >= self.config.max_rooms {
             self.refuse(id, RendezvousError::ServerFull);
             return;
@@ -384,7 +396,10 @@ impl Rendezvous {
             self.refuse(id, RendezvousError::ServerFull);
             return;
         };
-        let expires = later(now, self.config.room_lifetime);
+        let lifetime = lifetime.map_or(self.config.room_lifetime, |asked| {
+            asked.min(self.config.max_room_lifetime)
+        });
+        let expires = later(now, lifetime);
         let room = Room {
             expires,
             helper: Member::new(id),

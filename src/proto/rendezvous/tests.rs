@@ -31,12 +31,14 @@ fn valid_frames() -> Vec<Vec<u8>> {
     let hello = ClientMessage::Hello {
         version: PROTOCOL_VERSION,
         code: "K7Q".parse().ok(),
+        lifetime_secs: None,
     };
     [
         encode(&hello),
         encode(&ClientMessage::Hello {
             version: PROTOCOL_VERSION,
             code: None,
+            lifetime_secs: None,
         }),
         encode(&ClientMessage::Pake {
             message: Blob(vec![0x41; 33]),

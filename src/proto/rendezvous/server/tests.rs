@@ -112,6 +112,7 @@ fn hello(code: Option<Code>) -> ClientMessage {
     ClientMessage::Hello {
         version: PROTOCOL_VERSION,
         code,
+        lifetime_secs: None,
     }
 }
 
@@ -172,6 +173,36 @@ fn a_hello_without_code_creates_a_room_for_ten_minutes() {
     assert_eq!(code.to_string().len(), 3);
     assert_eq!(bench.server.rooms(), 1);
     assert_eq!(bench.server.stats().rooms_created, 1);
+}
+
+#[test]
+fn a_creator_may_ask_for_a_longer_room_within_the_servers_limit() {
+    let mut bench = Bench::new();
+    for (n, (asked, granted)) in [(6 * 3600, 6 * 3600), (48 * 3600, 24 * 3600), (30, 30)]
+        .into_iter()
+        .enumerate()
+    {
+        let n = u64::try_from(n).expect("three");
+        let creator = bench.connect(n);
+        let hello = ClientMessage::Hello {
+            version: PROTOCOL_VERSION,
+            code: None,
+            lifetime_secs: Some(asked),
+        };
+        let out = bench.message(n, creator, hello);
+        let [
+            Output::Send(
+                _,
+                ServerMessage::Welcome {
+                    expires_in_secs, ..
+                },
+            ),
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!(*expires_in_secs, granted, "asked {asked} s");
+    }
 }
 
 #[test]
@@ -507,6 +538,7 @@ fn another_protocol_version_is_refused() {
         ClientMessage::Hello {
             version: 1,
             code: None,
+            lifetime_secs: None,
         },
     );
     assert_eq!(
