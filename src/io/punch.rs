@@ -1,12 +1,14 @@
 //! Runs the [`Punch`] machine on real UDP sockets, and hands the path it
 //! proves, socket and all, to whatever runs next.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
 use super::driver::{BindError, Driver};
+use super::interfaces::Ipv6Host;
 use crate::proto::machine::SocketId;
 use crate::proto::punch::{
     Candidate, CandidateKind, Credentials, Path, Punch, PunchFailure, PunchOutcome,
@@ -16,6 +18,7 @@ use crate::proto::punch::{
 /// waiting for the peer's.
 pub struct Gathered {
     driver: Driver<Punch>,
+    ipv6: Vec<Ipv6Host>,
 }
 
 /// The path a punch proved, ready to be taken over: the socket the checks
@@ -51,7 +54,10 @@ pub async fn gather(machine: Punch) -> Result<Gathered, BindError> {
     driver
         .run_until(|m| m.local_candidates().is_some(), None)
         .await;
-    Ok(Gathered { driver })
+    Ok(Gathered {
+        driver,
+        ipv6: Vec::new(),
+    })
 }
 
 impl Gathered {
@@ -60,25 +66,47 @@ impl Gathered {
         self.driver.machine_mut().set_deadline(deadline);
     }
 
-    /// What to advertise: the gathered candidates and socket 0's own
-    /// address (RFC 8445 §5.1.1.1 host candidate).
+    /// This host's IPv6 addresses (usually
+    /// [`super::interfaces::advertised_ipv6`]), to advertise with the port
+    /// of the punch's IPv6 socket. Ignored when the punch has none
+    /// ([`crate::proto::punch::PunchConfig::ipv6`] off).
+    pub fn with_ipv6(mut self, hosts: Vec<Ipv6Host>) -> Self {
+        self.ipv6 = hosts;
+        self
+    }
+
+    /// What to advertise: the gathered candidates, socket 0's own address
+    /// and, on the IPv6 socket's port, each address given to
+    /// [`Gathered::with_ipv6`] (RFC 8445 §5.1.1.1 host candidates, one per
+    /// address; a Teredo interface's as [`CandidateKind::Teredo`]).
     pub fn candidates(&self) -> Vec<Candidate> {
         let machine = self.driver.machine();
         let mut out = machine.local_candidates().unwrap_or_default().to_vec();
-        if let Some(local) = machine.local_address(SocketId(0))
-            && !out.iter().any(|c| c.address == local)
-        {
-            out.push(Candidate {
-                address: local,
-                kind: CandidateKind::Host,
-            });
+        let main = machine.local_address(SocketId(0)).map(|local| Candidate {
+            address: local,
+            kind: CandidateKind::Host,
+        });
+        let ipv6_port = machine
+            .ipv6_socket()
+            .and_then(|socket| machine.local_address(socket))
+            .map(|local| local.port());
+        let ipv6 = ipv6_port.into_iter().flat_map(|port| {
+            self.ipv6.iter().map(move |host| Candidate {
+                address: SocketAddr::from((host.address, port)),
+                kind: host.kind(),
+            })
+        });
+        for candidate in main.into_iter().chain(ipv6) {
+            if !out.iter().any(|c| c.address == candidate.address) {
+                out.push(candidate);
+            }
         }
         out
     }
 
     /// The local address of socket 0, the punch's main socket (the one a
     /// port mapping for the session is made for).
-    pub fn local_address(&self) -> Option<std::net::SocketAddr> {
+    pub fn local_address(&self) -> Option<SocketAddr> {
         self.driver.local_addr(SocketId(0))
     }
 
