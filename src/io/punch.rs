@@ -141,3 +141,117 @@ impl Gathered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::proto::punch::PunchConfig;
+    use crate::proto::punch::testing::credentials;
+
+    /// Whether this machine has IPv6 loopback to test on; says so when not.
+    fn ipv6_loopback(test: &str) -> bool {
+        let there = std::net::UdpSocket::bind("[::1]:0").is_ok();
+        if !there {
+            eprintln!("SKIPPED {test}: no IPv6 loopback on this machine ([::1] cannot be bound)");
+        }
+        there
+    }
+
+    fn v6_host(address: &str, teredo: bool) -> Ipv6Host {
+        Ipv6Host {
+            address: address.parse().unwrap(),
+            interface: if teredo { "teredo" } else { "lo" }.into(),
+            teredo,
+        }
+    }
+
+    /// A punch without a STUN server, gathered (bound, nothing sent).
+    async fn gathered(seed: u8, ipv6: bool) -> Gathered {
+        let mut config = PunchConfig::new(credentials(seed), None);
+        config.ipv6 = ipv6;
+        gather(Punch::new(config, u64::from(seed))).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_given_ipv6_addresses_are_advertised_on_the_ipv6_sockets_port() {
+        if !ipv6_loopback("the_given_ipv6_addresses_are_advertised_on_the_ipv6_sockets_port") {
+            return;
+        }
+        let hosts = vec![
+            v6_host("2001:db8::7", false),
+            v6_host("2001:0:c633:6428:8000:63bf:3fff:fdd2", true),
+        ];
+        let side = gathered(0, true).await.with_ipv6(hosts.clone());
+        let main = side.local_address().unwrap();
+        let machine = side.driver.machine();
+        let v6 = machine.local_address(SocketId(1)).unwrap();
+        assert!(v6.is_ipv6() && v6.ip().is_unspecified(), "{v6}");
+        let want = [
+            (main, CandidateKind::Host),
+            (
+                SocketAddr::from((hosts[0].address, v6.port())),
+                CandidateKind::Host,
+            ),
+            (
+                SocketAddr::from((hosts[1].address, v6.port())),
+                CandidateKind::Teredo,
+            ),
+        ]
+        .map(|(address, kind)| Candidate { address, kind });
+        assert_eq!(side.candidates(), want);
+        // Without the IPv6 socket the addresses have no port to go with.
+        let side = gathered(1, false).await.with_ipv6(hosts);
+        let main = side.local_address().unwrap();
+        assert_eq!(
+            side.candidates(),
+            [Candidate {
+                address: main,
+                kind: CandidateKind::Host
+            }]
+        );
+    }
+
+    /// Two real punches on loopback, each told only the other's IPv6 host
+    /// candidate `[::1]:port`: they meet on their IPv6 sockets.
+    #[tokio::test]
+    async fn two_punches_meet_over_ipv6_loopback() {
+        if !ipv6_loopback("two_punches_meet_over_ipv6_loopback") {
+            return;
+        }
+        let loopback = v6_host("::1", false);
+        let creds = [0u8, 1].map(credentials);
+        let mut sides = Vec::new();
+        for seed in [0, 1] {
+            sides.push(gathered(seed, true).await.with_ipv6(vec![loopback.clone()]));
+        }
+        let ipv6_only = |side: &Gathered| -> Vec<Candidate> {
+            let only: Vec<Candidate> = side
+                .candidates()
+                .into_iter()
+                .filter(|c| c.address.is_ipv6())
+                .collect();
+            assert!(
+                matches!(&only[..], [c] if c.address.ip() == Ipv6Addr::LOCALHOST && c.kind == CandidateKind::Host),
+                "{only:?}"
+            );
+            only
+        };
+        let candidates = [ipv6_only(&sides[0]), ipv6_only(&sides[1])];
+        let b = sides.pop().unwrap();
+        let a = sides.pop().unwrap();
+        let (pa, pb) = tokio::join!(
+            a.punch(creds[1].clone(), &candidates[1]),
+            b.punch(creds[0].clone(), &candidates[0])
+        );
+        for (punched, peer) in [(pa, &candidates[1]), (pb, &candidates[0])] {
+            let Punched::Connected(winner) = punched else {
+                panic!("no path over IPv6 loopback: {:?}", punched.outcome())
+            };
+            assert_eq!(winner.path.remote, peer[0].address);
+            assert_eq!(winner.path.socket, SocketId(1), "the IPv6 socket won");
+            assert!(winner.socket.local_addr().unwrap().is_ipv6());
+        }
+    }
+}

@@ -16,7 +16,7 @@ pub enum CandidateKind {
     Host,
     /// The address of a Teredo interface the host already has (RFC 4380
     /// §2.14, 2001:0::/32): IPv6 tunnelled over IPv4 UDP, tried last as
-    /// RFC 6724 §2.1 gives it the lowest precedence.
+    /// RFC 6724 §2.1 ranks it below native IPv6 and IPv4.
     Teredo,
     /// The endpoint a STUN server saw (server-reflexive).
     ServerReflexive,

@@ -294,8 +294,10 @@ impl Punch {
     ///
     /// IPv6 host candidates go first: they cost no IPv4 NAT mapping, so
     /// they cannot spoil a sequential allocator's guess, and RFC 8421 §4
-    /// prefers IPv6 on a dual-stack host. Teredo goes last: RFC 6724 §2.1
-    /// gives 2001::/32 the lowest precedence. Between them, a predicted
+    /// has a dual-stack host prefer IPv6 (a round's pairs go out together,
+    /// so a broken IPv6 path delays the IPv4 ones by nothing). Teredo goes
+    /// last: RFC 6724 §2.1's policy table gives 2001::/32 precedence 5,
+    /// below native IPv6 (40) and IPv4 (35). Between them, a predicted
     /// port goes first: a sequential or preserving NAT gives its guessed
     /// port to the first new mapping, and that must be the one toward the
     /// peer's own guess. IPv4 host candidates are checked only behind the
