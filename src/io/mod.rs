@@ -2,6 +2,7 @@
 
 pub mod driver;
 pub mod gateway;
+pub mod interfaces;
 mod pcp;
 pub mod portmap;
 pub mod probe;

@@ -1,14 +1,13 @@
 //! Runs the Teredo [`Qualification`] over two real UDP sockets, and finds a
 //! Teredo interface the host may already have.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use super::driver::{BindError, Driver};
+use super::interfaces;
 use super::resolve::{self, ServerSpec};
-use crate::proto::teredo::{
-    Qualification, QualificationConfig, QualificationOutcome, TEREDO_PORT, TeredoAddress,
-};
+use crate::proto::teredo::{Qualification, QualificationConfig, QualificationOutcome, TEREDO_PORT};
 use crate::report::ExistingInterface;
 
 /// Windows' default Teredo server (Windows 10 and later).
@@ -72,53 +71,21 @@ pub async fn qualify(primary: SocketAddrV4) -> Result<QualificationOutcome, Tere
         .ok_or_else(|| TeredoError::Socket(std::io::Error::other("the qualification stalled")))
 }
 
-/// A Teredo (2001:0::/32) address on one of this host's interfaces.
+/// A Teredo (2001:0::/32) address on one of this host's interfaces, among
+/// those worth advertising ([`interfaces::advertised_ipv6`]).
 pub fn existing_interface() -> Option<ExistingInterface> {
-    let table = std::fs::read_to_string("/proc/net/if_inet6").ok()?;
-    parse_if_inet6(&table)
-}
-
-/// `/proc/net/if_inet6`: 32 hex digits of address, then index, prefix
-/// length, scope, flags and the interface name.
-fn parse_if_inet6(table: &str) -> Option<ExistingInterface> {
-    table.lines().find_map(|line| {
-        let mut fields = line.split_whitespace();
-        let hex = fields.next()?;
-        let name = fields.nth(4)?;
-        let address = Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?);
-        TeredoAddress::parse(address).ok()?;
-        Some(ExistingInterface {
-            name: name.to_string(),
-            address,
+    interfaces::advertised_ipv6()
+        .into_iter()
+        .find(|host| host.teredo)
+        .map(|host| ExistingInterface {
+            name: host.interface,
+            address: host.address,
         })
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_a_teredo_address_among_the_host_addresses() {
-        let table = "00000000000000000000000000000001 01 80 10 80       lo\n\
-                     fe800000000000000000000000000001 02 40 20 80     eth0\n\
-                     20010000c6336428800063bf3ffffdd2 05 20 00 80   teredo\n";
-        let found = parse_if_inet6(table).unwrap();
-        assert_eq!(found.name, "teredo");
-        assert_eq!(
-            found.address,
-            "2001:0:c633:6428:8000:63bf:3fff:fdd2"
-                .parse::<Ipv6Addr>()
-                .unwrap()
-        );
-    }
-
-    #[test]
-    fn hosts_without_teredo_and_broken_tables_have_none() {
-        let table = "00000000000000000000000000000001 01 80 10 80       lo\n";
-        assert_eq!(parse_if_inet6(table), None);
-        assert_eq!(parse_if_inet6("2001zz 01\n\n garbage"), None);
-    }
 
     #[tokio::test]
     async fn a_literal_server_needs_no_dns_and_gets_port_3544() {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::live::{self, LiveError, LiveEvent, LivePunch};
 use super::probe::{self, ProbeOptions};
+use crate::io::interfaces;
 use crate::io::portmap::{self, SessionGateway, SessionMapping};
 use crate::io::punch;
 use crate::io::punch::Punched;
@@ -193,11 +194,15 @@ pub async fn connect(
         // No linger: once connected, the punched socket goes on answering
         // the peer's checks under the session (`channel::DirectPath`).
         config.timing.linger = Duration::ZERO;
+        // This host's IPv6 addresses (a Teredo interface's among them) are
+        // candidates too, checked from a socket of their own: Remote
+        // Assistance tries IPv6 and Teredo beside IPv4, and so does ranat.
+        let ipv6 = interfaces::advertised_ipv6();
+        config.ipv6 = !ipv6.is_empty() && !options.relay_only;
         let machine = Punch::new(config, rand::random());
-        let (peer, gathered) = tokio::join!(
-            live::exchange_reports(&mut client, &me),
-            punch::gather(machine)
-        );
+        let (peer, gathered) = tokio::join!(live::exchange_reports(&mut client, &me), async {
+            Ok(punch::gather(machine).await?.with_ipv6(ipv6))
+        });
         let peer = peer?;
         let mut gathered = gathered.map_err(LiveError::Bind)?;
         let prediction = live::predict_for(role, &me, &peer);

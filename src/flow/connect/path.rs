@@ -53,6 +53,7 @@ impl PathInfo {
                 CandidateKind::Predicted => "predicted",
                 CandidateKind::PortMapped => "mapped",
                 CandidateKind::Relayed => "relay",
+                CandidateKind::Teredo => "teredo",
             }
         };
         Self {

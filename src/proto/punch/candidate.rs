@@ -6,12 +6,18 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 /// How a candidate address was learned (RFC 8445 §5.1.1, plus the two
-/// NAT-traversal guesses of RFC 5128 §3.5 and a gateway mapping).
+/// NAT-traversal guesses of RFC 5128 §3.5, a gateway mapping and a Teredo
+/// interface's address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateKind {
-    /// The host's own address: reaches a peer on the same LAN.
+    /// The host's own address: reaches a peer on the same LAN, or anywhere
+    /// over IPv6 a firewall lets through.
     Host,
+    /// The address of a Teredo interface the host already has (RFC 4380
+    /// §2.14, 2001:0::/32): IPv6 tunnelled over IPv4 UDP, tried last as
+    /// RFC 6724 §2.1 ranks it below native IPv6 and IPv4.
+    Teredo,
     /// The endpoint a STUN server saw (server-reflexive).
     ServerReflexive,
     /// A UPnP IGD, PCP or NAT-PMP mapping on the gateway.
@@ -34,6 +40,7 @@ impl CandidateKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Host => "host",
+            Self::Teredo => "teredo",
             Self::ServerReflexive => "server-reflexive",
             Self::PortMapped => "port mapping",
             Self::Predicted => "predicted port",

@@ -73,6 +73,12 @@ pub struct PunchConfig {
     pub server: Option<std::net::SocketAddr>,
     pub guess: Option<PortGuess>,
     pub spray: Option<Spray>,
+    /// One more socket after the IPv4 ones, bound to `[::]`, to check the
+    /// peer's IPv6 and Teredo candidates from (RFC 8445 §5.1.1.1: a host
+    /// candidate per address family; RFC 8421 for dual-stack hosts). The
+    /// driver advertises this host's IPv6 addresses with its port. Off by
+    /// default: a host without IPv6 cannot bind it.
+    pub ipv6: bool,
     pub timing: Timing,
 }
 
@@ -85,12 +91,14 @@ impl PunchConfig {
             server,
             guess: None,
             spray: None,
+            ipv6: false,
             timing: Timing::default(),
         }
     }
 
-    /// The number of sockets the plan needs: at least one, two for a
-    /// preserving guess, never more than a [`super::SocketId`] can name.
+    /// The number of sockets the plan punches from toward its STUN server
+    /// (or from `0.0.0.0` without one): at least one, two for a preserving
+    /// guess, at most 256. The IPv6 socket, if any, comes after them.
     pub(crate) fn socket_count(&self) -> usize {
         let floor = if self.guess == Some(PortGuess::Preserving) {
             2

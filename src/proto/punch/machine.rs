@@ -2,9 +2,15 @@
 //! peer's candidates until one is answered from where it was sent
 //! (RFC 8445 §7.2.5.2.1), answering the peer's checks and checking back
 //! at their sources on the way (triggered checks, RFC 8445 §7.3.1.4).
+//!
+//! With [`PunchConfig::ipv6`], one more socket bound to `[::]` checks the
+//! peer's IPv6 and Teredo candidates. A pair joins a socket and a remote
+//! of the same address family only (RFC 8445 §6.1.2.2): the IPv6 socket
+//! is dual-stack on Linux, but nothing IPv4 is ever sent from it or taken
+//! from it, so that it costs no IPv4 NAT mapping.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -20,12 +26,12 @@ use super::{Candidate, CandidateKind, Credentials, PortGuess, PunchConfig};
 use crate::proto::machine::{Bind, Binds, Machine, SocketId, Transmit};
 use crate::proto::stun::{ClientTransaction, Datagram, Outcome};
 
-/// The most peer-reflexive pairs a punch adds: a peer cannot grow the
-/// check list without bound by checking from ever new ports.
 /// The shortest gap between two triggered checks on one pair: checks are
 /// paced (RFC 8445 §14), but a triggered one never waits for a round.
 const TRIGGER_GAP: Duration = Duration::from_millis(20);
 
+/// The most peer-reflexive pairs a punch adds: a peer cannot grow the
+/// check list without bound by checking from ever new ports.
 const MAX_PEER_REFLEXIVE: usize = 64;
 
 /// The port range random allocators draw from (the birthday maths'
@@ -91,11 +97,15 @@ impl Punch {
     /// A punch with `config`; `seed` drives transaction ids and probe ports.
     pub fn new(config: PunchConfig, seed: u64) -> Self {
         let count = config.socket_count();
+        let main = (0..count).map(|_| match config.server {
+            Some(server) => Bind::Toward(server),
+            None => Bind::At(SocketAddr::from(([0, 0, 0, 0], 0))),
+        });
+        let ipv6 = config
+            .ipv6
+            .then_some(Bind::At(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))));
         Self {
-            binds: Binds::new((0..count).map(|_| match config.server {
-                Some(server) => Bind::Toward(server),
-                None => Bind::At(SocketAddr::from(([0, 0, 0, 0], 0))),
-            })),
+            binds: Binds::new(main.chain(ipv6)),
             config,
             rng: StdRng::seed_from_u64(seed),
             phase: Phase::Binding,
@@ -198,8 +208,22 @@ impl Punch {
         self.binds.local(socket)
     }
 
-    /// The peer's credentials and candidates arrived: checks begin. Does
-    /// nothing before gathering is over or a second time.
+    /// The socket bound to `[::]` for IPv6 and Teredo pairs, when
+    /// [`PunchConfig::ipv6`] asked for one: the last socket.
+    pub fn ipv6_socket(&self) -> Option<SocketId> {
+        self.config
+            .ipv6
+            .then(|| SocketId(u16::try_from(self.config.socket_count()).unwrap_or(u16::MAX)))
+    }
+
+    /// Whether `socket` was bound on the family of `remote`: a pair, a
+    /// check or an answer crosses families never.
+    fn same_family(&self, socket: SocketId, remote: SocketAddr) -> bool {
+        self.binds
+            .local(socket)
+            .is_some_and(|local| is_ipv6(local.ip()) == is_ipv6(remote.ip()))
+    }
+
     /// Gives up on the checks `deadline` after [`Punch::start`] instead of
     /// the configured time (before the start only).
     pub fn set_deadline(&mut self, deadline: Duration) {
@@ -211,15 +235,26 @@ impl Punch {
         }
     }
 
+    /// The peer's credentials and candidates arrived: checks begin. Does
+    /// nothing before gathering is over or a second time.
+    ///
+    /// Each socket is paired with the checked candidates of its own family,
+    /// in `checked`'s order: IPv6 pairs, then the IPv4 ones socket
+    /// by socket, then Teredo ones.
     pub fn start(&mut self, now: Instant, peer: Credentials, candidates: &[Candidate]) {
         if !matches!(self.phase, Phase::Ready) {
             return;
         }
+        let checked = self.checked(candidates);
         let mut pairs: Vec<Pair> = Vec::new();
         for socket in 0..self.binds.count() {
-            for c in self.checked(candidates) {
+            let socket = SocketId(u16::try_from(socket).unwrap_or(u16::MAX));
+            for c in checked
+                .iter()
+                .filter(|c| self.same_family(socket, c.address))
+            {
                 let pair = Pair {
-                    socket: SocketId(u16::try_from(socket).unwrap_or(u16::MAX)),
+                    socket,
                     remote: c.address,
                     kind: c.kind,
                     last_sent: None,
@@ -232,6 +267,7 @@ impl Punch {
                 }
             }
         }
+        pairs.sort_by_key(|p| tier(p.kind, p.remote));
         let spray = self.spray_targets(candidates);
         let probe_gap = self
             .config
@@ -254,51 +290,62 @@ impl Punch {
     }
 
     /// The peer's candidates worth checking, in the order of the first
-    /// round. A predicted port goes first: a sequential or preserving NAT
-    /// gives its guessed port to the first new mapping, and that must be
-    /// the one toward the peer's own guess. Host candidates are checked
-    /// only behind the same public address (RFC 5128 §3.2): sent anywhere
-    /// else they leave through the NAT, cost a port of a sequential
-    /// allocator and spoil its guess. A relayed candidate is not checked
-    /// at all: the session reaches it through its own allocation, never
-    /// from a bare socket (RFC 8445 §6.1.2.2 pairs relayed candidates only
-    /// with the local relayed base).
+    /// round.
+    ///
+    /// IPv6 host candidates go first: they cost no IPv4 NAT mapping, so
+    /// they cannot spoil a sequential allocator's guess, and RFC 8421 §4
+    /// has a dual-stack host prefer IPv6 (a round's pairs go out together,
+    /// so a broken IPv6 path delays the IPv4 ones by nothing). Teredo goes
+    /// last: RFC 6724 §2.1's policy table gives 2001::/32 precedence 5,
+    /// below native IPv6 (40) and IPv4 (35). Between them, a predicted
+    /// port goes first: a sequential or preserving NAT gives its guessed
+    /// port to the first new mapping, and that must be the one toward the
+    /// peer's own guess. IPv4 host candidates are checked only behind the
+    /// same public address (RFC 5128 §3.2): sent anywhere else they leave
+    /// through the NAT, cost a port of a sequential allocator and spoil its
+    /// guess; IPv6 host and Teredo candidates cross no NAT44 and are always
+    /// checked. A relayed candidate is not checked at all: the session
+    /// reaches it through its own allocation, never from a bare socket
+    /// (RFC 8445 §6.1.2.2 pairs relayed candidates only with the local
+    /// relayed base).
     fn checked(&self, candidates: &[Candidate]) -> Vec<Candidate> {
-        let own_public = self.candidates.as_ref().and_then(|c| {
-            c.iter()
-                .find(|c| c.kind == CandidateKind::ServerReflexive)
-                .map(|c| c.address.ip())
-        });
-        let peer_public = candidates
-            .iter()
-            .find(|c| c.kind == CandidateKind::ServerReflexive)
-            .map(|c| c.address.ip());
+        let own_public = self.candidates.as_deref().and_then(public_ipv4);
+        let peer_public = public_ipv4(candidates);
         let same_nat = own_public.is_none() || peer_public.is_none() || own_public == peer_public;
         let mut out: Vec<Candidate> = candidates
             .iter()
             .filter(|c| c.kind != CandidateKind::Relayed)
-            .filter(|c| same_nat || c.kind != CandidateKind::Host)
+            .filter(|c| same_nat || c.kind != CandidateKind::Host || is_ipv6(c.address.ip()))
             .copied()
             .collect();
-        out.sort_by_key(|c| match c.kind {
-            CandidateKind::Predicted => 0,
-            CandidateKind::PortMapped => 1,
-            CandidateKind::ServerReflexive => 2,
-            CandidateKind::Host => 3,
-            CandidateKind::PeerReflexive
-            | CandidateKind::BirthdayProbe
-            | CandidateKind::Relayed => 4,
+        out.sort_by_key(|c| {
+            let rank = match c.kind {
+                CandidateKind::Host if is_ipv6(c.address.ip()) => 0,
+                CandidateKind::Predicted => 1,
+                CandidateKind::PortMapped => 2,
+                CandidateKind::ServerReflexive => 3,
+                CandidateKind::Host => 4,
+                CandidateKind::PeerReflexive
+                | CandidateKind::BirthdayProbe
+                | CandidateKind::Relayed
+                | CandidateKind::Teredo => 5,
+            };
+            (tier(c.kind, c.address), rank)
         });
         out
     }
 
-    /// Distinct random ports of the peer's server-reflexive address.
+    /// Distinct random ports of the peer's server-reflexive address of
+    /// socket 0's family (the probes go from socket 0).
     fn spray_targets(&mut self, candidates: &[Candidate]) -> VecDeque<SocketAddr> {
         let (Some(spray), Some(target)) = (
             self.config.spray,
             candidates
                 .iter()
-                .find(|c| c.kind == CandidateKind::ServerReflexive)
+                .find(|c| {
+                    c.kind == CandidateKind::ServerReflexive
+                        && self.same_family(SocketId(0), c.address)
+                })
                 .map(|c| c.address.ip()),
         ) else {
             return VecDeque::new();
@@ -323,9 +370,16 @@ impl Punch {
         bytes: &[u8],
     ) {
         let own = self.config.credentials.clone();
+        let family_ok = self.same_family(socket, from);
         let Phase::Checking(c) = &mut self.phase else {
             return;
         };
+        if !family_ok {
+            // IPv4 reaching the dual-stack IPv6 socket: never answered, so
+            // that nothing IPv4 leaves from it.
+            c.stats.strangers += 1;
+            return;
+        }
         match check::classify(bytes, from, &own, &c.peer) {
             Incoming::Stranger => c.stats.strangers += 1,
             Incoming::Check { answer } => {
@@ -557,5 +611,32 @@ impl Machine for Punch {
 
     fn is_done(&self) -> bool {
         self.outcome.is_some()
+    }
+}
+
+/// Whether `ip` is IPv6 proper: an IPv4-mapped address (`::ffff:a.b.c.d`,
+/// how a dual-stack socket sees IPv4) counts as IPv4.
+fn is_ipv6(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(_) => false,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_none(),
+    }
+}
+
+/// The public IPv4 address among `candidates` (the server-reflexive one).
+fn public_ipv4(candidates: &[Candidate]) -> Option<IpAddr> {
+    candidates
+        .iter()
+        .find(|c| c.kind == CandidateKind::ServerReflexive && !is_ipv6(c.address.ip()))
+        .map(|c| c.address.ip())
+}
+
+/// Which part of a round a pair to `remote` belongs to: native IPv6 first,
+/// IPv4 next, Teredo last (see `Punch::checked`).
+fn tier(kind: CandidateKind, remote: SocketAddr) -> u8 {
+    match kind {
+        CandidateKind::Teredo => 2,
+        _ if is_ipv6(remote.ip()) => 0,
+        _ => 1,
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::proto::machine::{Machine, SocketId, Transmit};
+use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
 fn creds(seed: u8) -> Credentials {
     let mut n = seed;
@@ -37,6 +37,19 @@ fn host(a: SocketAddr) -> Candidate {
     }
 }
 
+/// A punch with an IPv6 socket, bound at `v4` and `v6`, gathered without
+/// a server.
+fn dual(seed: u64, own: Credentials, v4: SocketAddr, v6: SocketAddr, now: Instant) -> Punch {
+    let mut config = PunchConfig::new(own, None);
+    config.ipv6 = true;
+    let mut p = Punch::new(config, seed);
+    while let Some((id, _)) = p.poll_bind() {
+        p.handle_bound(now, id, if id == SocketId(0) { v4 } else { v6 });
+    }
+    assert_eq!(p.ipv6_socket(), Some(SocketId(1)));
+    p
+}
+
 /// Delivers every packet at once between `a` (at `la`) and `b` (at `lb`),
 /// dropping those `drop` refuses; returns the time both were done.
 fn run(
@@ -47,19 +60,40 @@ fn run(
     start: Instant,
     drop: impl Fn(&Transmit, bool) -> bool,
 ) -> Instant {
+    run_sockets(a, &[la], b, &[lb], start, drop)
+}
+
+/// [`run`] for sides with several sockets: socket `i` of `a` is bound at
+/// `la[i]`, and a packet reaches the socket of the other side bound at its
+/// destination. `wire` sees every packet that has one (true: from `a`)
+/// and drops it by answering true.
+fn run_sockets(
+    a: &mut Punch,
+    la: &[SocketAddr],
+    b: &mut Punch,
+    lb: &[SocketAddr],
+    start: Instant,
+    mut wire: impl FnMut(&Transmit, bool) -> bool,
+) -> Instant {
     let mut now = start;
     for _ in 0..10_000 {
         let mut moved = false;
         while let Some(t) = a.poll_transmit() {
             moved = true;
-            if t.destination == lb && !drop(&t, true) {
-                b.handle_input(now, SocketId(0), la, &t.payload);
+            if let Some(to) = lb.iter().position(|l| *l == t.destination)
+                && !wire(&t, true)
+            {
+                let from = la[usize::from(t.socket.0)];
+                b.handle_input(now, SocketId(to as u16), from, &t.payload);
             }
         }
         while let Some(t) = b.poll_transmit() {
             moved = true;
-            if t.destination == la && !drop(&t, false) {
-                a.handle_input(now, SocketId(0), lb, &t.payload);
+            if let Some(to) = la.iter().position(|l| *l == t.destination)
+                && !wire(&t, false)
+            {
+                let from = lb[usize::from(t.socket.0)];
+                a.handle_input(now, SocketId(to as u16), from, &t.payload);
             }
         }
         if a.is_done() && b.is_done() {
@@ -338,5 +372,192 @@ fn a_deadline_set_before_the_start_ends_the_checks_then_and_not_after_it() {
         run(Some(Duration::from_millis(1600)), true),
         default,
         "too late to change"
+    );
+}
+
+const TEREDO: &str = "[2001:0:c633:6428:8000:63bf:3fff:fdd2]";
+
+fn candidate(address: &str, kind: CandidateKind) -> Candidate {
+    Candidate {
+        address: addr(address),
+        kind,
+    }
+}
+
+fn connected(p: &Punch) -> &Path {
+    match p.outcome() {
+        Some(PunchOutcome::Connected(path)) => path,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_ipv6_socket_comes_after_the_others_at_the_ipv6_wildcard() {
+    let server = addr("198.51.100.1:3478");
+    for (guess, v6) in [(None, 1), (Some(PortGuess::Preserving), 2)] {
+        let mut config = PunchConfig::new(creds(1), Some(server));
+        config.guess = guess;
+        config.ipv6 = true;
+        let mut p = Punch::new(config, 5);
+        let binds: Vec<_> = std::iter::from_fn(|| p.poll_bind()).collect();
+        let mut want: Vec<_> = (0..v6)
+            .map(|i| (SocketId(i), Bind::Toward(server)))
+            .collect();
+        want.push((SocketId(v6), Bind::At(addr("[::]:0"))));
+        assert_eq!(binds, want);
+        assert_eq!(p.ipv6_socket(), Some(SocketId(v6)));
+    }
+    let p = Punch::new(PunchConfig::new(creds(1), Some(server)), 5);
+    assert_eq!(p.ipv6_socket(), None, "off by default");
+}
+
+#[test]
+fn ipv6_pairs_go_only_from_the_ipv6_socket_and_ipv4_never_from_it() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let la = [addr("198.51.100.7:5000"), addr("[2001:db8::7]:5001")];
+    let lb = [addr("198.51.100.8:6000"), addr("[2001:db8::8]:6001")];
+    let mut a = dual(1, ca.clone(), la[0], la[1], now);
+    let mut b = dual(2, cb.clone(), lb[0], lb[1], now);
+    let both = |l: &[SocketAddr]| [host(l[0]), host(l[1])];
+    a.start(now, cb, &both(&lb));
+    b.start(now, ca, &both(&la));
+    let mut sent = Vec::new();
+    run_sockets(&mut a, &la, &mut b, &lb, now, |t, from_a| {
+        sent.push((from_a, t.socket, t.destination));
+        false
+    });
+    assert!(sent.len() >= 8, "checks and answers both ways: {sent:?}");
+    for (_, socket, destination) in &sent {
+        assert_eq!(
+            *socket == SocketId(1),
+            destination.is_ipv6(),
+            "{socket:?} to {destination}"
+        );
+    }
+    // The IPv6 pair goes first, so it wins.
+    for (p, remote) in [(&a, lb[1]), (&b, la[1])] {
+        let path = connected(p);
+        assert_eq!((path.socket, path.remote), (SocketId(1), remote));
+        assert_eq!(path.kind, CandidateKind::Host);
+    }
+}
+
+#[test]
+fn an_ipv6_host_candidate_connects_where_ipv4_is_lost() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let la = [addr("198.51.100.7:5000"), addr("[2001:db8::7]:5001")];
+    let lb = [addr("198.51.100.8:6000"), addr("[2001:db8::8]:6001")];
+    let mut a = dual(1, ca.clone(), la[0], la[1], now);
+    let mut b = dual(2, cb.clone(), lb[0], lb[1], now);
+    a.start(now, cb, &[host(lb[0]), host(lb[1])]);
+    // B knows nothing of A: it answers A's checks on the socket they came
+    // in on and checks back at their source, a peer-reflexive pair.
+    b.start(now, ca, &[]);
+    run_sockets(&mut a, &la, &mut b, &lb, now, |t, _| {
+        t.destination.is_ipv4()
+    });
+    let path = connected(&a);
+    assert_eq!((path.socket, path.remote), (SocketId(1), lb[1]));
+    assert_eq!(path.local, Some(la[1]));
+    let path = connected(&b);
+    assert_eq!((path.socket, path.remote), (SocketId(1), la[1]));
+    assert_eq!(path.kind, CandidateKind::PeerReflexive);
+}
+
+#[test]
+fn ipv4_reaching_the_ipv6_socket_is_never_answered() {
+    let now = Instant::now();
+    let (ca, cb) = (creds(1), creds(2));
+    let la = [addr("198.51.100.7:5000"), addr("[2001:db8::7]:5001")];
+    let mut a = dual(1, ca.clone(), la[0], la[1], now);
+    let mut b = ready(2, cb.clone(), addr("198.51.100.8:6000"), now);
+    a.start(now, cb.clone(), &[]);
+    b.start(now, ca, &[host(addr("198.51.100.7:5001"))]);
+    let check = b.poll_transmit().expect("B's check").payload;
+    while a.poll_transmit().is_some() {}
+    // How a dual-stack socket sees an IPv4 source, and the bare form.
+    for from in ["[::ffff:198.51.100.8]:6000", "198.51.100.8:6000"] {
+        a.handle_input(now, SocketId(1), addr(from), &check);
+        assert_eq!(a.poll_transmit(), None, "from {from}");
+    }
+    while !a.is_done() {
+        while a.poll_transmit().is_some() {}
+        let t = a.poll_timeout().expect("a timer while checking");
+        a.handle_timeout(t);
+    }
+    let Some(PunchOutcome::Failed(f)) = a.outcome() else {
+        panic!("{:?}", a.outcome())
+    };
+    assert_eq!((f.checks_heard, f.strangers), (0, 2), "{f:?}");
+}
+
+/// A punch with IPv6 on (sockets at 10.0.0.2:40000 and
+/// [2001:db8::2]:40001), gathered through a STUN server that saw it at
+/// `public`.
+fn dual_behind(public: SocketAddr, now: Instant) -> Punch {
+    use crate::proto::stun::{Responder, ResponderConfig};
+    let server = addr("198.51.100.1:3478");
+    let mut config = PunchConfig::new(creds(1), Some(server));
+    config.ipv6 = true;
+    let mut p = Punch::new(config, 5);
+    let locals = [addr("10.0.0.2:40000"), addr("[2001:db8::2]:40001")];
+    while let Some((id, _)) = p.poll_bind() {
+        p.handle_bound(now, id, locals[usize::from(id.0)]);
+    }
+    let mut responder = Responder::new(ResponderConfig::new(server, None).unwrap());
+    let t = p.poll_transmit().expect("a Binding to the server");
+    assert_eq!(t.socket, SocketId(0), "gathering stays on socket 0");
+    responder.handle_input(now, SocketId(0), public, &t.payload);
+    let answer = responder.poll_transmit().unwrap();
+    p.handle_input(now, SocketId(0), server, &answer.payload);
+    assert!(p.local_candidates().is_some());
+    p
+}
+
+#[test]
+fn ipv6_hosts_go_first_teredo_last_and_both_cross_public_addresses() {
+    let peer = [
+        candidate(&format!("{TEREDO}:7001"), CandidateKind::Teredo),
+        candidate("10.0.0.9:7000", CandidateKind::Host),
+        candidate("203.0.113.9:30000", CandidateKind::ServerReflexive),
+        candidate("[2001:db8::9]:7001", CandidateKind::Host),
+        candidate("203.0.113.9:30001", CandidateKind::Predicted),
+        candidate("203.0.113.9:31000", CandidateKind::PortMapped),
+    ];
+    let round = |public: &str| {
+        let now = Instant::now();
+        let mut p = dual_behind(addr(public), now);
+        p.start(now, creds(2), &peer);
+        std::iter::from_fn(|| p.poll_transmit())
+            .map(|t| (t.socket.0, t.destination.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let teredo = format!("{TEREDO}:7001");
+    let s = |x: &str| x.to_string();
+    // Behind another public address: the IPv4 host candidate is left out,
+    // the IPv6 host and Teredo ones are not.
+    assert_eq!(
+        round("203.0.113.5:20000"),
+        [
+            (1, s("[2001:db8::9]:7001")),
+            (0, s("203.0.113.9:30001")),
+            (0, s("203.0.113.9:31000")),
+            (0, s("203.0.113.9:30000")),
+            (1, teredo.clone()),
+        ]
+    );
+    // Behind the same one: the IPv4 host candidate too, before Teredo.
+    assert_eq!(
+        round("203.0.113.9:20000"),
+        [
+            (1, s("[2001:db8::9]:7001")),
+            (0, s("203.0.113.9:30001")),
+            (0, s("203.0.113.9:31000")),
+            (0, s("203.0.113.9:30000")),
+            (0, s("10.0.0.9:7000")),
+            (1, teredo),
+        ]
     );
 }
