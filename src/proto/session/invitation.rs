@@ -75,17 +75,12 @@ impl SessionId {
 
     /// Exactly 32 hex digits, in either case.
     fn from_hex(text: &str) -> Option<Self> {
-        let digits = text.as_bytes();
-        if digits.len() != 32 {
+        if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut bytes = [0; 16];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            if !pair.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return None;
-            }
-            *byte = u8::from_str_radix(pair, 16).ok()?;
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
         }
         Some(Self(bytes))
     }

@@ -25,8 +25,6 @@
 //! The log is sans-IO: the caller supplies the local time of each entry
 //! and writes the document where it belongs.
 
-use std::fmt::Write;
-
 use super::invitation::{PROTOCOL, SessionId};
 use super::xml_text::escape;
 use crate::proto::rendezvous::Role;
@@ -179,24 +177,24 @@ impl SessionLog {
 /// One entry as an element: its name, the time, its attributes and, for a
 /// chat message, its text.
 fn write_entry(xml: &mut String, entry: &LogEntry) {
-    let role = |role: &Role| role.as_str().to_string();
+    let side = |role: &Role| role.as_str().to_string();
     let (name, attributes, text): (&str, Vec<(&str, String)>, Option<&str>) = match &entry.event {
         LogEvent::InvitationCreated {
             session,
             rendezvous,
-            role: r,
+            role,
         } => (
             "INVITATION_CREATED",
-            invitation(session, rendezvous, r),
+            invitation(session, rendezvous, role),
             None,
         ),
         LogEvent::InvitationOpened {
             session,
             rendezvous,
-            role: r,
+            role,
         } => (
             "INVITATION_OPENED",
-            invitation(session, rendezvous, r),
+            invitation(session, rendezvous, role),
             None,
         ),
         LogEvent::PeerConnected { name } => ("PEER_CONNECTED", vec![("NAME", name.clone())], None),
@@ -209,31 +207,29 @@ fn write_entry(xml: &mut String, entry: &LogEntry) {
             let answer = if *allowed { "allowed" } else { "refused" };
             ("APPROVAL", vec![("ANSWER", answer.to_string())], None)
         }
-        LogEvent::Chat { from, text } => ("CHAT", vec![("FROM", role(from))], Some(text.as_str())),
+        LogEvent::Chat { from, text } => ("CHAT", vec![("FROM", side(from))], Some(text.as_str())),
         LogEvent::ControlRequested => ("CONTROL_REQUESTED", vec![], None),
         LogEvent::ControlGranted => ("CONTROL_GRANTED", vec![], None),
         LogEvent::ControlDenied { by_policy } => {
             let by = if *by_policy { "policy" } else { "novice" };
             ("CONTROL_DENIED", vec![("BY", by.to_string())], None)
         }
-        LogEvent::ControlRevoked { by } => ("CONTROL_REVOKED", vec![("BY", role(by))], None),
+        LogEvent::ControlRevoked { by } => ("CONTROL_REVOKED", vec![("BY", side(by))], None),
         LogEvent::ControlReleased => ("CONTROL_RELEASED", vec![], None),
         LogEvent::Paused => ("PAUSED", vec![], None),
         LogEvent::Continued => ("CONTINUED", vec![], None),
         LogEvent::Disconnected { reason, by } => {
-            let mut attributes: Vec<_> = by.iter().map(|by| ("BY", role(by))).collect();
+            let mut attributes: Vec<_> = by.iter().map(|by| ("BY", side(by))).collect();
             attributes.push(("REASON", reason.clone()));
             ("DISCONNECTED", attributes, None)
         }
     };
-    let _ = write!(xml, "  <{name} TIME=\"{}\"", entry.at);
+    xml.push_str(&format!("  <{name} TIME=\"{}\"", entry.at));
     for (attribute, value) in attributes {
-        let _ = write!(xml, " {attribute}=\"{}\"", escape(&value));
+        xml.push_str(&format!(" {attribute}=\"{}\"", escape(&value)));
     }
     match text {
-        Some(text) => {
-            let _ = writeln!(xml, ">{}</{name}>", escape(text));
-        }
+        Some(text) => xml.push_str(&format!(">{}</{name}>\n", escape(text))),
         None => xml.push_str("/>\n"),
     }
 }
