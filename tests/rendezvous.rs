@@ -1178,7 +1178,8 @@ struct Impostor {
 
 impl Impostor {
     fn new(role: Role, invite: InviteCode, seed: u8) -> Self {
-        let (pake, message) = Spake2Ed25519::start(role, invite.room, &invite.secret, [seed; 32]);
+        let (pake, message) =
+            Spake2Ed25519::start(role, invite.room, (&invite.secret).into(), [seed; 32]);
         Self {
             role,
             room: invite.room,

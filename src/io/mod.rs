@@ -12,6 +12,7 @@ mod reach;
 pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
+pub mod session_log;
 pub mod teredo;
 pub mod undo;
 pub mod upnp;

@@ -287,7 +287,7 @@ impl Member {
         self.tries += 1;
         let mut seed = self.seed;
         seed[..4].copy_from_slice(&self.tries.to_be_bytes());
-        let (pake, message) = Spake2Ed25519::start(self.role, room, &self.secret, seed);
+        let (pake, message) = Spake2Ed25519::start(self.role, room, (&self.secret).into(), seed);
         self.push(encode(&ClientMessage::Pake {
             message: Blob(message),
         }));

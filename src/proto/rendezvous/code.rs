@@ -49,20 +49,9 @@ impl<const N: usize> Symbols<N> {
     /// value in the last, incomplete run of 30 is rejected and drawn again,
     /// so every symbol is equally likely.
     pub fn generate(mut random: impl FnMut() -> u32) -> Self {
-        const SYMBOLS: u64 = ALPHABET.len() as u64;
-        // The values below the largest multiple of 30 within 2³².
-        const ZONE: u64 = (1 << 32) - (1 << 32) % SYMBOLS;
-        let mut symbols = [0; N];
-        for symbol in &mut symbols {
-            let value = loop {
-                let r = u64::from(random());
-                if r < ZONE {
-                    break r;
-                }
-            };
-            *symbol = ALPHABET[(value % SYMBOLS) as usize];
-        }
-        Self(symbols)
+        Self(std::array::from_fn(|_| {
+            uniform_symbol(ALPHABET, &mut random)
+        }))
     }
 
     /// The symbols, without any dash.
@@ -94,6 +83,21 @@ impl<const N: usize> Symbols<N> {
                 got: symbols.len(),
                 example,
             })
+    }
+}
+
+/// One symbol of `alphabet`, every one equally likely. `random` gives
+/// uniform 32-bit values; a value in the last, incomplete run of
+/// `alphabet.len()` is rejected and drawn again (no modulo bias).
+pub(crate) fn uniform_symbol(alphabet: &[u8], random: &mut impl FnMut() -> u32) -> u8 {
+    let symbols = alphabet.len() as u64;
+    // The values below the largest multiple of the alphabet's size within 2³².
+    let zone = (1 << 32) - (1 << 32) % symbols;
+    loop {
+        let r = u64::from(random());
+        if r < zone {
+            return alphabet[(r % symbols) as usize];
+        }
     }
 }
 

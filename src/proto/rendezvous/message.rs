@@ -143,6 +143,14 @@ impl Role {
             Role::Novice => Role::Helper,
         }
     }
+
+    /// The role's name, as the protocol's messages spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Helper => "helper",
+            Role::Novice => "novice",
+        }
+    }
 }
 
 /// Why the server refused a request or ended a room.

@@ -12,6 +12,7 @@ mod message;
 mod server;
 
 pub use client::{Member, STREAM};
+pub(crate) use code::uniform_symbol;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use events::{
     HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,

@@ -94,13 +94,9 @@ impl RelayOffer {
     /// so that the relay's per-user quotas count each member apart.
     fn grant(&self, now: Instant, code: Code, role: Role) -> Option<RelayGrant> {
         let expiry = self.clock.seconds(now) + self.lifetime.as_secs();
-        let side = match role {
-            Role::Helper => "helper",
-            Role::Novice => "novice",
-        };
         let credentials = self
             .secret
-            .issue(&format!("ranat-{code}-{side}"), expiry)
+            .issue(&format!("ranat-{code}-{}", role.as_str()), expiry)
             .ok()?;
         Some(RelayGrant {
             address: self.address,

@@ -4,8 +4,14 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::proto::rendezvous::{CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
+
+/// How long a code is good for: a code is read out over the phone and
+/// used at once, so its room lives ten minutes (an invitation file lives
+/// [`FILE_LIFETIME`](super::FILE_LIFETIME)).
+pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// An invitation code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
