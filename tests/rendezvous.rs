@@ -227,7 +227,7 @@ async fn helper_and_novices(
         .expect("the helper creates a room");
     assert_eq!(welcome.role, Role::Helper);
     assert_eq!(helper.role(), Role::Helper);
-    let invites = codes(welcome.invite);
+    let invites = codes(welcome.invite().expect("a code"));
     let helper_log = Log::default();
     let helper_over = Cell::new(false);
     let helper_side = async {
@@ -246,7 +246,7 @@ async fn helper_and_novices(
                 match RendezvousClient::connect(addr, Some(invite), &name_of('n')).await {
                     Ok((mut client, joined)) => {
                         assert_eq!(joined.role, Role::Novice);
-                        assert_eq!(joined.invite, invite);
+                        assert_eq!(joined.invite().expect("a code"), invite);
                         assert_eq!(client.role(), Role::Novice);
                         (run_side(&mut client, 'n', &log).await, Some(client))
                     }
@@ -383,18 +383,21 @@ fn two_clients_pair_through_ranat_serve_and_swap_reports_and_candidates() {
         assert_eq!(helper.role(), Role::Helper);
         assert!(helper.local_credentials().is_none(), "no key yet");
         // The code read out: the room's three symbols, a dash, six more.
-        let shown = welcome.invite.to_string();
+        let shown = welcome.invite().expect("a code").to_string();
         assert_eq!(shown.len(), 10, "{shown}");
         assert_eq!(&shown[3..4], "-", "{shown}");
 
         // The novice types it as heard: lower case, spaces.
         let typed = shown.to_lowercase().replace('-', " ");
         let invite: InviteCode = typed.parse().expect("the typed code parses");
-        assert_eq!(invite, welcome.invite);
+        assert_eq!(invite, welcome.invite().expect("a code"));
         let (mut novice, joined) = RendezvousClient::connect(addr, Some(invite), &name_of('n'))
             .await
             .expect("the novice joins");
-        assert_eq!((joined.invite, joined.role), (welcome.invite, Role::Novice));
+        assert_eq!(
+            (joined.invite().expect("a code"), joined.role),
+            (welcome.invite().expect("a code"), Role::Novice)
+        );
         assert!((599..=600).contains(&joined.expires_in_secs), "{joined:?}");
 
         let (helper_log, novice_log) = (Log::default(), Log::default());
@@ -434,8 +437,8 @@ fn a_third_client_and_an_unknown_room_are_refused_and_the_pair_is_unharmed() {
             .await
             .expect("the helper creates a room");
         let unknown = InviteCode {
-            room: another_room(welcome.invite.room),
-            secret: welcome.invite.secret,
+            room: another_room(welcome.invite().expect("a code").room),
+            secret: welcome.invite().expect("a code").secret,
         };
         let err = RendezvousClient::connect(addr, Some(unknown), &name_of('x'))
             .await
@@ -452,12 +455,14 @@ fn a_third_client_and_an_unknown_room_are_refused_and_the_pair_is_unharmed() {
             "{err}"
         );
 
-        let (mut novice, _) = RendezvousClient::connect(addr, Some(welcome.invite), &name_of('n'))
-            .await
-            .expect("the novice joins");
-        let err = RendezvousClient::connect(addr, Some(welcome.invite), &name_of('x'))
-            .await
-            .expect_err("a third client is refused");
+        let (mut novice, _) =
+            RendezvousClient::connect(addr, Some(welcome.invite().expect("a code")), &name_of('n'))
+                .await
+                .expect("the novice joins");
+        let err =
+            RendezvousClient::connect(addr, Some(welcome.invite().expect("a code")), &name_of('x'))
+                .await
+                .expect_err("a third client is refused");
         assert!(
             matches!(
                 err,
@@ -491,9 +496,10 @@ fn when_one_side_leaves_the_other_hears_so() {
         let (mut helper, welcome) = RendezvousClient::connect(addr, None, &name_of('h'))
             .await
             .expect("the helper creates a room");
-        let (mut novice, _) = RendezvousClient::connect(addr, Some(welcome.invite), &name_of('n'))
-            .await
-            .expect("the novice joins");
+        let (mut novice, _) =
+            RendezvousClient::connect(addr, Some(welcome.invite().expect("a code")), &name_of('n'))
+                .await
+                .expect("the novice joins");
         let (h, n) = tokio::join!(helper.confirm(|_| {}), novice.confirm(|_| {}));
         assert_eq!(h.expect("confirmed").name, name_of('n'));
         assert_eq!(n.expect("confirmed").name, name_of('h'));
@@ -518,9 +524,10 @@ fn when_one_side_leaves_the_other_hears_so() {
         let (helper, welcome) = RendezvousClient::connect(addr, None, &name_of('h'))
             .await
             .expect("another room");
-        let (mut novice, _) = RendezvousClient::connect(addr, Some(welcome.invite), &name_of('n'))
-            .await
-            .expect("the novice joins");
+        let (mut novice, _) =
+            RendezvousClient::connect(addr, Some(welcome.invite().expect("a code")), &name_of('n'))
+                .await
+                .expect("the novice joins");
         drop(helper);
         let err = novice.confirm(|_| {}).await.expect_err("the helper left");
         assert!(
@@ -1014,8 +1021,12 @@ fn three_wrong_codes_close_the_room() {
         // The room is gone: even the right code finds nothing (once the
         // server has handled the last connections' ends).
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let late =
-            RendezvousClient::connect(server.addr, Some(welcome.invite), &name_of('n')).await;
+        let late = RendezvousClient::connect(
+            server.addr,
+            Some(welcome.invite().expect("a code")),
+            &name_of('n'),
+        )
+        .await;
         assert!(
             matches!(
                 late,
@@ -1091,8 +1102,12 @@ fn a_room_expires_and_a_full_server_turns_helpers_away() {
             "expired after {waited:?}"
         );
 
-        let late =
-            RendezvousClient::connect(server.addr, Some(welcome.invite), &name_of('n')).await;
+        let late = RendezvousClient::connect(
+            server.addr,
+            Some(welcome.invite().expect("a code")),
+            &name_of('n'),
+        )
+        .await;
         assert!(
             matches!(
                 late,
@@ -1852,7 +1867,7 @@ fn a_hostile_server_cannot_give_an_attacker_more_than_three_guesses() {
         let (mut helper, welcome) = RendezvousClient::connect(addr, None, &name_of('h'))
             .await
             .expect("welcome");
-        assert_eq!(welcome.invite.room.as_str(), "K7Q");
+        assert_eq!(welcome.invite().expect("a code").room.as_str(), "K7Q");
         let log = Log::default();
         let err = run_side(&mut helper, 'h', &log)
             .await
@@ -2253,7 +2268,7 @@ fn a_faithful_relay_sees_neither_the_secret_nor_what_the_sides_say() {
         let (welcome, helper, novice) = pair(addr).await;
         // The relay did its job: the pair went through it.
         check_pair(helper.done(), novice.done());
-        assert_eq!(welcome.invite.room.as_str(), ROOM);
+        assert_eq!(welcome.invite().expect("a code").room.as_str(), ROOM);
 
         let seen = seen.lock().expect("log");
         let kinds = |role: Role| -> Vec<&str> {
@@ -2272,8 +2287,9 @@ fn a_faithful_relay_sees_neither_the_secret_nor_what_the_sides_say() {
             );
         }
         assert_eq!(seen.blobs.len(), 10);
-        let secret = welcome.invite.secret.as_str();
-        let whole = welcome.invite.to_string();
+        let invite = welcome.invite().expect("a code");
+        let secret = invite.secret.as_str();
+        let whole = welcome.invite().expect("a code").to_string();
         let needles = [
             secret.to_string(),
             secret.to_lowercase(),

@@ -5,7 +5,6 @@ use super::probe::Progress;
 use crate::flow::LiveEvent;
 use crate::flow::connect::ConnectEvent;
 use crate::predict::PunchExpectation;
-use crate::proto::rendezvous::Code;
 use std::time::Duration;
 
 /// Shows one step of the connection, each line headed by `command`
@@ -18,31 +17,44 @@ pub struct Connecting<'a> {
 }
 
 impl Connecting<'_> {
-    pub fn show(&mut self, event: ConnectEvent) {
+    /// Shows one of the steps the connection shares with the live check.
+    pub fn show_live(&mut self, event: LiveEvent) {
         let command = self.command;
         match event {
-            ConnectEvent::Live(LiveEvent::CodeAllocated { code, expires_in }) => eprintln!(
+            LiveEvent::CodeAllocated { code, expires_in } => eprintln!(
                 "{command}: your code is {code} (valid {}). On the other machine run:\n    {}",
                 minutes(expires_in),
                 (self.join_hint)(&code.to_string()),
             ),
-            ConnectEvent::Live(LiveEvent::PeerJoined) => {
+            LiveEvent::PeerJoined => {
                 eprintln!("{command}: someone joined; checking their code")
             }
-            ConnectEvent::Live(LiveEvent::AttemptFailed { attempts_left }) => eprintln!(
+            LiveEvent::AttemptFailed { attempts_left } => eprintln!(
                 "{command}: they had a wrong code; waiting for another try ({attempts_left} left)"
             ),
-            ConnectEvent::Live(LiveEvent::Joined { code }) => {
-                eprintln!("{command}: joined {}; checking the code", room(code.room))
+            LiveEvent::RoomMade { room, expires_in } => eprintln!(
+                "{command}: waiting in room {room} (valid {})",
+                minutes(expires_in)
+            ),
+            LiveEvent::Joined { room } => {
+                eprintln!("{command}: joined {room}; checking the code")
             }
-            ConnectEvent::Live(LiveEvent::Confirmed { peer_name }) => {
+            LiveEvent::Confirmed { peer_name } => {
                 eprintln!("{command}: the code matches ({peer_name} is on the other side); probing")
             }
-            ConnectEvent::Live(LiveEvent::Probe(event)) => self.progress.show(event),
-            ConnectEvent::Live(LiveEvent::Predicted { expected }) => {
+            LiveEvent::Probe(event) => self.progress.show(event),
+            LiveEvent::Predicted { expected } => {
                 eprintln!("{command}: predicted: {}", expectation(expected))
             }
-            ConnectEvent::Live(LiveEvent::Punching) => eprintln!("{command}: punching"),
+            LiveEvent::Punching => eprintln!("{command}: punching"),
+        }
+    }
+
+    /// Shows one step of the connection.
+    pub fn show(&mut self, event: ConnectEvent) {
+        let command = self.command;
+        match event {
+            ConnectEvent::Live(event) => self.show_live(event),
             ConnectEvent::Relay(Ok(relayed)) => {
                 eprintln!("{command}: relayed address {relayed} on the help desk's relay")
             }
@@ -69,10 +81,6 @@ impl Connecting<'_> {
             ),
         }
     }
-}
-
-fn room(code: Code) -> String {
-    code.to_string()
 }
 
 fn minutes(d: Duration) -> String {

@@ -7,10 +7,10 @@ use comfy_table::{ContentArrangement, Table, presets};
 use super::connecting::{Connecting, expectation};
 use super::probe::{self, ProbeArgs};
 use super::via::display_name;
-use crate::flow::LiveError;
 use crate::flow::connect::{ConnectError, ConnectOptions, PathOutcome};
 use crate::flow::trial::measure::MeasurePlan;
 use crate::flow::trial::{self, Trial, TrialEvent, TrialOptions};
+use crate::flow::{LiveError, live};
 use crate::io::resolve::ServerSpec;
 use crate::proto::session::InviteCode;
 
@@ -55,7 +55,7 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
     let options = TrialOptions {
         connect: ConnectOptions {
             rendezvous,
-            code: args.code,
+            meeting: live::code_meeting(args.code),
             name: display_name(),
             probe: args.probe.options(),
             relay_only: args.relay_only,

@@ -1,8 +1,9 @@
 //! `ranat check --via SERVER [--code CODE]`: the live pre-session check
 //! ([`crate::flow::live`]), its progress on stderr.
 
+use super::connecting::Connecting;
 use super::probe::{self, ProbeArgs};
-use crate::flow::{self, Live, LiveError, LiveEvent, LiveOptions};
+use crate::flow::{self, Live, LiveError, LiveOptions};
 use crate::io::resolve::ServerSpec;
 use crate::proto::session::InviteCode;
 
@@ -22,24 +23,13 @@ pub async fn run(
         probe: probe_args.options(),
     };
     let mut progress = probe::Progress::new(probe_args.json);
-    let show = |event| match event {
-        LiveEvent::CodeAllocated { code, expires_in } => eprintln!(
-            "ranat check: your code is {code} (valid {} min). On the other machine run:\n    ranat check --via {via} --code {code}",
-            expires_in.as_secs() / 60,
-        ),
-        LiveEvent::PeerJoined => eprintln!("ranat check: someone joined; checking their code"),
-        LiveEvent::AttemptFailed { attempts_left } => eprintln!(
-            "ranat check: they had a wrong code; waiting for another try ({attempts_left} left)"
-        ),
-        LiveEvent::Joined { code } => {
-            eprintln!("ranat check: joined {}; checking the code", code.room)
-        }
-        LiveEvent::Confirmed { peer_name } => {
-            eprintln!("ranat check: the code matches ({peer_name} is on the other side); probing")
-        }
-        LiveEvent::Probe(event) => progress.show(event),
-        LiveEvent::Predicted { .. } | LiveEvent::Punching => {}
+    let join_hint = |code: &str| format!("ranat check --via {via} --code {code}");
+    let mut connecting = Connecting {
+        command: "ranat check",
+        progress: &mut progress,
+        join_hint: &join_hint,
     };
+    let show = |event| connecting.show_live(event);
     match flow::live(options, probe::interrupted(), show).await {
         Err(LiveError::Lookup { reason, .. }) => anyhow::bail!("--via {via}: {reason}"),
         other => Ok(other?),

@@ -19,7 +19,7 @@ use crate::io::rendezvous::{Introduction, RendezvousClient, RendezvousClientErro
 use crate::io::resolve::{self, ServerSpec};
 use crate::predict::{self, Prediction, PunchExpectation, punch_plan};
 use crate::proto::punch::{Candidate, Punch, PunchOutcome};
-use crate::proto::rendezvous::{PunchVerdict, RendezvousEvent, Role};
+use crate::proto::rendezvous::{Code, Meeting, PunchVerdict, RendezvousEvent, Role, Secret};
 use crate::proto::session::InviteCode;
 use crate::report::{self, LoadError, ProbeReport};
 
@@ -51,6 +51,9 @@ pub enum LiveEvent {
         code: InviteCode,
         expires_in: Duration,
     },
+    /// (The helper.) The server gave this side a room keyed by an
+    /// invitation file's password, for `expires_in`.
+    RoomMade { room: Code, expires_in: Duration },
     /// (The helper.) Someone joined with the room's public part; the PAKE
     /// runs.
     PeerJoined,
@@ -59,7 +62,7 @@ pub enum LiveEvent {
     AttemptFailed { attempts_left: u32 },
     /// This side joined the room of `code` (it is the novice); the PAKE
     /// runs.
-    Joined { code: InviteCode },
+    Joined { room: Code },
     /// The other side proved it holds the same code; the probe starts.
     Confirmed { peer_name: String },
     /// The probe of this machine.
@@ -139,7 +142,7 @@ pub async fn live(
     let (stun, probe_options) = probe_with_rendezvous(server, options.probe);
     let met = meet(
         server,
-        options.code,
+        code_meeting(options.code),
         Introduction::new(&options.name),
         &mut on_event,
     )
@@ -221,28 +224,42 @@ pub(super) struct Met {
     pub pake: Duration,
 }
 
-/// Meets the other side in a room of `server`: creates one without a
-/// code (and waits for the other side to join), joins it with one; either
-/// way, until the other side proved it holds the same code.
+/// A spoken code's meeting: without a code, make a room and a fresh code
+/// for the other side; with one, join its room.
+pub fn code_meeting(code: Option<InviteCode>) -> Meeting {
+    match code {
+        Some(code) => Meeting::Join {
+            room: code.room,
+            secret: code.secret.into(),
+        },
+        None => Meeting::Make {
+            secret: Secret::generate(rand::random::<u32>).into(),
+            lifetime: None,
+        },
+    }
+}
+
+/// Meets the other side in a room of `server`, made or joined as `meeting`
+/// says (a maker waits for the other side to join), until the other side
+/// proved it holds the same secret.
 pub(super) async fn meet(
     server: SocketAddr,
-    code: Option<InviteCode>,
+    meeting: Meeting,
     intro: Introduction,
     on_event: &mut impl FnMut(LiveEvent),
 ) -> Result<Met, LiveError> {
     let started = Instant::now();
-    let (mut client, welcome) = RendezvousClient::connect_as(server, code, intro).await?;
+    let (mut client, welcome) = RendezvousClient::meet(server, meeting, intro).await?;
     let rendezvous = started.elapsed();
     let mut paired = Instant::now();
-    if welcome.role == Role::Helper {
-        on_event(LiveEvent::CodeAllocated {
-            code: welcome.invite,
-            expires_in: Duration::from_secs(welcome.expires_in_secs),
-        });
-    } else {
-        on_event(LiveEvent::Joined {
-            code: welcome.invite,
-        });
+    let expires_in = Duration::from_secs(welcome.expires_in_secs);
+    match (welcome.role, welcome.invite()) {
+        (Role::Helper, Some(code)) => on_event(LiveEvent::CodeAllocated { code, expires_in }),
+        (Role::Helper, None) => on_event(LiveEvent::RoomMade {
+            room: welcome.room,
+            expires_in,
+        }),
+        (Role::Novice, _) => on_event(LiveEvent::Joined { room: welcome.room }),
     }
     let peer = client
         .confirm(|event| match event {

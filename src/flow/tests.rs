@@ -361,6 +361,7 @@ async fn a_live_check_without_a_rendezvous_fails_before_any_event() {
 fn shape(event: &LiveEvent) -> String {
     match event {
         LiveEvent::CodeAllocated { .. } => "code allocated".into(),
+        LiveEvent::RoomMade { .. } => "room made".into(),
         LiveEvent::PeerJoined => "peer joined".into(),
         LiveEvent::AttemptFailed { attempts_left } => format!("attempt failed {attempts_left}"),
         LiveEvent::Joined { .. } => "joined".into(),
@@ -459,7 +460,10 @@ async fn two_sides_meet_probe_and_punch_through_a_rendezvous() {
         }
         other => panic!("the helper's first event: {other:?}"),
     }
-    assert_eq!(novice_events.first(), Some(&LiveEvent::Joined { code }));
+    assert_eq!(
+        novice_events.first(),
+        Some(&LiveEvent::Joined { room: code.room })
+    );
     let probed = format!("probing {:?}", [stun]);
     let after_meeting = [
         "resolving",

@@ -224,7 +224,7 @@ mod tests {
 
     fn welcome(world: &mut World, node: NodeId) -> InviteCode {
         match next(world, node) {
-            RendezvousEvent::Welcome(w) => w.invite,
+            RendezvousEvent::Welcome(w) => w.invite().expect("a code meeting"),
             other => panic!("a welcome first, not {other:?}"),
         }
     }

@@ -514,7 +514,7 @@ pub fn run(parties: [Party<'_>; 2], seed: u64) -> SessionSummary {
         |w| {
             while let Some(event) = w.machine_mut::<Member>(helper).poll_event() {
                 if let RendezvousEvent::Welcome(welcome) = event {
-                    invite = Some(welcome.invite);
+                    invite = welcome.invite();
                 }
             }
             invite.is_some()

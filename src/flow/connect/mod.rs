@@ -22,7 +22,7 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use super::live::{self, LiveError, LiveEvent, LivePunch};
-use super::probe::{self, ProbeOptions};
+use super::probe::{self, Families, ProbeOptions};
 use crate::io::interfaces;
 use crate::io::portmap::{self, SessionGateway, SessionMapping};
 use crate::io::punch;
@@ -36,8 +36,7 @@ use crate::predict::{Prediction, PunchExpectation, plain_punch_plan};
 use crate::proto::punch::{Candidate, CandidateKind, Punch, PunchFailure};
 use crate::proto::relay::client::RelayTransport;
 use crate::proto::relay::credentials::Credentials;
-use crate::proto::rendezvous::{PunchVerdict, RelayGrant, Role};
-use crate::proto::session::InviteCode;
+use crate::proto::rendezvous::{Meeting, PunchVerdict, RelayGrant, Role};
 use crate::report::{ProbeReport, Verdict};
 use channel::DirectPath;
 pub use channel::{Channel, Opened};
@@ -62,9 +61,9 @@ const MAPPING_LEASE: Duration = Duration::from_secs(300);
 pub struct ConnectOptions {
     /// The rendezvous, `HOST[:PORT]` (port 3480 by default).
     pub rendezvous: ServerSpec,
-    /// The other side's code; without one this side makes one (the
-    /// helper).
-    pub code: Option<InviteCode>,
+    /// How to meet the other side: make a room or join one, keyed by a
+    /// spoken code or an invitation file's password.
+    pub meeting: Meeting,
     pub name: String,
     pub probe: ProbeOptions,
     /// Take no direct path: send only the relayed candidate and skip the
@@ -141,6 +140,7 @@ pub async fn connect(
 ) -> Result<Option<Connection>, ConnectError> {
     let server = live::rendezvous_address(&options.rendezvous).await?;
     let portmap_allowed = options.probe.portmap;
+    let ipv6_allowed = options.probe.families != Families::Ipv4Only && !options.relay_only;
     let (stun, probe_options) = live::probe_with_rendezvous(server, options.probe);
     let identity = Identity::generate().map_err(ConnectError::Identity)?;
     let intro = Introduction {
@@ -148,7 +148,7 @@ pub async fn connect(
         ..Introduction::new(&options.name)
     };
     let mut live_event = |e| on_event(ConnectEvent::Live(e));
-    let met = live::meet(server, options.code, intro, &mut live_event).await?;
+    let met = live::meet(server, options.meeting, intro, &mut live_event).await?;
     let (mut client, role) = (met.client, met.role);
     let peer_fingerprint = met.peer.certificate.ok_or(ConnectError::NoCertificate {
         version: met.peer.version.clone(),
@@ -196,9 +196,14 @@ pub async fn connect(
         config.timing.linger = Duration::ZERO;
         // This host's IPv6 addresses (a Teredo interface's among them) are
         // candidates too, checked from a socket of their own: Remote
-        // Assistance tries IPv6 and Teredo beside IPv4, and so does ranat.
-        let ipv6 = interfaces::advertised_ipv6();
-        config.ipv6 = !ipv6.is_empty() && !options.relay_only;
+        // Assistance tries IPv6 and Teredo beside IPv4, and so does ranat
+        // (unless told IPv4 only, `-4`).
+        let ipv6 = if ipv6_allowed {
+            interfaces::advertised_ipv6()
+        } else {
+            Vec::new()
+        };
+        config.ipv6 = !ipv6.is_empty();
         let machine = Punch::new(config, rand::random());
         let (peer, gathered) = tokio::join!(live::exchange_reports(&mut client, &me), async {
             Ok(punch::gather(machine).await?.with_ipv6(ipv6))

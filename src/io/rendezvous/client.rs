@@ -10,7 +10,7 @@ use std::time::Instant;
 use crate::io::driver::{BindError, Driver};
 use crate::proto::punch::{Candidate, Credentials};
 use crate::proto::rendezvous::{
-    HANDSHAKE, MAX_ATTEMPTS, MAX_FRAME, Member, PunchVerdict, RelayGrant, RendezvousError,
+    HANDSHAKE, MAX_ATTEMPTS, MAX_FRAME, Meeting, Member, PunchVerdict, RelayGrant, RendezvousError,
     RendezvousEvent, RendezvousFailure, Role, Secret, SendError,
 };
 use crate::proto::session::InviteCode;
@@ -108,15 +108,29 @@ impl RendezvousClient {
         invite: Option<InviteCode>,
         intro: Introduction,
     ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
+        let meeting = match invite {
+            Some(invite) => Meeting::Join {
+                room: invite.room,
+                secret: invite.secret.into(),
+            },
+            None => Meeting::Make {
+                secret: Secret::generate(rand::random::<u32>).into(),
+                lifetime: None,
+            },
+        };
+        Self::meet(server, meeting, intro).await
+    }
+
+    /// Connects to `server` and says Hello, meeting the other side as
+    /// `meeting` says, introduced by `intro`. Gives up after 5 s.
+    pub async fn meet(
+        server: SocketAddr,
+        meeting: Meeting,
+        intro: Introduction,
+    ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
         let now = Instant::now();
         let seed = rand::random::<[u8; 32]>();
-        let member = match invite {
-            Some(invite) => Member::novice(server, invite, intro, seed, now),
-            None => {
-                let secret = Secret::generate(rand::random::<u32>);
-                Member::helper(server, secret, intro, seed, now)
-            }
-        };
+        let member = Member::meeting(server, meeting, intro, seed, now);
         let driver = Driver::bind(member).await.map_err(|e| match e {
             BindError::Connect { source, .. } if source.kind() == io::ErrorKind::TimedOut => {
                 RendezvousClientError::Unresponsive { server }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::code::{Code, Secret};
+use super::code::Code;
 use super::events::{
     HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,
     RendezvousEvent, RendezvousFailure, SendError, Welcome,
@@ -27,7 +27,7 @@ use super::message::{Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, Role, Se
 use super::server::MAX_ATTEMPTS;
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::punch::{Candidate, Credentials};
-use crate::proto::session::{InviteCode, Pake, SessionKeys, Spake2Ed25519};
+use crate::proto::session::{InviteCode, Pake, SessionKeys, SharedSecret, Spake2Ed25519};
 
 /// The one socket: a stream to the server.
 pub const STREAM: SocketId = SocketId(0);
@@ -38,7 +38,7 @@ const PEER_MARGIN: Duration = Duration::from_secs(5);
 
 /// The longest room lifetime believed: a server claiming more cannot hold
 /// this side waiting for longer.
-const MAX_ROOM_LIFETIME: Duration = Duration::from_secs(60 * 60);
+const MAX_ROOM_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest display name passed on, in characters.
 const MAX_NAME: usize = 64;
@@ -83,6 +83,21 @@ enum Stage {
     Ended,
 }
 
+/// How a side meets the other at the rendezvous: it makes a room (and is
+/// the room's helper) or joins one (the novice), keyed by a spoken code's
+/// secret or an invitation file's password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meeting {
+    /// Make a room keyed by `secret`, living `lifetime` where given (an
+    /// invitation file's), else as long as the server's default.
+    Make {
+        secret: SharedSecret,
+        lifetime: Option<Duration>,
+    },
+    /// Join `room`, keyed by `secret`.
+    Join { room: Code, secret: SharedSecret },
+}
+
 /// A member of a room on a rendezvous server; see the module documentation.
 #[derive(Debug)]
 pub struct Member {
@@ -90,7 +105,7 @@ pub struct Member {
     role: Role,
     /// The room's public part, once known, and the secret.
     room: Option<Code>,
-    secret: Secret,
+    secret: SharedSecret,
     /// What this side says of itself.
     intro: Introduction,
     /// Seeds of the PAKE runs, one per try.
@@ -119,15 +134,16 @@ pub struct Member {
 }
 
 impl Member {
-    /// The helper: creates a room on `server`, with a fresh `secret`.
+    /// The helper: creates a room on `server`, with a fresh `secret` (a
+    /// code's secret part, or an invitation file's password).
     pub fn helper(
         server: SocketAddr,
-        secret: Secret,
+        secret: impl Into<SharedSecret>,
         intro: Introduction,
         seed: [u8; 32],
         now: Instant,
     ) -> Self {
-        Self::new(server, Role::Helper, None, secret, intro, seed, now)
+        Self::new(server, Role::Helper, None, secret.into(), intro, seed, now)
     }
 
     /// Asks the server to keep the room this helper creates for
@@ -135,6 +151,26 @@ impl Member {
     pub fn with_room_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
+    }
+
+    /// A member of `server` meeting the other side as `meeting` says.
+    pub fn meeting(
+        server: SocketAddr,
+        meeting: Meeting,
+        intro: Introduction,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Self {
+        match meeting {
+            Meeting::Make { secret, lifetime } => {
+                let member = Self::helper(server, secret, intro, seed, now);
+                match lifetime {
+                    Some(lifetime) => member.with_room_lifetime(lifetime),
+                    None => member,
+                }
+            }
+            Meeting::Join { room, secret } => Self::joining(server, room, secret, intro, seed, now),
+        }
     }
 
     /// The novice: joins the room of `invite` on `server`.
@@ -145,11 +181,24 @@ impl Member {
         seed: [u8; 32],
         now: Instant,
     ) -> Self {
+        Self::joining(server, invite.room, invite.secret, intro, seed, now)
+    }
+
+    /// The novice: joins `room` on `server`, keyed by `secret` (an
+    /// invitation file's room and its password).
+    pub fn joining(
+        server: SocketAddr,
+        room: Code,
+        secret: impl Into<SharedSecret>,
+        intro: Introduction,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Self {
         Self::new(
             server,
             Role::Novice,
-            Some(invite.room),
-            invite.secret,
+            Some(room),
+            secret.into(),
             intro,
             seed,
             now,
@@ -160,7 +209,7 @@ impl Member {
         server: SocketAddr,
         role: Role,
         room: Option<Code>,
-        secret: Secret,
+        secret: SharedSecret,
         intro: Introduction,
         seed: [u8; 32],
         now: Instant,
@@ -287,7 +336,7 @@ impl Member {
         self.tries += 1;
         let mut seed = self.seed;
         seed[..4].copy_from_slice(&self.tries.to_be_bytes());
-        let (pake, message) = Spake2Ed25519::start(self.role, room, (&self.secret).into(), seed);
+        let (pake, message) = Spake2Ed25519::start(self.role, room, self.secret.pake(), seed);
         self.push(encode(&ClientMessage::Pake {
             message: Blob(message),
         }));
@@ -352,10 +401,8 @@ impl Member {
                 let lifetime = Duration::from_secs(expires_in_secs).min(MAX_ROOM_LIFETIME);
                 self.room_deadline = Some(now + lifetime + PEER_MARGIN);
                 self.events.push_back(RendezvousEvent::Welcome(Welcome {
-                    invite: InviteCode {
-                        room: code,
-                        secret: self.secret,
-                    },
+                    room: code,
+                    secret: self.secret.clone(),
                     role,
                     expires_in_secs,
                 }));

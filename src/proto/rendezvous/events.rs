@@ -11,7 +11,7 @@ use super::frame::MAX_FRAME;
 use super::message::{RendezvousError, Role};
 use super::server::MAX_ATTEMPTS;
 use crate::proto::punch::{Candidate, Credentials};
-use crate::proto::session::InviteCode;
+use crate::proto::session::{InviteCode, SharedSecret};
 
 /// How long connecting and the Hello–Welcome handshake may take.
 pub const HANDSHAKE: Duration = Duration::from_secs(5);
@@ -20,14 +20,29 @@ pub const HANDSHAKE: Duration = Duration::from_secs(5);
 pub const MAX_CANDIDATES: usize = 16;
 
 /// The server's answer to the Hello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {
-    /// The whole invitation code: for the helper, to read out to the
-    /// novice.
-    pub invite: InviteCode,
+    /// The room's public part.
+    pub room: Code,
+    /// The secret this side's PAKE is keyed by.
+    pub secret: SharedSecret,
     pub role: Role,
     /// How long the room has left.
     pub expires_in_secs: u64,
+}
+
+impl Welcome {
+    /// The whole spoken code, for the helper to read out to the novice;
+    /// `None` where the secret is an invitation file's password.
+    pub fn invite(&self) -> Option<InviteCode> {
+        match &self.secret {
+            SharedSecret::Code(secret) => Some(InviteCode {
+                room: self.room,
+                secret: *secret,
+            }),
+            SharedSecret::Password(_) => None,
+        }
+    }
 }
 
 /// What a side says of itself in its first sealed message; the other side

@@ -11,7 +11,7 @@ mod frame;
 mod message;
 mod server;
 
-pub use client::{Member, STREAM};
+pub use client::{Meeting, Member, STREAM};
 pub(crate) use code::uniform_symbol;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use events::{

@@ -22,5 +22,5 @@ pub use invitation::{
 pub use invite::{CODE_LIFETIME, InviteCode, InviteCodeError};
 pub use keys::{Direction, OpenError, SessionKeys};
 pub use log::{LocalTime, LogEntry, LogEvent, SessionLog};
-pub use pake::{Pake, PakeError, PakeSecret, Spake2Ed25519};
+pub use pake::{Pake, PakeError, PakeSecret, SharedSecret, Spake2Ed25519};
 pub use password::{PASSWORD_ALPHABET, PASSWORD_LEN, Password, PasswordError};

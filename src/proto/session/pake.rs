@@ -40,6 +40,46 @@ impl<'a> From<&'a Password> for PakeSecret<'a> {
     }
 }
 
+/// The secret a meeting's PAKE is keyed by, owned: a spoken code's secret
+/// part, or the password that goes with an invitation file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SharedSecret {
+    Code(Secret),
+    Password(Password),
+}
+
+impl SharedSecret {
+    /// The secret as the PAKE takes it.
+    pub fn pake(&self) -> PakeSecret<'_> {
+        match self {
+            SharedSecret::Code(secret) => PakeSecret::Code(secret),
+            SharedSecret::Password(password) => PakeSecret::Password(password),
+        }
+    }
+}
+
+/// Never shows the secret.
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SharedSecret::Code(_) => f.write_str("SharedSecret::Code(..)"),
+            SharedSecret::Password(_) => f.write_str("SharedSecret::Password(..)"),
+        }
+    }
+}
+
+impl From<Secret> for SharedSecret {
+    fn from(secret: Secret) -> Self {
+        SharedSecret::Code(secret)
+    }
+}
+
+impl From<Password> for SharedSecret {
+    fn from(password: Password) -> Self {
+        SharedSecret::Password(password)
+    }
+}
+
 impl PakeSecret<'_> {
     /// The PAKE's password input: the kind of secret, then its symbols.
     /// Both alphabets are ASCII without spaces, so no code and no password
