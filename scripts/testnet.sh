@@ -13,9 +13,11 @@
 #   --runs N     probes in a row per profile (default 3)
 #   --loss P     loss of the extra run, in percent (default 5, but 0 with
 #                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
-#   --only CASE  run only this case (repeatable; "punch", "trial" and
-#                "relay" are the live punch checks, the end-to-end trials
-#                and the relay trials)
+#   --only CASE  run only this case (repeatable; "punch", "trial",
+#                "relay" and "ipv6" are the live punch checks, the
+#                end-to-end trials, the relay trials and the test bed's
+#                IPv6 (router profiles open/firewall/blocked; Rust-free, so
+#                also with --anchors)
 #
 # ranat is $RANAT_BIN, else the newer of target/release/ranat and
 # target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
@@ -34,7 +36,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 usage() {
-    sed -n '8,18s/^# \{0,1\}//p' "$0"
+    sed -n '8,20s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -361,6 +363,54 @@ relay_cases() {
         rows+=("$(printf '%-21s %-58s' "relay:$name" "c1 udp_blocked (TCP) <-> c2 symmetric_random (UDP)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
     done
 }
+# The test bed's IPv6 (testnet/ipv6.sh), in either mode: the clients reach
+# the servers through "firewall" routers, which drop what is unsolicited and
+# let a UDP punch between c1 and c2 through, in order and simultaneously;
+# "open" lets everything through, "blocked" nothing. The IPv6 profiles are
+# loaded first and the IPv4 ones after them (r1 udp_blocked, which must not
+# touch IPv6): the IPv6 tables must survive that. Leaves the routers as
+# tn_up made them.
+ipv6_case() {
+    local name=$1 description=$2 start ms result
+    shift 2
+    start=$(date +%s%N)
+    if "$@" >"$out/ipv6-$name.log" 2>&1; then
+        passed=$((passed + 1)) result=PASS
+    else
+        failed=$((failed + 1)) result=FAIL
+        details+=("ipv6:$name: $(grep -m1 '^WRONG' "$out/ipv6-$name.log" || echo failed)  (see $out/ipv6-$name.log)")
+    fi
+    ms=$((($(date +%s%N) - start) / 1000000))
+    rows+=("$(printf '%-21s %-58s' "ipv6:$name" "$description")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $result")
+    echo "   ipv6:$name: $result" >&2
+}
+ipv6_cases() {
+    selected ipv6 || return 0
+    command -v socat >/dev/null && command -v ping >/dev/null ||
+        abort "the IPv6 checks need socat and ping (Debian: socat iputils-ping; scripts/test.sh installs them)"
+    local r
+    for r in r1 r2; do
+        load_ipv6_profile "$r" firewall || abort "could not load IPv6 profile firewall into $r"
+    done
+    { load_profile r1 udp_blocked && load_profile r2 symmetric_random; } || abort "could not load IPv4 profiles"
+    ipv6_case reach "firewall: c1, c2 ping two servers" tn_ipv6_check_reach
+    ipv6_case beside_ipv4 "r1 udp_blocked (IPv4): UDP c1->srv v4 dropped, v6 passes" tn_ipv6_check_beside_ipv4
+    ipv6_case unsolicited "firewall: srv->c1, c2->c1 UDP and ping dropped" tn_ipv6_check_unsolicited
+    ipv6_case punch "firewall both: c1->c2 dropped, c2->c1, c1->c2 pass; APDF" tn_ipv6_check_punch
+    ipv6_case simultaneous "firewall both: simultaneous UDP punch c1<->c2 connects" tn_ipv6_check_simultaneous
+    load_ipv6_profile r1 open || abort "could not load IPv6 profile open into r1"
+    ipv6_case open "r1 open: srv->c1, c2->c1 pass; c1->c2 (firewall) dropped" tn_ipv6_check_open
+    for r in r1 r2; do
+        load_ipv6_profile "$r" blocked || abort "could not load IPv6 profile blocked into $r"
+    done
+    ipv6_case blocked "blocked both: no ping to servers, no punch, nothing in" tn_ipv6_check_blocked
+    for r in r1 r2; do
+        { load_profile "$r" port_restricted_cone && load_ipv6_profile "$r" "$TN_IPV6_PROFILE_DEFAULT"; } ||
+            abort "could not restore $r's profiles"
+    done
+}
+
+ipv6_cases
 if [ "$mode" = ranat ]; then
     punch_cases
     trial_cases

@@ -18,6 +18,15 @@
 #   router N public LAN 203.0.113.(64+64N)/26, routed to router N; used by the
 #                       "public" profile (client N gets .(66+64N))
 #   servers             198.51.100.0/24 on "eth0" in srv, see TN_SERVER_* below
+#
+# IPv6, documentation prefix 2001:db8::/32 only, no NAT (see testnet/ipv6.sh
+# for the routers' IPv6 firewall profiles):
+#   router N WAN        2001:db8::N/64 on "wan" (the bridge's own segment)
+#   router N LAN        2001:db8:N::1/64 on "lan"; client N is 2001:db8:N::2,
+#                       default route via 2001:db8:N::1
+#   servers             2001:db8:100::/64 on "eth0" in srv, see TN_SERVER6_*
+# No namespace does duplicate address detection or accepts router
+# advertisements; every address is static.
 
 TN_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TN_ROOT=$(cd "$TN_LIB_DIR/.." && pwd)
@@ -33,6 +42,13 @@ TN_SERVER_MIREDO=(198.51.100.40 198.51.100.41)
 TN_SERVER_UPNP_STUN=(198.51.100.50 198.51.100.51)
 # coturn as a TURN relay (testnet/relay.sh), apart from the STUN-only one.
 TN_SERVER_COTURN_RELAY=(198.51.100.60)
+# The servers' IPv6 addresses (on srv's eth0 beside the IPv4 ones; no daemon
+# listens on them unless told to).
+TN_SERVER6_NET=2001:db8:100::/64
+TN_SERVER6_RANAT=(2001:db8:100::10 2001:db8:100::11)
+TN_SERVER6_COTURN=(2001:db8:100::20 2001:db8:100::21)
+TN_SERVER6_STUND=(2001:db8:100::30 2001:db8:100::31)
+TN_SERVER6_COTURN_RELAY=(2001:db8:100::60)
 # The shared secret of both relays' time-limited credentials (TURN REST API).
 TN_RELAY_SECRET=testnet-relay-secret
 TN_ROUTERS=(r1 r2)
@@ -72,6 +88,12 @@ tn_client_of() { echo "c$(tn_router_index "$1")"; }
 tn_wan_ip() { echo "203.0.113.$(tn_router_index "$1")"; }
 tn_client_ip() { echo "10.0.$(tn_router_index "$1").2"; }
 tn_router_lan_ip() { echo "10.0.$(tn_router_index "$1").1"; }
+# IPv6: router N's WAN address, its LAN prefix, its own LAN address, and
+# client N's address (the one the session's IPv6 host candidate carries).
+tn_wan_ip6() { echo "2001:db8::$(tn_router_index "$1")"; }
+tn_lan_net6() { echo "2001:db8:$(tn_router_index "$1")::/64"; }
+tn_router_lan_ip6() { echo "2001:db8:$(tn_router_index "$1")::1"; }
+tn_client_ip6() { echo "2001:db8:$(tn_router_index "$1")::2"; }
 # The first address of router N's public /26 (network address).
 tn_public_net_base() { echo $((64 + 64 * $(tn_router_index "$1"))); }
 
@@ -83,7 +105,45 @@ _tn_add_ns() {
     local ns
     ns=$(tn_ns "$1")
     ip netns add "$ns" || return 1
+    # Static IPv6 only: no duplicate address detection, no router
+    # advertisements, for every interface created from now on ("default").
+    ip netns exec "$ns" sysctl -qw \
+        net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 || return 1
     ip -n "$ns" link set lo up
+}
+
+# _tn_ipv6_settle: every veth end's fe80:: address usable at once. Right
+# after a link comes up its link-local address can sit in duplicate address
+# detection for about a second (testnet-facts.md), during which a router
+# forwards IPv6 late or not at all; a still-tentative one is deleted and
+# added again with nodad. Waits (at most 3 s) until every interface with a
+# global IPv6 address also holds a link-local one and none is tentative.
+_tn_ipv6_settle() {
+    local role ns dev address i pending state
+    for ((i = 0; i < 60; i++)); do
+        pending=0
+        for role in srv "${TN_ROUTERS[@]}" c1 c2; do
+            ns=$(tn_ns "$role")
+            # "tentative DEV ADDRESS" per tentative link-local address,
+            # "missing DEV" per interface without a link-local one.
+            state=$(ip -n "$ns" -6 -o addr show | awk '
+                $2 == "lo" { next }
+                $4 ~ /^fe80:/ { linklocal[$2] = 1; if (/ tentative/) print "tentative", $2, $4; next }
+                { global[$2] = 1; if (/ tentative/) print "tentative-global", $2, $4 }
+                END { for (dev in global) if (!(dev in linklocal)) print "missing", dev }')
+            [ -n "$state" ] || continue
+            pending=1
+            while read -r what dev address; do
+                [ "$what" = tentative ] || continue
+                ip -n "$ns" -6 addr del "$address" dev "$dev" 2>/dev/null
+                ip -n "$ns" -6 addr add "$address" dev "$dev" scope link nodad 2>/dev/null
+            done <<<"$state"
+        done
+        [ $pending -eq 0 ] && return 0
+        sleep 0.05
+    done
+    tn_die "IPv6 link-local addresses still missing or tentative after 3 s: $state"
 }
 
 # _tn_veth ROLE_A IF_A ROLE_B IF_B: a veth pair created inside the namespaces.
@@ -125,6 +185,11 @@ tn_up() {
         ip -n "$(tn_ns srv)" addr add "$address/24" dev eth0 || return 1
     done
     ip -n "$(tn_ns srv)" route add 203.0.113.0/25 dev eth0 || return 1
+    for address in "${TN_SERVER6_RANAT[@]}" "${TN_SERVER6_COTURN[@]}" "${TN_SERVER6_STUND[@]}" \
+        "${TN_SERVER6_COTURN_RELAY[@]}"; do
+        ip -n "$(tn_ns srv)" addr add "$address/64" dev eth0 nodad || return 1
+    done
+    ip -n "$(tn_ns srv)" route add 2001:db8::/64 dev eth0 || return 1
 
     for r in "${TN_ROUTERS[@]}"; do
         n=$(tn_router_index "$r")
@@ -137,6 +202,13 @@ tn_up() {
         tn_exec "$r" sysctl -qw net.ipv4.ip_forward=1 || return 1
         ip -n "$(tn_ns "c$n")" addr add "10.0.$n.2/24" dev eth0 || return 1
         ip -n "$(tn_ns "c$n")" route add default via "10.0.$n.1" || return 1
+        # IPv6: the same shape, routed without NAT.
+        ip -n "$(tn_ns "$r")" addr add "$(tn_wan_ip6 "$r")/64" dev wan nodad || return 1
+        ip -n "$(tn_ns "$r")" addr add "$(tn_router_lan_ip6 "$r")/64" dev lan nodad || return 1
+        ip -n "$(tn_ns "$r")" route add "$TN_SERVER6_NET" dev wan || return 1
+        tn_exec "$r" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
+        ip -n "$(tn_ns "c$n")" addr add "$(tn_client_ip6 "$r")/64" dev eth0 nodad || return 1
+        ip -n "$(tn_ns "c$n")" route add default via "$(tn_router_lan_ip6 "$r")" dev eth0 || return 1
     done
     # Every router's public LAN (profile "public") is routed through it.
     local other
@@ -149,8 +221,21 @@ tn_up() {
             ip -n "$(tn_ns "$other")" route add "203.0.113.$base/26" via "203.0.113.$n" dev wan || return 1
         done
     done
+    # Every router's IPv6 LAN is routed through it, for the servers and the
+    # other routers alike.
+    for r in "${TN_ROUTERS[@]}"; do
+        ip -n "$(tn_ns srv)" route add "$(tn_lan_net6 "$r")" via "$(tn_wan_ip6 "$r")" dev eth0 || return 1
+        for other in "${TN_ROUTERS[@]}"; do
+            [ "$other" = "$r" ] && continue
+            ip -n "$(tn_ns "$other")" route add "$(tn_lan_net6 "$r")" via "$(tn_wan_ip6 "$r")" dev wan || return 1
+        done
+    done
+    _tn_ipv6_settle || return 1
+    # The IPv4 NAT first, then the IPv6 firewall (its own table, which
+    # load_profile leaves alone).
     for r in "${TN_ROUTERS[@]}"; do
         load_profile "$r" port_restricted_cone || return 1
+        load_ipv6_profile "$r" "$TN_IPV6_PROFILE_DEFAULT" || return 1
     done
     tn_log "up: prefix $TN_PREFIX, state in $TN_DIR"
 }
@@ -537,6 +622,8 @@ set_delay() {
 
 # shellcheck source=testnet/profiles.sh
 . "$TN_LIB_DIR/profiles.sh"
+# shellcheck source=testnet/ipv6.sh
+. "$TN_LIB_DIR/ipv6.sh"
 # shellcheck source=testnet/probes.sh
 . "$TN_LIB_DIR/probes.sh"
 # shellcheck source=testnet/gateway.sh

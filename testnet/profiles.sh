@@ -19,6 +19,10 @@
 # port (set "peers"); nat_in then DNATs unsolicited packets through "learned",
 # for the restricted cone only when "peers" holds the sender's address.
 #
+# The table is IPv4's only: its forward and input chains accept every IPv6
+# packet, which the router's IPv6 profile (table "ip6 rfw6", testnet/ipv6.sh)
+# filters on its own; loading a NAT profile leaves that table alone.
+#
 # Two rules hold for every profile:
 # - The input chain drops new flows from the WAN. If an unsolicited packet to
 #   a mapped port were accepted by the router itself, its conntrack entry
@@ -203,8 +207,11 @@ table inet rnat {
         ct status snat update @learned { udp sport : ct original ip saddr . ct original proto-src } update @peers { ip daddr . udp sport }
     }
 
+    # IPv6 is not this table's business: the router's own "ip6 rfw6" table
+    # (testnet/ipv6.sh) filters it. A drop here would be final for it too.
     chain forward {
         type filter hook forward priority filter; policy drop;
+        meta nfproto ipv6 accept
         $fwd
         ct state established,related accept
         iifname "lan" accept
@@ -213,6 +220,7 @@ table inet rnat {
     }
     chain input {
         type filter hook input priority filter; policy accept;
+        meta nfproto ipv6 accept
         iifname "wan" ct state established,related accept
         # miniupnpd's own STUN server, which no client uses.
         iifname "wan" ip saddr { ${TN_SERVER_UPNP_STUN[0]}, ${TN_SERVER_UPNP_STUN[1]} } udp sport { 3478, 3479 } accept comment "upnp-stun"
