@@ -393,6 +393,7 @@ ipv6_cases() {
         load_ipv6_profile "$r" firewall || abort "could not load IPv6 profile firewall into $r"
     done
     { load_profile r1 udp_blocked && load_profile r2 symmetric_random; } || abort "could not load IPv4 profiles"
+    { load_ipv6_profile r1 firewall && load_ipv6_profile r2 firewall; } || abort "could not load IPv6 profiles"
     ipv6_case reach "firewall: c1, c2 ping two servers" tn_ipv6_check_reach
     ipv6_case beside_ipv4 "r1 udp_blocked (IPv4): UDP c1->srv v4 dropped, v6 passes" tn_ipv6_check_beside_ipv4
     ipv6_case unsolicited "firewall: srv->c1, c2->c1 UDP and ping dropped" tn_ipv6_check_unsolicited
