@@ -308,6 +308,40 @@ trial_mapped_case() {
     echo "   $name: $verdict ($figures)" >&2
 }
 
+# The session's IPv6 host candidates: two clients behind symmetric (random)
+# NATs, which over IPv4 need the relay, and behind IPv6 home-router
+# firewalls (address-and-port-dependent filtering) connect directly over
+# IPv6, each to the other's address in its router's LAN prefix. (The
+# prediction still says "relay": it counts the IPv4 punch only.)
+trial_ipv6_case() {
+    local name="trial@ipv6:symmetric_random+symmetric_random" file result verdict start ms
+    file="$out/${name//[:+@ ]/-}"
+    { load_ipv6_profile r1 firewall && load_ipv6_profile r2 firewall; } || abort "could not load IPv6 profiles"
+    start=$(date +%s%N)
+    result=$(tn_trial symmetric_random symmetric_random "$file")
+    ms=$((($(date +%s%N) - start) / 1000000))
+    { load_ipv6_profile r1 "$TN_IPV6_PROFILE_DEFAULT" && load_ipv6_profile r2 "$TN_IPV6_PROFILE_DEFAULT"; } ||
+        abort "could not restore the IPv6 profiles"
+    local e o1 o2 k1 k2 f1 f2 r1 r2 figures
+    read -r e o1 o2 k1 k2 <<<"$result"
+    f1=$(_tn_trial_field "$file-c1.json" .path.family -)
+    f2=$(_tn_trial_field "$file-c2.json" .path.family -)
+    r1=$(_tn_trial_field "$file-c1.json" .path.remote -)
+    r2=$(_tn_trial_field "$file-c2.json" .path.remote -)
+    if [ "$o1/$o2/$k1/$k2/$f1/$f2" = direct/direct/host/host/IPv6/IPv6 ] &&
+        [[ $r1 == "[$(tn_client_ip6 r2)]:"* && $r2 == "[$(tn_client_ip6 r1)]:"* ]]; then
+        passed=$((passed + 1)) verdict=PASS
+    else
+        failed=$((failed + 1)) verdict=FAIL
+        details+=("$name: outcomes/kinds/families $o1/$o2/$k1/$k2/$f1/$f2 to $r1 / $r2, want direct/direct/host/host/IPv6/IPv6 to each other's IPv6 address (output in $file*)")
+    fi
+    figures=$(tn_trial_figures "$file")
+    printf '| %s | %s (IPv6 firewalls) | %s | %s | %s / %s | %s %s / %s %s | %s | %s |\n' \
+        symmetric_random symmetric_random "${name%%:*}" "$e" "$o1" "$o2" "$k1" "$f1" "$k2" "$f2" "$figures" "$verdict" >>"$out/trial-table.md"
+    rows+=("$(printf '%-21s %-58s' "$name" "trial: $o1/$o2 ($k1 $f1/$k2 $f2)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+    echo "   $name: $verdict ($figures)" >&2
+}
+
 # Live end-to-end trials: every pair of NAT profiles must connect, directly
 # where the punch is predicted to connect and through ranat serve's relay
 # otherwise; then the port-mapped pair; then a few pairs at 50 ms more
@@ -324,6 +358,7 @@ trial_cases() {
         done
     done
     trial_mapped_case
+    trial_ipv6_case
     set_delay r1 25 || abort "could not delay r1"
     trial_case "trial@50ms:full_cone+port_restricted_cone" full_cone port_restricted_cone
     trial_case "trial@50ms:symmetric_random+symmetric_random" symmetric_random symmetric_random
