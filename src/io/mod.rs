@@ -12,5 +12,6 @@ pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
 pub mod teredo;
+pub mod terminal;
 pub mod undo;
 pub mod upnp;
