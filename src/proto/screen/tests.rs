@@ -333,21 +333,28 @@ fn any_bytes_in_an_update_only_draw_cells() {
 fn the_costliest_screen_fits_the_update_bound() {
     let (rows, cols) = (40u16, 120u16);
     let mut share = ScreenShare::new(rows, cols);
-    let mut costliest = Vec::new();
-    for i in 0..usize::from(rows) * usize::from(cols) / 2 {
-        let bold_or_dim = if i % 2 == 0 { 1 } else { 2 };
-        let modes = if i % 2 == 0 { "3;4;7" } else { "23;24;27" };
-        let (r, g, b) = (i % 256, (i * 7) % 256, (i * 13) % 256);
-        costliest.extend(
-            format!(
-                "\x1b[0;{bold_or_dim};{modes};38;2;{r};{g};{b};48;2;{b};{r};{g}mX\u{301}\u{302}\u{303}\u{304}\u{305}\u{306}\u{307}\u{308}\u{309}\x1b[48;5;{}m\x1b[X\x1b[C",
+    let mut costliest = String::new();
+    for row in 1..=rows {
+        for col in (1..=cols).step_by(2) {
+            let i = usize::from(row) * usize::from(cols) + usize::from(col);
+            let modes = if i % 4 == 1 { "1;3;4;7" } else { "2;23;24;27" };
+            let (r, g, b) = (i % 256, (i * 7) % 256, (i * 13) % 256);
+            costliest.push_str(&format!(
+                "\x1b[{row};{col}H\x1b[0;{modes};38;2;{r};{g};{b};48;2;{b};{r};{g}m\
+                 X\u{301}\u{302}\u{303}\u{304}\u{305}\u{306}\u{307}\u{308}\u{309}\
+                 \x1b[48;5;{}m\x1b[X",
                 i % 256
-            )
-            .into_bytes(),
-        );
+            ));
+        }
     }
-    share.feed(&costliest);
+    share.feed(costliest.as_bytes());
     let snapshot = share.update(true).expect("a snapshot");
+    let cells = usize::from(rows) * usize::from(cols);
+    assert!(
+        snapshot.bytes.len() > 30 * cells,
+        "a costly screen: {} bytes for {cells} cells",
+        snapshot.bytes.len()
+    );
     assert!(
         snapshot.bytes.len() <= max_update_bytes(rows, cols),
         "{} bytes for {rows}×{cols}",
