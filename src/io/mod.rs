@@ -14,5 +14,6 @@ pub mod resolve;
 pub mod serve;
 pub mod session_log;
 pub mod teredo;
+pub mod terminal;
 pub mod undo;
 pub mod upnp;

@@ -6,6 +6,7 @@ pub mod portmap;
 pub mod punch;
 pub mod relay;
 pub mod rendezvous;
+pub mod screen;
 pub mod serve;
 pub mod session;
 pub mod stun;
