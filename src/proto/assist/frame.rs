@@ -312,3 +312,310 @@ fn within(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One message of every kind, the variable fields at their limits
+    /// where they have one.
+    fn every_message() -> Vec<Message> {
+        vec![
+            Message::Hello {
+                name: "Ada Lovelace".to_owned(),
+                version: 1,
+            },
+            Message::Hello {
+                name: "é".repeat(MAX_NAME / 2),
+                version: u16::MAX,
+            },
+            Message::Approval { allowed: true },
+            Message::Approval { allowed: false },
+            Message::Screen(ScreenUpdate {
+                rows: 24,
+                cols: 80,
+                full: true,
+                bytes: b"\x1b[2J$ ls".to_vec(),
+            }),
+            Message::Screen(ScreenUpdate {
+                rows: 0,
+                cols: u16::MAX,
+                full: false,
+                bytes: Vec::new(),
+            }),
+            Message::Chat {
+                text: "which printer?".to_owned(),
+            },
+            Message::Chat {
+                text: "x".repeat(MAX_CHAT),
+            },
+            Message::ControlRequest,
+            Message::ControlGrant,
+            Message::ControlDeny { by_policy: true },
+            Message::ControlDeny { by_policy: false },
+            Message::ControlRevoke,
+            Message::ControlRelease,
+            Message::Keys {
+                bytes: vec![0xff; MAX_KEYS],
+            },
+            Message::Keys { bytes: Vec::new() },
+            Message::Pause,
+            Message::Continue,
+            Message::Bye {
+                reason: "r".repeat(MAX_REASON),
+            },
+            Message::Bye {
+                reason: String::new(),
+            },
+        ]
+    }
+
+    fn decode_all(stream: &[u8]) -> Vec<Result<Message, FrameError>> {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(stream);
+        decoder.collect()
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut f = u32::try_from(body.len())
+            .expect("test body")
+            .to_be_bytes()
+            .to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn every_message_comes_back_as_it_went() {
+        for message in every_message() {
+            assert_eq!(decode_all(&encode(&message)), vec![Ok(message)]);
+        }
+    }
+
+    #[test]
+    fn the_layout_is_length_kind_payload() {
+        let hello = Message::Hello {
+            name: "Bo".to_owned(),
+            version: 1,
+        };
+        assert_eq!(encode(&hello), [0, 0, 0, 5, 1, 0, 1, b'B', b'o']);
+        let screen = Message::Screen(ScreenUpdate {
+            rows: 24,
+            cols: 80,
+            full: true,
+            bytes: b"hi".to_vec(),
+        });
+        assert_eq!(
+            encode(&screen),
+            [0, 0, 0, 8, 3, 0, 24, 0, 80, 1, b'h', b'i']
+        );
+        assert_eq!(encode(&Message::Pause), [0, 0, 0, 1, 11]);
+        assert_eq!(
+            encode(&Message::ControlDeny { by_policy: true }),
+            [0, 0, 0, 2, 7, 1]
+        );
+    }
+
+    #[test]
+    fn a_stream_split_byte_by_byte_comes_out_whole() {
+        let messages = every_message();
+        let stream: Vec<u8> = messages.iter().flat_map(encode).collect();
+        let mut decoder = FrameDecoder::new();
+        let mut out = Vec::new();
+        for byte in &stream {
+            decoder.push(std::slice::from_ref(byte));
+            out.extend(decoder.by_ref().map(|m| m.expect("valid stream")));
+        }
+        assert_eq!(out, messages);
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn a_frame_of_exactly_the_limit_is_accepted() {
+        let update = ScreenUpdate {
+            rows: 1,
+            cols: 1,
+            full: true,
+            bytes: vec![b' '; MAX_SCREEN],
+        };
+        let bytes = encode(&Message::Screen(update.clone()));
+        assert_eq!(bytes.len(), 4 + MAX_FRAME);
+        assert_eq!(decode_all(&bytes), vec![Ok(Message::Screen(update))]);
+    }
+
+    #[test]
+    fn an_oversize_length_fails_at_once_and_the_decoder_stays_failed() {
+        let over = u32::try_from(MAX_FRAME + 1).expect("fits");
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&over.to_be_bytes()[..3]);
+        assert_eq!(decoder.next(), None, "three bytes say nothing yet");
+        decoder.push(&over.to_be_bytes()[3..]);
+        let error = FrameError::TooLarge {
+            declared: u64::from(over),
+        };
+        assert_eq!(decoder.next(), Some(Err(error)));
+        decoder.push(&encode(&Message::Pause));
+        assert_eq!(decoder.next(), None, "nothing after the failure");
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn messages_before_a_bad_frame_come_out_and_none_after_it() {
+        let stream = [
+            encode(&Message::ControlGrant),
+            frame(&[0x63]),
+            encode(&Message::Pause),
+        ]
+        .concat();
+        assert_eq!(
+            decode_all(&stream),
+            vec![
+                Ok(Message::ControlGrant),
+                Err(FrameError::UnknownKind(0x63))
+            ]
+        );
+    }
+
+    #[test]
+    fn each_bad_body_is_its_own_error() {
+        let cases: Vec<(Vec<u8>, FrameError)> = vec![
+            (Vec::new(), FrameError::Empty),
+            (vec![0], FrameError::UnknownKind(0)),
+            (vec![14], FrameError::UnknownKind(14)),
+            (
+                vec![1, 0],
+                FrameError::BadLength {
+                    message: "Hello",
+                    len: 1,
+                },
+            ),
+            (
+                vec![2],
+                FrameError::BadLength {
+                    message: "Approval",
+                    len: 0,
+                },
+            ),
+            (
+                vec![2, 1, 1],
+                FrameError::BadLength {
+                    message: "Approval",
+                    len: 2,
+                },
+            ),
+            (
+                vec![2, 2],
+                FrameError::BadFlag {
+                    message: "Approval",
+                    value: 2,
+                },
+            ),
+            (
+                vec![3, 0, 24, 0, 80],
+                FrameError::BadLength {
+                    message: "Screen",
+                    len: 4,
+                },
+            ),
+            (
+                vec![3, 0, 24, 0, 80, 9],
+                FrameError::BadFlag {
+                    message: "Screen",
+                    value: 9,
+                },
+            ),
+            (
+                vec![7, 255],
+                FrameError::BadFlag {
+                    message: "ControlDeny",
+                    value: 255,
+                },
+            ),
+            (
+                vec![6, 0],
+                FrameError::BadLength {
+                    message: "ControlGrant",
+                    len: 1,
+                },
+            ),
+            (
+                vec![11, 1, 2],
+                FrameError::BadLength {
+                    message: "Pause",
+                    len: 2,
+                },
+            ),
+            (
+                vec![4, b'o', 0xff, b'k'],
+                FrameError::BadUtf8 {
+                    message: "Chat",
+                    field: "text",
+                },
+            ),
+            (
+                vec![1, 0, 1, 0xc3],
+                FrameError::BadUtf8 {
+                    message: "Hello",
+                    field: "name",
+                },
+            ),
+            (
+                [&[1, 0, 1][..], &[b'n'; MAX_NAME + 1]].concat(),
+                FrameError::FieldTooLong {
+                    message: "Hello",
+                    field: "name",
+                    len: MAX_NAME + 1,
+                    max: MAX_NAME,
+                },
+            ),
+            (
+                [&[4][..], &[b'c'; MAX_CHAT + 1]].concat(),
+                FrameError::FieldTooLong {
+                    message: "Chat",
+                    field: "text",
+                    len: MAX_CHAT + 1,
+                    max: MAX_CHAT,
+                },
+            ),
+            (
+                [&[10][..], &[0; MAX_KEYS + 1]].concat(),
+                FrameError::FieldTooLong {
+                    message: "Keys",
+                    field: "keystrokes",
+                    len: MAX_KEYS + 1,
+                    max: MAX_KEYS,
+                },
+            ),
+            (
+                [&[13][..], &[b'r'; MAX_REASON + 1]].concat(),
+                FrameError::FieldTooLong {
+                    message: "Bye",
+                    field: "reason",
+                    len: MAX_REASON + 1,
+                    max: MAX_REASON,
+                },
+            ),
+        ];
+        for (body, error) in cases {
+            assert_eq!(decode_all(&frame(&body)), vec![Err(error)], "{body:?}");
+        }
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let error = FrameError::FieldTooLong {
+            message: "Chat",
+            field: "text",
+            len: 5000,
+            max: MAX_CHAT,
+        };
+        assert_eq!(
+            error.to_string(),
+            "a Chat frame's text is 5000 bytes, over its 4096-byte limit"
+        );
+        assert_eq!(
+            FrameError::UnknownKind(99).to_string(),
+            "a frame of unknown kind 99"
+        );
+    }
+}
