@@ -1,5 +1,6 @@
 //! Sans-IO protocol logic: no sockets, no clock, no randomness of its own.
 
+pub mod assist;
 pub mod machine;
 pub mod nat;
 pub mod portmap;
