@@ -1,5 +1,6 @@
 //! The command line: one file per command.
 
+mod assist;
 mod check;
 mod connecting;
 mod probe;
@@ -43,6 +44,16 @@ enum Command {
     /// trips, throughput, loss. Exit 0 when connected directly, 40 through
     /// the relay, 41 not at all.
     Trial(trial::TrialArgs),
+    /// Ask for help (the novice): show a code to read out (or write an
+    /// invitation file and show its password), approve the helper, and
+    /// share this terminal with them, control only when you grant it.
+    /// Exit 0 when the session ran, 41 when it could not connect.
+    Invite(assist::InviteArgs),
+    /// Help someone (the expert): join their code or invitation file (or
+    /// make a code for them to join), see their terminal once they allow
+    /// it, chat, and ask for control. Exit 0 when the session ran, 41 when
+    /// it could not connect.
+    Assist(assist::AssistArgs),
 }
 
 /// Writes `text` to stdout. A reader that stopped reading (`| head`) is
@@ -69,6 +80,8 @@ impl Cli {
             Command::Matrix(args) => check::matrix(args),
             Command::RelayTest(args) => relay::run(args).await,
             Command::Trial(args) => trial::run(args).await,
+            Command::Invite(args) => assist::invite(args).await,
+            Command::Assist(args) => assist::assist(args).await,
         }
     }
 }

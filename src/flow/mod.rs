@@ -9,6 +9,8 @@
 //!   probe, exchange reports, predict, punch.
 //! - [`relay`](mod@relay): `ranat relay-test`, allocate on a TURN relay and
 //!   exchange datagrams with a peer through it.
+//! - [`assist`](mod@assist): `ranat invite` / `ranat assist`, the Remote
+//!   Assistance session over the connection.
 //! - [`connect`](mod@connect): the session's connection: meet, probe,
 //!   gather, punch, relay, and the QUIC channel over the path that opened.
 //! - [`trial`](mod@trial): `ranat trial --via`, the session's connection made
@@ -19,6 +21,7 @@
 //! network (a test port mapping) takes an `interrupt` future: when it
 //! completes first, the flow undoes its changes and returns `None`.
 
+pub mod assist;
 pub mod check;
 pub mod connect;
 pub mod interrupt;

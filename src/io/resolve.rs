@@ -20,6 +20,21 @@ pub struct ServerSpec {
     pub port: Option<u16>,
 }
 
+/// The spec as it would be typed: `host`, `host:port`, `[v6]:port`.
+impl std::fmt::Display for ServerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.port {
+            Some(port) => write!(f, "{host}:{port}"),
+            None => f.write_str(&host),
+        }
+    }
+}
+
 /// A resolved server endpoint, with the name it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerAddr {
