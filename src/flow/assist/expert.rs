@@ -89,7 +89,14 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
                 Some(Event::Key(key)) if key.kind != KeyEventKind::Release => {
                     dirty = true;
                     match expert_key(key, &mut prefix, &mut screen, &machine) {
-                        Typed::Act(action) => act(&mut machine, &mut journal, action),
+                        Typed::Act(action) => {
+                            if let Action::Chat(text) = &action
+                                && machine.state().approved()
+                            {
+                                screen.said("you", text);
+                            }
+                            act(&mut machine, &mut journal, action);
+                        }
                         Typed::Shell(key) => {
                             let cursor_keys = view.screen().map_or(CursorKeys::Normal, CursorKeys::of);
                             if let Some(bytes) = key_bytes(&key, cursor_keys) {
@@ -132,7 +139,8 @@ enum Typed {
 }
 
 /// What a key the expert pressed does: in control, every key but the
-/// prefix goes to the novice's shell; otherwise keys are commands.
+/// prefix goes to the novice's shell; commands follow the prefix, so that
+/// nothing meant for the shell is taken for one.
 fn expert_key(
     key: KeyEvent,
     prefix: &mut bool,
@@ -149,8 +157,12 @@ fn expert_key(
         *prefix = true;
         return Typed::Nothing;
     }
-    if in_control(machine) && !prefixed {
-        return Typed::Shell(key);
+    if !prefixed {
+        return if in_control(machine) {
+            Typed::Shell(key)
+        } else {
+            Typed::Nothing
+        };
     }
     match key.code {
         KeyCode::Char('c') if machine.state().approved() => {
@@ -164,7 +176,7 @@ fn expert_key(
         KeyCode::Char('d' | 'q') => {
             Typed::Act(Action::Disconnect("the expert disconnected".into()))
         }
-        _ if prefixed && is_prefix(&key) && in_control(machine) => Typed::Shell(key),
+        _ if is_prefix(&key) && in_control(machine) => Typed::Shell(key),
         _ => Typed::Nothing,
     }
 }
@@ -198,10 +210,10 @@ fn expert_status(
         Some(note) => format!("{state} ({note})"),
         None => state,
     };
-    let keys = if in_control(machine) {
+    let keys = if matches!(machine.state(), State::ControlSharing { .. }) {
         "Ctrl+] then: r release · c chat · d disconnect"
     } else {
-        "r request control · c chat · d disconnect"
+        "Ctrl+] then: r request control · c chat · d disconnect"
     };
     StatusLine {
         state,

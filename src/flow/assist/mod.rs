@@ -314,8 +314,9 @@ fn write_invitation(
 }
 
 /// The prefix key, Ctrl+] (telnet's escape): the next key is a command.
+/// A terminal sends it as byte 0x1D, which crossterm reads as Ctrl+5.
 fn is_prefix(key: &KeyEvent) -> bool {
-    key.code == KeyCode::Char(']') && key.modifiers.contains(KeyModifiers::CONTROL)
+    matches!(key.code, KeyCode::Char(']' | '5')) && key.modifiers.contains(KeyModifiers::CONTROL)
 }
 
 /// Performs `action`, logging what it changed; an action the session

@@ -3,6 +3,8 @@
 //! line under it; the expert sees that model's screen once the novice
 //! allowed it, and types into the shell only while the novice lets them.
 
+use std::time::{Duration, Instant};
+
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
@@ -16,6 +18,9 @@ use crate::proto::assist::{Action, AssistSession, Event as SessionEvent, Policy,
 use crate::proto::rendezvous::Role;
 use crate::proto::screen::{CursorKeys, ScreenShare, key_bytes};
 use crate::proto::session::LogEvent;
+
+/// How long a chat line heard stays in place of the status line.
+const CHAT_SHOWN: Duration = Duration::from_secs(8);
 
 /// A question waiting for the novice's answer.
 #[derive(Debug, Clone)]
@@ -66,6 +71,9 @@ pub(super) async fn run(
     let mut tick = tokio::time::interval(super::FRAME);
     let mut ended: Option<Ended> = None;
     let mut shell_open = true;
+    // The last chat line heard, shown in place of the status line for a
+    // while (the novice's screen has no chat pane: the shell keeps it).
+    let mut heard: Option<(String, Instant)> = None;
     loop {
         while let Some(message) = machine.poll_send() {
             if wire.outgoing.send(message).await.is_err() {
@@ -106,6 +114,7 @@ pub(super) async fn run(
                         text: text.clone(),
                     });
                     screen.said(&peer_name, &text);
+                    heard = Some((format!("{peer_name}: {text}"), Instant::now()));
                 }
                 SessionEvent::KeysForShell(bytes) => {
                     if shell_open && input.write(&bytes).await.is_err() {
@@ -150,7 +159,15 @@ pub(super) async fn run(
                     dirty = true;
                     let typed = novice_key(key, &mut prefix, &mut question, &mut screen, &machine);
                     match typed {
-                        Typed::Act(action) => act(&mut machine, &mut journal, action),
+                        Typed::Act(action) => {
+                            if let Action::Chat(text) = &action
+                                && machine.state().approved()
+                            {
+                                screen.said("you", text);
+                                heard = None;
+                            }
+                            act(&mut machine, &mut journal, action);
+                        }
                         Typed::Shell(key) => {
                             if let Some(bytes) = key_bytes(&key, CursorKeys::of(share.screen()))
                                 && shell_open
@@ -186,10 +203,19 @@ pub(super) async fn run(
                     full = false;
                     machine.share_screen(update);
                 }
+                if heard.as_ref().is_some_and(|(_, at)| at.elapsed() > CHAT_SHOWN) {
+                    heard = None;
+                    dirty = true;
+                }
                 if dirty {
                     dirty = false;
                     let status = novice_status(&machine, &peer_name, talk.path);
-                    let prompt = question.as_ref().map(Question::text);
+                    let prompt = match (&question, screen.chat.focused, &heard) {
+                        (Some(question), _, _) => Some(question.text()),
+                        (None, true, _) => Some(format!("chat (Enter sends, Esc leaves)> {}", screen.chat.input)),
+                        (None, false, Some((line, _))) => Some(line.clone()),
+                        (None, false, None) => None,
+                    };
                     screen.draw_novice(share.screen(), &status, prompt.as_deref())?;
                 }
             }
