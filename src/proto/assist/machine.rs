@@ -65,10 +65,6 @@ impl AssistSession {
         }
     }
 
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
     pub fn state(&self) -> State {
         self.state
     }
