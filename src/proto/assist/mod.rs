@@ -23,4 +23,6 @@ pub use message::{ASSIST_VERSION, MAX_CHAT, MAX_KEYS, MAX_NAME, MAX_REASON, Mess
 pub use state::State;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

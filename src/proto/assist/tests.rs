@@ -33,7 +33,7 @@ impl Pair {
     }
 
     /// What each machine sent, put in flight.
-    pub fn collect(&mut self) {
+    fn collect(&mut self) {
         self.to_expert
             .extend(std::iter::from_fn(|| self.novice.poll_send()));
         self.to_novice
@@ -453,6 +453,42 @@ fn a_revoke_crossing_a_release_is_ignored_and_both_agree() {
         expert,
         [Event::StateChanged(SHARING), ignored("ControlRevoke")]
     );
+}
+
+#[test]
+fn a_revoke_crossing_a_release_and_a_new_request_leaves_the_request_open() {
+    let mut pair = Pair::in_control();
+    pair.novice.act(Action::TakeControlBack).expect("Esc");
+    pair.expert.act(Action::ReleaseControl).expect("release");
+    pair.expert
+        .act(Action::RequestControl)
+        .expect("request again");
+    let requested = State::ControlRequested { paused: false };
+    let (novice, expert) = pair.settle();
+    assert_eq!(
+        novice,
+        [
+            Event::StateChanged(SHARING),
+            Event::Ignored {
+                message: "ControlRelease",
+                state: SHARING
+            },
+            Event::StateChanged(requested),
+            Event::ControlRequested,
+        ]
+    );
+    assert_eq!(
+        expert,
+        [
+            Event::StateChanged(SHARING),
+            Event::StateChanged(requested),
+            Event::Ignored {
+                message: "ControlRevoke",
+                state: requested
+            },
+        ]
+    );
+    assert_eq!(pair.novice.state(), pair.expert.state());
 }
 
 #[test]
