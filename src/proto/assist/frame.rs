@@ -3,7 +3,7 @@
 //!
 //! | kind | message          | payload                                          |
 //! |------|------------------|--------------------------------------------------|
-//! | 1    | `Hello`          | version (u16 BE), then the name (UTF-8)          |
+//! | 1    | `Hello`          | version (u16 BE), role (1 novice, 2 expert), name |
 //! | 2    | `Approval`       | allowed (one byte, 0 or 1)                       |
 //! | 3    | `Screen`         | rows (u16 BE), cols (u16 BE), full (0 or 1), bytes |
 //! | 4    | `Chat`           | the text (UTF-8)                                 |
@@ -21,7 +21,12 @@
 //! read it, and tell an older peer what it speaks.
 
 use super::message::{MAX_CHAT, MAX_KEYS, MAX_NAME, MAX_REASON, Message};
+use crate::proto::rendezvous::Role;
 use crate::proto::screen::ScreenUpdate;
+
+/// The Hello's role byte for the novice, and for the expert.
+const ROLE_NOVICE: u8 = 1;
+const ROLE_EXPERT: u8 = 2;
 
 /// The largest frame body either side accepts: 1 MiB.
 pub const MAX_FRAME: usize = 1024 * 1024;
@@ -87,9 +92,17 @@ pub enum FrameError {
 pub fn encode(message: &Message) -> Vec<u8> {
     let mut frame = vec![0; HEADER];
     match message {
-        Message::Hello { name, version } => {
+        Message::Hello {
+            name,
+            version,
+            role,
+        } => {
             frame.push(kind::HELLO);
             frame.extend_from_slice(&version.to_be_bytes());
+            frame.push(match role {
+                Role::Novice => ROLE_NOVICE,
+                Role::Helper => ROLE_EXPERT,
+            });
             frame.extend_from_slice(name.as_bytes());
         }
         Message::Approval { allowed } => {
@@ -211,12 +224,24 @@ fn parse(body: &[u8]) -> Result<Message, FrameError> {
     };
     match kind {
         kind::HELLO => {
-            let (version, name) = payload
+            let (version, rest) = payload
                 .split_first_chunk::<2>()
                 .ok_or_else(|| bad_length("Hello"))?;
+            let (&role, name) = rest.split_first().ok_or_else(|| bad_length("Hello"))?;
+            let role = match role {
+                ROLE_NOVICE => Role::Novice,
+                ROLE_EXPERT => Role::Helper,
+                value => {
+                    return Err(FrameError::BadFlag {
+                        message: "Hello",
+                        value,
+                    });
+                }
+            };
             Ok(Message::Hello {
                 name: text("Hello", "name", name, MAX_NAME)?,
                 version: u16::from_be_bytes(*version),
+                role,
             })
         }
         kind::APPROVAL => Ok(Message::Approval {
@@ -324,10 +349,12 @@ mod tests {
             Message::Hello {
                 name: "Ada Lovelace".to_owned(),
                 version: 1,
+                role: Role::Novice,
             },
             Message::Hello {
                 name: "é".repeat(MAX_NAME / 2),
                 version: u16::MAX,
+                role: Role::Helper,
             },
             Message::Approval { allowed: true },
             Message::Approval { allowed: false },
@@ -397,8 +424,9 @@ mod tests {
         let hello = Message::Hello {
             name: "Bo".to_owned(),
             version: 1,
+            role: Role::Helper,
         };
-        assert_eq!(encode(&hello), [0, 0, 0, 5, 1, 0, 1, b'B', b'o']);
+        assert_eq!(encode(&hello), [0, 0, 0, 6, 1, 0, 1, 2, b'B', b'o']);
         let screen = Message::Screen(ScreenUpdate {
             rows: 24,
             cols: 80,
@@ -490,6 +518,20 @@ mod tests {
                 },
             ),
             (
+                vec![1, 0, 1],
+                FrameError::BadLength {
+                    message: "Hello",
+                    len: 2,
+                },
+            ),
+            (
+                vec![1, 0, 1, 3, b'x'],
+                FrameError::BadFlag {
+                    message: "Hello",
+                    value: 3,
+                },
+            ),
+            (
                 vec![2],
                 FrameError::BadLength {
                     message: "Approval",
@@ -553,14 +595,14 @@ mod tests {
                 },
             ),
             (
-                vec![1, 0, 1, 0xc3],
+                vec![1, 0, 1, 1, 0xc3],
                 FrameError::BadUtf8 {
                     message: "Hello",
                     field: "name",
                 },
             ),
             (
-                [&[1, 0, 1][..], &[b'n'; MAX_NAME + 1]].concat(),
+                [&[1, 0, 1, 1][..], &[b'n'; MAX_NAME + 1]].concat(),
                 FrameError::FieldTooLong {
                     message: "Hello",
                     field: "name",

@@ -54,6 +54,7 @@ impl AssistSession {
         let hello = Message::Hello {
             name: prefix_within(&my_name, MAX_NAME).to_owned(),
             version: ASSIST_VERSION,
+            role,
         };
         Self {
             role,

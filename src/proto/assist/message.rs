@@ -1,6 +1,7 @@
 //! What the novice and the expert say to each other during a session, and
 //! the size limits of what they say.
 
+use crate::proto::rendezvous::Role;
 use crate::proto::screen::ScreenUpdate;
 
 /// The session protocol's version, sent in each side's Hello.
@@ -25,7 +26,13 @@ pub const MAX_REASON: usize = 512;
 pub enum Message {
     /// Both sides, first: who this side is and which protocol it speaks
     /// ([`ASSIST_VERSION`]).
-    Hello { name: String, version: u16 },
+    Hello {
+        name: String,
+        version: u16,
+        /// The side the sender plays: one novice and one expert make a
+        /// session.
+        role: Role,
+    },
     /// Novice → expert: the answer to "Allow NAME to see your terminal?";
     /// `false` is Remote Assistance's HELPEESAIDNO and ends the session.
     Approval { allowed: bool },

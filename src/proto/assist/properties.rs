@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::tests::Pair;
 use super::*;
+use crate::proto::rendezvous::Role;
 use crate::proto::screen::ScreenUpdate;
 
 /// One step of a run.
@@ -250,8 +251,16 @@ fn any_action() -> impl Strategy<Value = Action> {
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (text(), prop_oneof![Just(ASSIST_VERSION), any::<u16>()])
-            .prop_map(|(name, version)| Message::Hello { name, version }),
+        (
+            text(),
+            prop_oneof![Just(ASSIST_VERSION), any::<u16>()],
+            prop_oneof![Just(Role::Novice), Just(Role::Helper)]
+        )
+            .prop_map(|(name, version, role)| Message::Hello {
+                name,
+                version,
+                role
+            }),
         any::<bool>().prop_map(|allowed| Message::Approval { allowed }),
         any::<bool>().prop_map(|full| Message::Screen(ScreenUpdate {
             rows: 1,

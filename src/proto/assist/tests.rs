@@ -102,7 +102,8 @@ fn each_side_says_hello_first_and_the_novice_is_asked() {
         sent(&mut novice),
         [Message::Hello {
             name: "Nina".to_owned(),
-            version: ASSIST_VERSION
+            version: ASSIST_VERSION,
+            role: Role::Novice,
         }]
     );
     assert_eq!(novice.state(), State::WaitingForPeer);
@@ -147,6 +148,7 @@ fn another_version_ends_the_session_on_both_sides() {
     pair.to_novice[0] = Message::Hello {
         name: "Eve".to_owned(),
         version: 2,
+        role: Role::Helper,
     };
     let (novice, expert) = pair.settle();
     let Some(Event::Ended { reason, by_peer }) = novice.last() else {
@@ -540,6 +542,7 @@ fn messages_out_of_sequence_are_ignored_and_change_nothing() {
         Message::Hello {
             name: "Mallory".to_owned(),
             version: ASSIST_VERSION,
+            role: Role::Helper,
         },
     ];
     let to_expert = [
@@ -709,4 +712,28 @@ fn an_action_of_the_other_side_or_out_of_turn_is_refused() {
         Err("cannot release control now: the session is screen sharing".to_owned())
     );
     assert_eq!(pair.settle(), (vec![], vec![]));
+}
+
+#[test]
+fn two_novices_or_two_experts_make_no_session() {
+    for role in [Role::Novice, Role::Helper] {
+        let mut one = AssistSession::new(role, ALLOW, "One".to_owned());
+        let mut other = AssistSession::new(role, ALLOW, "Other".to_owned());
+        let Some(hello) = one.poll_send() else {
+            panic!("a Hello first");
+        };
+        other.handle_peer(hello);
+        assert_eq!(other.state(), State::Ended);
+        let ended = std::iter::from_fn(|| other.poll_event())
+            .find_map(|e| match e {
+                Event::Ended { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .expect("an end");
+        assert!(ended.contains("both sides"), "{ended}");
+        assert!(
+            std::iter::from_fn(|| other.poll_send()).any(|m| matches!(m, Message::Bye { .. })),
+            "the other side is told"
+        );
+    }
 }

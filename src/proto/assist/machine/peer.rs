@@ -18,7 +18,11 @@ impl AssistSession {
         }
         let name = message.name();
         let taken = match message {
-            Message::Hello { name, version } => self.hear_hello(name, version),
+            Message::Hello {
+                name,
+                version,
+                role,
+            } => self.hear_hello(name, version, role),
             Message::Bye { reason } => {
                 self.end(reason, true);
                 true
@@ -59,9 +63,19 @@ impl AssistSession {
     /// The peer's Hello, expected first; a version other than this one's
     /// ends the session, as a version mismatch does in Remote Assistance
     /// ([MS-RA] §2.2.1.8).
-    fn hear_hello(&mut self, name: String, version: u16) -> bool {
+    fn hear_hello(&mut self, name: String, version: u16, role: Role) -> bool {
         if self.state != State::WaitingForPeer {
             return false;
+        }
+        if role == self.role {
+            let side = match role {
+                Role::Novice => "asks for help (`ranat invite`)",
+                Role::Helper => "offers help (`ranat assist`)",
+            };
+            self.disconnect(format!(
+                "both sides {side}: one side invites, the other assists"
+            ));
+            return true;
         }
         if version != ASSIST_VERSION {
             self.disconnect(format!(
