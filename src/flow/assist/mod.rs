@@ -162,6 +162,7 @@ pub async fn assist(
     let undo = UndoLog::default();
     let (interrupting, interrupt) = Interrupt::share(interrupt);
     let invitation_failure: RefCell<Option<AssistError>> = RefCell::new(None);
+    let write_failed = tokio::sync::Notify::new();
     let written: RefCell<Option<Invitation>> = RefCell::new(None);
     let events = RefCell::new(&mut on_event);
     let name = options.connect.name.clone();
@@ -183,18 +184,14 @@ pub async fn assist(
                         path: file.path.clone(),
                         error,
                     });
+                    write_failed.notify_one();
                 }
             }
         }
         (events.borrow_mut())(AssistEvent::Connect(event));
     });
     let failed_to_write = async {
-        loop {
-            if invitation_failure.borrow().is_some() {
-                return;
-            }
-            tokio::time::sleep(FRAME).await;
-        }
+        write_failed.notified().await;
     };
     let connection = tokio::select! {
         connection = connecting => connection,
