@@ -123,10 +123,34 @@ fn documents(pair: &Pair) -> [Value; 2] {
 fn a_trial_on_loopback_connects_directly_and_measures_the_channel() {
     let dir = TempDir::new("trial-direct");
     let server = server_with_relay(1, &dir);
-    let pair = trial(&server, &[], &[]);
+    let pair = trial(&server, &[], &["--auto-approve"]);
     assert_eq!(pair.helper.code, Some(0), "{}", pair.helper);
     assert_eq!(pair.novice.code, Some(0), "{}", pair.novice);
-    for doc in documents(&pair) {
+    let [helper, novice] = documents(&pair);
+    // The session's figures: the helper, as the expert, timed 20 keys'
+    // echoes through the novice's scratch shell and counted the screen's
+    // updates while it printed.
+    let session = &helper["session"];
+    assert_eq!(
+        session["echo_ms"].as_array().map(Vec::len),
+        Some(20),
+        "{helper}"
+    );
+    assert!(session["echo_p95_ms"].as_f64() >= session["echo_p50_ms"].as_f64());
+    assert!(
+        session["screen_updates_per_s"].as_f64() > Some(5.0),
+        "{helper}"
+    );
+    assert!(helper["session_error"].is_null(), "{helper}");
+    assert!(novice["session_error"].is_null(), "{novice}");
+    assert!(
+        pair.novice
+            .stderr
+            .contains("--auto-approve: the other side will see"),
+        "{}",
+        pair.novice
+    );
+    for doc in [helper, novice] {
         assert_eq!(doc["outcome"], "direct", "{doc}");
         assert_eq!(doc["expected"], "connects", "{doc}");
         assert_eq!(doc["agrees"], true, "{doc}");
@@ -148,6 +172,23 @@ fn a_trial_on_loopback_connects_directly_and_measures_the_channel() {
         "{}",
         pair.helper
     );
+}
+
+#[test]
+fn without_auto_approve_the_novice_refuses_the_session_figures() {
+    let dir = TempDir::new("trial-refused");
+    let server = server_with_relay(30, &dir);
+    let pair = trial(&server, &[], &[]);
+    assert_eq!(pair.helper.code, Some(0), "{}", pair.helper);
+    let [helper, novice] = documents(&pair);
+    assert!(helper["session"].is_null(), "{helper}");
+    assert!(
+        helper["session_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused")),
+        "{helper}"
+    );
+    assert!(novice["session_error"].is_null(), "{novice}");
 }
 
 #[test]

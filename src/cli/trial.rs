@@ -42,6 +42,12 @@ pub struct TrialArgs {
     /// desk's relay: checks the relay end to end. Either side may ask.
     #[arg(long)]
     relay_only: bool,
+    /// On the side that joins with --code (the novice): for the session's
+    /// figures, let the other side see and type into a scratch shell (not
+    /// yours) without asking. For trials only; without it the session's
+    /// figures are refused.
+    #[arg(long)]
+    auto_approve: bool,
     #[command(flatten)]
     probe: ProbeArgs,
 }
@@ -64,7 +70,13 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             pings: args.pings,
             transfer: args.transfer,
         },
+        auto_approve: args.auto_approve,
     };
+    if args.auto_approve {
+        eprintln!(
+            "ranat trial: --auto-approve: the other side will see and type into a scratch shell for the session's figures, without asking (for trials only)"
+        );
+    }
     let mut progress = probe::Progress::new(json);
     let join_hint = |code: &str| format!("ranat trial --via {via} --code {code}");
     let mut connecting = Connecting {
@@ -75,6 +87,7 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
     let show = |event| match event {
         TrialEvent::Connect(event) => connecting.show(event),
         TrialEvent::Measuring => eprintln!("ranat trial: measuring"),
+        TrialEvent::Session => eprintln!("ranat trial: the session's figures"),
         TrialEvent::Interrupted => eprintln!("ranat trial: interrupted"),
         TrialEvent::Undone { what, result } => match result {
             Ok(()) => eprintln!("ranat trial: removed the {what}"),
@@ -204,6 +217,28 @@ fn render(trial: &Trial) -> String {
     }
     if let Some(e) = &trial.measure_error {
         table.add_row(vec!["measurements".to_string(), format!("stopped: {e}")]);
+    }
+    if let Some(s) = &trial.session {
+        let or_dash = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1} ms"));
+        table.add_row(vec![
+            "keystroke echo".to_string(),
+            format!(
+                "p50 {}, p95 {} ({} keys: expert key, novice's PTY, expert's screen)",
+                or_dash(s.echo_p50_ms),
+                or_dash(s.echo_p95_ms),
+                s.echo_ms.len()
+            ),
+        ]);
+        table.add_row(vec![
+            "screen updates".to_string(),
+            format!(
+                "{:.1} a second under a busy terminal",
+                s.screen_updates_per_s
+            ),
+        ]);
+    }
+    if let Some(e) = &trial.session_error {
+        table.add_row(vec!["session".to_string(), format!("no figures: {e}")]);
     }
     format!("{table}\n{}\n", verdict_line(trial))
 }

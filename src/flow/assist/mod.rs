@@ -15,7 +15,7 @@ mod journal;
 mod keyboard;
 mod novice;
 mod screen;
-mod wire;
+pub(crate) mod wire;
 
 use std::cell::RefCell;
 use std::path::PathBuf;

@@ -74,6 +74,7 @@ pub(super) async fn run(
     // The last chat line heard, shown in place of the status line for a
     // while (the novice's screen has no chat pane: the shell keeps it).
     let mut heard: Option<(String, Instant)> = None;
+    let mut last_shared = Instant::now();
     loop {
         while let Some(message) = machine.poll_send() {
             if wire.outgoing.send(message).await.is_err() {
@@ -152,6 +153,16 @@ pub(super) async fn run(
                 Ok(n) => {
                     share.feed(&buffer[..n]);
                     dirty = true;
+                    // Output after a quiet spell goes out at once (a key's
+                    // echo); a busy shell's waits for the next frame.
+                    if last_shared.elapsed() >= super::FRAME
+                        && machine.may_show_screen()
+                        && let Some(update) = share.update(full)
+                    {
+                        full = false;
+                        last_shared = Instant::now();
+                        machine.share_screen(update);
+                    }
                 }
             },
             event = keyboard.events.recv() => match event {
@@ -201,6 +212,7 @@ pub(super) async fn run(
                     && let Some(update) = share.update(full)
                 {
                     full = false;
+                    last_shared = Instant::now();
                     machine.share_screen(update);
                 }
                 if heard.as_ref().is_some_and(|(_, at)| at.elapsed() > CHAT_SHOWN) {

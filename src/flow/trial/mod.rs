@@ -6,6 +6,7 @@
 
 pub mod measure;
 mod report;
+pub mod session;
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,6 +26,9 @@ const MEASURE_WAIT: Duration = Duration::from_secs(60);
 pub struct TrialOptions {
     pub connect: ConnectOptions,
     pub plan: MeasurePlan,
+    /// The novice's side lets the expert see and control a scratch shell
+    /// for the session's figures without asking (trials only).
+    pub auto_approve: bool,
 }
 
 /// The trial's progress, in order.
@@ -34,6 +38,9 @@ pub enum TrialEvent {
     Connect(ConnectEvent),
     /// The helper measures; the novice answers.
     Measuring,
+    /// The session's figures: the helper as the expert, the novice sharing
+    /// a scratch shell (with `--auto-approve`).
+    Session,
     /// The trial was interrupted after the probe; what it had changed on
     /// the gateway is undone next.
     Interrupted,
@@ -57,6 +64,7 @@ pub async fn trial(
 ) -> Result<Option<Trial>, ConnectError> {
     let undo = UndoLog::default();
     let (interrupting, interrupt) = Interrupt::share(interrupt);
+    let name = options.connect.name.clone();
     let session = async {
         let connection = connect::connect(options.connect, interrupt.fired(), &undo, |e| {
             on_event(TrialEvent::Connect(e))
@@ -66,6 +74,7 @@ pub async fn trial(
             return Ok(None);
         };
         let role = connection.role;
+        let mut session = None;
         let (outcome, path, why, figures, measure_error) = match connection.opened {
             Opened::Failed { why } => (PathOutcome::Failed, None, why, None, None),
             Opened::Up(channel) => {
@@ -85,6 +94,25 @@ pub async fn trial(
                     measured = measuring => measured,
                     () = channel.consent_lost() => Err(measure::MeasureError::ConsentLost),
                 };
+                if measured.is_ok() {
+                    on_event(TrialEvent::Session);
+                    let figures = async {
+                        match role {
+                            Role::Helper => {
+                                session::expert(&channel.connection, &name).await.map(Some)
+                            }
+                            Role::Novice => {
+                                session::novice(&channel.connection, &name, options.auto_approve)
+                                    .await
+                                    .map(|()| None)
+                            }
+                        }
+                    };
+                    session = Some(tokio::select! {
+                        figures = figures => figures.map_err(|e| e.to_string()),
+                        () = channel.consent_lost() => Err(measure::MeasureError::ConsentLost.to_string()),
+                    });
+                }
                 let outcome = channel.outcome();
                 let path = channel.path.clone();
                 let why = channel.why.clone();
@@ -108,6 +136,7 @@ pub async fn trial(
             phases: connection.phases,
             figures,
             measure_error,
+            session,
         })))
     };
     let trial = tokio::select! {

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::measure::Figures;
+use super::session::SessionFigures;
 use crate::flow::connect::{PathInfo, PathOutcome, Phases};
 use crate::flow::live::LivePunch;
 use crate::predict::{Prediction, PunchExpectation};
@@ -35,6 +36,10 @@ pub struct Trial {
     pub loss_percent: Option<f64>,
     /// Why the measurements stopped short.
     pub measure_error: Option<String>,
+    /// The session's figures (the helper's side measures them).
+    pub session: Option<SessionFigures>,
+    /// Why there are none.
+    pub session_error: Option<String>,
     pub punch: LivePunch,
     pub prediction: Prediction,
     pub me: ProbeReport,
@@ -55,6 +60,8 @@ pub(super) struct Parts {
     pub phases: Phases,
     pub figures: Option<Figures>,
     pub measure_error: Option<String>,
+    /// The session part: its figures (the helper's), or why it failed.
+    pub session: Option<Result<Option<SessionFigures>, String>>,
 }
 
 impl Trial {
@@ -80,6 +87,8 @@ impl Trial {
             loss_percent: parts.figures.as_ref().and_then(Figures::loss_percent),
             figures: parts.figures,
             measure_error: parts.measure_error,
+            session: parts.session.clone().and_then(Result::ok).flatten(),
+            session_error: parts.session.and_then(Result::err),
             punch: parts.punch,
             prediction: parts.prediction,
             me: parts.me,
