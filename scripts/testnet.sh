@@ -360,8 +360,8 @@ trial_cases() {
     trial_mapped_case
     trial_ipv6_case
     set_delay r1 25 || abort "could not delay r1"
-    trial_case "trial@50ms:full_cone+port_restricted_cone" full_cone port_restricted_cone
-    trial_case "trial@50ms:symmetric_random+symmetric_random" symmetric_random symmetric_random
+    TN_TRIAL_AUTO_APPROVE=yes trial_case "trial@50ms:full_cone+port_restricted_cone" full_cone port_restricted_cone
+    TN_TRIAL_AUTO_APPROVE=yes trial_case "trial@50ms:symmetric_random+symmetric_random" symmetric_random symmetric_random
     set_delay r1 0
     set_loss r1 5 || abort "could not set loss"
     trial_case "trial@5%:restricted_cone+symmetric_sequential" restricted_cone symmetric_sequential

@@ -42,6 +42,8 @@ tn_start_ranat_serve_offering_coturn() {
 # or -). Each side's JSON and stderr are in OUT-c1.json/.stderr and OUT-c2.*.
 # With TN_TRIAL_C2_PORTMAP=yes, client2 checks port mapping (and so maps
 # its punch socket on router2, see tn_trial_mapped); else neither side does.
+# With TN_TRIAL_AUTO_APPROVE=yes, client2 (the novice) lets client1 measure
+# the session's figures over a scratch shell.
 tn_trial() {
     local p1=$1 p2=$2 out=$3 via=${4:-${TN_SERVER_RANAT[0]}} bin code pid
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
@@ -52,6 +54,9 @@ tn_trial() {
         --transfer "$TN_TRIAL_TRANSFER")
     local flags=(--no-portmap "${common[@]}") c2_flags=(--no-portmap "${common[@]}")
     [ "${TN_TRIAL_C2_PORTMAP:-}" = yes ] && c2_flags=("${common[@]}")
+    # The session's figures (keystroke echo, screen updates) need the
+    # novice's consent to share its scratch shell.
+    [ "${TN_TRIAL_AUTO_APPROVE:-}" = yes ] && c2_flags+=(--auto-approve)
     tn_exec c1 timeout "$TN_TRIAL_TIMEOUT" "$bin" trial --via "$via" "${flags[@]}" \
         >"$out-c1.json" 2>"$out-c1.stderr" &
     pid=$!
@@ -111,6 +116,6 @@ tn_trial_agrees() {
 # tn_trial_figures OUT: the helper's (c1's) figures in one line: time to
 # connect, round trip p50/p95, throughput each way, loss.
 tn_trial_figures() {
-    jq -r '"\(.phases.connect_ms | floor) ms to connect, rtt \(.figures.rtt_p50_ms // "-" | tostring | .[0:5])/\(.figures.rtt_p95_ms // "-" | tostring | .[0:5]) ms, \(.figures.helper_to_novice_mbit_s // "-" | tostring | .[0:5])/\(.figures.novice_to_helper_mbit_s // "-" | tostring | .[0:5]) Mbit/s, loss \(.loss_percent // "-" | tostring | .[0:4]) %"' \
+    jq -r '"\(.phases.connect_ms | floor) ms to connect, rtt \(.figures.rtt_p50_ms // "-" | tostring | .[0:5])/\(.figures.rtt_p95_ms // "-" | tostring | .[0:5]) ms, \(.figures.helper_to_novice_mbit_s // "-" | tostring | .[0:5])/\(.figures.novice_to_helper_mbit_s // "-" | tostring | .[0:5]) Mbit/s, loss \(.loss_percent // "-" | tostring | .[0:4]) %\(if .session then ", echo \(.session.echo_p50_ms | tostring | .[0:5])/\(.session.echo_p95_ms | tostring | .[0:5]) ms, \(.session.screen_updates_per_s) updates/s" else "" end)"' \
         "$1-c1.json" 2>/dev/null || echo "no figures"
 }
