@@ -12,9 +12,9 @@ use super::connecting::Connecting;
 use super::probe::{self, ProbeArgs};
 use super::trial::EXIT_FAILED;
 use super::via::display_name;
-use crate::flow::LiveError;
 use crate::flow::assist::{self, AssistEvent, AssistOptions, Assisted, InvitationFile, Side};
 use crate::flow::connect::{ConnectError, ConnectOptions};
+use crate::flow::{LiveError, live};
 use crate::io::resolve::ServerSpec;
 use crate::proto::rendezvous::{Meeting, Secret};
 use crate::proto::session::{CODE_LIFETIME, FILE_LIFETIME, Invitation, InviteCode, Password};
@@ -94,14 +94,7 @@ pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
             };
             (meeting, Some(file), Some(password))
         }
-        (None, Some(code)) => (
-            Meeting::Join {
-                room: code.room,
-                secret: code.secret.into(),
-            },
-            None,
-            None,
-        ),
+        (None, Some(code)) => (live::code_meeting(Some(code)), None, None),
         (None, None) => (
             Meeting::Make {
                 secret: Secret::generate(rand::random::<u32>).into(),
@@ -158,10 +151,7 @@ pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("--via SERVER is needed without --file"))?;
             let meeting = match code {
-                Some(code) => Meeting::Join {
-                    room: code.room,
-                    secret: code.secret.into(),
-                },
+                Some(code) => live::code_meeting(Some(code)),
                 None => Meeting::Make {
                     secret: Secret::generate(rand::random::<u32>).into(),
                     lifetime: Some(CODE_LIFETIME),

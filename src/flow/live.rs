@@ -227,16 +227,7 @@ pub(super) struct Met {
 /// A spoken code's meeting: without a code, make a room and a fresh code
 /// for the other side; with one, join its room.
 pub fn code_meeting(code: Option<InviteCode>) -> Meeting {
-    match code {
-        Some(code) => Meeting::Join {
-            room: code.room,
-            secret: code.secret.into(),
-        },
-        None => Meeting::Make {
-            secret: Secret::generate(rand::random::<u32>).into(),
-            lifetime: None,
-        },
-    }
+    Meeting::for_code(code, || Secret::generate(rand::random::<u32>))
 }
 
 /// Meets the other side in a room of `server`, made or joined as `meeting`

@@ -4,9 +4,11 @@
 use std::io::{self, Stdout};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
+use ratatui::widgets::Widget;
 
 use crate::io::terminal::raw::RawTerminal;
 use crate::io::terminal::view::{ChatPane, ExpertScreen, NoviceScreen, StatusLine};
@@ -53,13 +55,8 @@ impl SessionScreen {
             status,
             prompt,
         };
-        self.terminal.draw(|frame| {
-            let area = frame.area();
-            frame.render_widget(&screen, area);
-            if let Some(cursor) = screen.cursor(area) {
-                frame.set_cursor_position(cursor);
-            }
-        })?;
+        self.terminal
+            .draw(|frame| draw_frame(frame, &screen, |area| screen.cursor(area)))?;
         Ok(())
     }
 
@@ -70,20 +67,14 @@ impl SessionScreen {
         placeholder: &str,
         status: &StatusLine,
     ) -> io::Result<()> {
-        let chat = &self.chat;
         let screen = ExpertScreen {
             terminal,
             placeholder,
-            chat,
+            chat: &self.chat,
             status,
         };
-        self.terminal.draw(|frame| {
-            let area = frame.area();
-            frame.render_widget(&screen, area);
-            if let Some(cursor) = screen.cursor(area) {
-                frame.set_cursor_position(cursor);
-            }
-        })?;
+        self.terminal
+            .draw(|frame| draw_frame(frame, &screen, |area| screen.cursor(area)))?;
         Ok(())
     }
 
@@ -120,5 +111,18 @@ impl SessionScreen {
         self.chat.lines.push(format!("{who}: {text}"));
         let extra = self.chat.lines.len().saturating_sub(CHAT_LINES);
         self.chat.lines.drain(..extra);
+    }
+}
+
+/// Renders `widget` over the whole frame, the cursor where it says.
+fn draw_frame<W: Widget>(
+    frame: &mut Frame<'_>,
+    widget: W,
+    cursor: impl Fn(Rect) -> Option<Position>,
+) {
+    let area = frame.area();
+    frame.render_widget(widget, area);
+    if let Some(position) = cursor(area) {
+        frame.set_cursor_position(position);
     }
 }

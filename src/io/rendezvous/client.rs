@@ -108,16 +108,7 @@ impl RendezvousClient {
         invite: Option<InviteCode>,
         intro: Introduction,
     ) -> Result<(RendezvousClient, Welcome), RendezvousClientError> {
-        let meeting = match invite {
-            Some(invite) => Meeting::Join {
-                room: invite.room,
-                secret: invite.secret.into(),
-            },
-            None => Meeting::Make {
-                secret: Secret::generate(rand::random::<u32>).into(),
-                lifetime: None,
-            },
-        };
+        let meeting = Meeting::for_code(invite, || Secret::generate(rand::random::<u32>));
         Self::meet(server, meeting, intro).await
     }
 

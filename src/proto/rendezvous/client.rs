@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::code::Code;
+use super::code::{Code, Secret};
 use super::events::{
     HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,
     RendezvousEvent, RendezvousFailure, SendError, Welcome,
@@ -96,6 +96,23 @@ pub enum Meeting {
     },
     /// Join `room`, keyed by `secret`.
     Join { room: Code, secret: SharedSecret },
+}
+
+impl Meeting {
+    /// A spoken code's meeting: join its room with `code`, or, without
+    /// one, make a room keyed by `fresh` (a new code's secret part).
+    pub fn for_code(code: Option<InviteCode>, fresh: impl FnOnce() -> Secret) -> Self {
+        match code {
+            Some(code) => Meeting::Join {
+                room: code.room,
+                secret: code.secret.into(),
+            },
+            None => Meeting::Make {
+                secret: fresh().into(),
+                lifetime: None,
+            },
+        }
+    }
 }
 
 /// A member of a room on a rendezvous server; see the module documentation.
