@@ -1,5 +1,6 @@
 //! One interrupt (Ctrl-C) that several steps of a flow wait on in turn.
 
+use std::convert::Infallible;
 use std::future::Future;
 
 use tokio::sync::watch;
@@ -12,12 +13,12 @@ impl Interrupt {
     /// Shares `interrupt`: the first future (to be polled beside the steps
     /// for as long as they run; it never completes) fires every
     /// [`Interrupt::fired`] when `interrupt` completes.
-    pub fn share(interrupt: impl Future<Output = ()>) -> (impl Future<Output = ()>, Self) {
+    pub fn share(interrupt: impl Future<Output = ()>) -> (impl Future<Output = Infallible>, Self) {
         let (fire, fired) = watch::channel(false);
         let driver = async move {
             interrupt.await;
             let _ = fire.send(true);
-            std::future::pending::<()>().await;
+            std::future::pending::<Infallible>().await
         };
         (driver, Self(fired))
     }

@@ -111,6 +111,11 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
                 Some(_) => {}
                 None => act(&mut machine, &mut journal, Action::Disconnect("the terminal went away".into())),
             },
+            () = talk.stop.fired() => act(
+                &mut machine,
+                &mut journal,
+                Action::Disconnect("the expert was interrupted (a signal)".to_string()),
+            ),
             incoming = wire.incoming.recv() => {
                 dirty = true;
                 peer_input(&mut machine, &mut journal, incoming);

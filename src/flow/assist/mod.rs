@@ -149,11 +149,15 @@ struct Talk<'a> {
     /// The path in words, for the status line.
     path: &'a str,
     journal: Journal,
+    /// A signal (SIGINT, SIGTERM) that ends the session as a disconnect.
+    stop: Interrupt,
 }
 
 /// Runs a session: connect, then the side's loop until either side ends
 /// it. `interrupt` cuts the connection short (then `None`); during the
-/// session the terminal is raw and Ctrl-C is a key like any other.
+/// session the terminal is raw and Ctrl-C is a key like any other, and a
+/// signal (SIGTERM) ends the session as a disconnect, the terminal
+/// restored.
 pub async fn assist(
     options: AssistOptions,
     interrupt: impl std::future::Future<Output = ()>,
@@ -161,6 +165,9 @@ pub async fn assist(
 ) -> Result<Option<Assisted>, AssistError> {
     let undo = UndoLog::default();
     let (interrupting, interrupt) = Interrupt::share(interrupt);
+    // Polled beside every step, so that the interrupt reaches them all; it
+    // never completes itself.
+    let mut interrupting = std::pin::pin!(interrupting);
     let invitation_failure: RefCell<Option<AssistError>> = RefCell::new(None);
     let write_failed = tokio::sync::Notify::new();
     let written: RefCell<Option<Invitation>> = RefCell::new(None);
@@ -196,7 +203,7 @@ pub async fn assist(
     let connection = tokio::select! {
         connection = connecting => connection,
         () = failed_to_write => Ok(None),
-        () = interrupting => Ok(None),
+        never = &mut interrupting => match never {},
     };
     if let Some(error) = invitation_failure.take() {
         undo_all(&undo, &events).await;
@@ -260,15 +267,22 @@ pub async fn assist(
         name,
         path: &path,
         journal,
+        stop: interrupt.clone(),
     };
-    let ended = match options.side {
-        Side::Novice => {
-            let policy = Policy {
-                allow_control: options.allow_control,
-            };
-            novice::run(talk, policy, options.shell.as_deref(), options.auto_approve).await
+    let session = async {
+        match options.side {
+            Side::Novice => {
+                let policy = Policy {
+                    allow_control: options.allow_control,
+                };
+                novice::run(talk, policy, options.shell.as_deref(), options.auto_approve).await
+            }
+            Side::Expert => expert::run(talk).await,
         }
-        Side::Expert => expert::run(talk).await,
+    };
+    let ended = tokio::select! {
+        ended = session => ended,
+        never = &mut interrupting => match never {},
     };
     channel.close(connection.role).await;
     undo_all(&undo, &events).await;

@@ -142,7 +142,7 @@ pub async fn trial(
     let trial = tokio::select! {
         trial = session => trial.map(Some),
         () = interrupt.fired() => Ok(None),
-        () = interrupting => Ok(None),
+        never = interrupting => match never {},
     };
     let trial = match trial {
         Ok(Some(Some(trial))) => Ok(Some(trial)),
