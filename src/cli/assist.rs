@@ -13,10 +13,11 @@ use super::probe::{self, ProbeArgs};
 use super::trial::EXIT_FAILED;
 use super::via::display_name;
 use crate::flow::assist::{self, AssistEvent, AssistOptions, Assisted, InvitationFile, Side};
-use crate::flow::connect::{ConnectError, ConnectOptions};
-use crate::flow::{LiveError, live};
+use crate::flow::connect::{ConnectError, ConnectEvent, ConnectOptions};
+use crate::flow::{LiveError, LiveEvent, live};
+use crate::io::rendezvous::RendezvousClientError;
 use crate::io::resolve::ServerSpec;
-use crate::proto::rendezvous::{Meeting, Secret};
+use crate::proto::rendezvous::{MAX_ATTEMPTS, Meeting, RendezvousError, Secret};
 use crate::proto::session::{CODE_LIFETIME, FILE_LIFETIME, Invitation, InviteCode, Password};
 
 /// Where the novice's password comes from when not typed (scripts, tests).
@@ -121,7 +122,16 @@ pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
     };
     let via = args.via.clone();
     let hint = move |code: &str| format!("ranat assist --via {via} {code}");
-    run(options, "ranat invite", &hint, args.probe.json, password).await
+    let by_file = args.file.is_some();
+    run(
+        options,
+        "ranat invite",
+        &hint,
+        args.probe.json,
+        password,
+        by_file,
+    )
+    .await
 }
 
 pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
@@ -177,7 +187,16 @@ pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
     };
     let hint_via = via.clone();
     let hint = move |code: &str| format!("ranat invite --via {hint_via} --code {code}");
-    run(options, "ranat assist", &hint, args.probe.json, None).await
+    let by_file = args.file.is_some();
+    run(
+        options,
+        "ranat assist",
+        &hint,
+        args.probe.json,
+        None,
+        by_file,
+    )
+    .await
 }
 
 async fn run(
@@ -186,6 +205,7 @@ async fn run(
     join_hint: &dyn Fn(&str) -> String,
     json: bool,
     password: Option<Password>,
+    by_file: bool,
 ) -> anyhow::Result<i32> {
     let via = options.connect.rendezvous.to_string();
     let mut progress = probe::Progress::new(json);
@@ -195,6 +215,12 @@ async fn run(
         join_hint,
     };
     let show = |event| match event {
+        AssistEvent::Connect(ConnectEvent::Live(event)) if by_file => {
+            match password_step(command, &event) {
+                Some(line) => eprintln!("{line}"),
+                None => connecting.show(ConnectEvent::Live(event)),
+            }
+        }
         AssistEvent::Connect(event) => connecting.show(event),
         AssistEvent::InvitationWritten { path } => {
             let password = password.as_ref().map_or(String::new(), ToString::to_string);
@@ -214,6 +240,14 @@ async fn run(
         Err(assist::AssistError::Connect(ConnectError::Live(LiveError::Lookup {
             reason, ..
         }))) => anyhow::bail!("--via {via}: {reason}"),
+        Err(assist::AssistError::Connect(ConnectError::Live(LiveError::Rendezvous(error))))
+            if by_file =>
+        {
+            match password_failure(&error) {
+                Some(why) => anyhow::bail!("{why}"),
+                None => return Err(assist::AssistError::from(ConnectError::from(error)).into()),
+            }
+        }
         other => other?,
     };
     match assisted {
@@ -242,6 +276,50 @@ async fn run(
             Ok(0)
         }
     }
+}
+
+/// The connection's steps that name the shared secret, worded for an
+/// invitation file's password rather than a spoken code; `None` for the
+/// others.
+fn password_step(command: &str, event: &LiveEvent) -> Option<String> {
+    Some(match event {
+        LiveEvent::PeerJoined => {
+            format!("{command}: someone opened the invitation; checking their password")
+        }
+        LiveEvent::AttemptFailed { attempts_left } => format!(
+            "{command}: they gave a wrong password; waiting for another try ({attempts_left} left)"
+        ),
+        LiveEvent::Joined { room } => {
+            format!("{command}: joined the invitation's room {room}; checking the password")
+        }
+        LiveEvent::Confirmed { peer_name } => {
+            format!("{command}: the password matches ({peer_name} is on the other side); probing")
+        }
+        _ => return None,
+    })
+}
+
+/// Why meeting through an invitation file failed, worded for its
+/// password (the rendezvous speaks of codes); `None` where the code's
+/// wording fits as well.
+fn password_failure(error: &RendezvousClientError) -> Option<String> {
+    use RendezvousClientError as E;
+    Some(match error {
+        E::WrongCode | E::Server(RendezvousError::WrongCode) => {
+            "the password is wrong for this invitation: check it with the person who sent it, \
+             and try again"
+                .to_string()
+        }
+        E::TooManyAttempts | E::Server(RendezvousError::TooManyAttempts) => format!(
+            "{MAX_ATTEMPTS} wrong passwords were tried: the invitation is closed; \
+             a new one is needed (ranat invite --file)"
+        ),
+        E::Server(RendezvousError::UnknownCode) => "the invitation is no longer open \
+            (it was closed after wrong passwords, or the person who sent it stopped waiting): \
+            ask for a new one"
+            .to_string(),
+        _ => return None,
+    })
 }
 
 fn parse_via(via: &str) -> anyhow::Result<ServerSpec> {

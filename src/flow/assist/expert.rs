@@ -72,10 +72,12 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
                 SessionEvent::Ignored { message, state } => {
                     note = Some(format!("ignored {message} while {state}"));
                 }
+                SessionEvent::ControlDeniedByPolicy => {
+                    note = Some(format!("{peer_name} does not allow control"));
+                }
                 SessionEvent::StateChanged(_)
                 | SessionEvent::ApprovalAsked { .. }
                 | SessionEvent::ControlRequested
-                | SessionEvent::ControlDeniedByPolicy
                 | SessionEvent::KeysForShell(_)
                 | SessionEvent::NeedFullScreen => {}
             }
@@ -94,6 +96,9 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
                                 && machine.state().approved()
                             {
                                 screen.said("you", text);
+                            }
+                            if action == Action::RequestControl {
+                                note = None;
                             }
                             act(&mut machine, &mut journal, action);
                         }
@@ -118,7 +123,15 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
             ),
             incoming = wire.incoming.recv() => {
                 dirty = true;
+                let before = machine.state();
                 peer_input(&mut machine, &mut journal, incoming);
+                // A request answered no: said on the status line, or the
+                // expert would only see the request vanish.
+                if matches!(before, State::ControlRequested { .. })
+                    && matches!(machine.state(), State::ScreenSharing { .. })
+                {
+                    note = Some(format!("{peer_name} said no to control"));
+                }
             }
             _ = tick.tick() => {
                 if dirty {
