@@ -36,11 +36,7 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
     let mut tick = tokio::time::interval(super::FRAME);
     let mut ended: Option<Ended> = None;
     loop {
-        while let Some(message) = machine.poll_send() {
-            if wire.outgoing.send(message).await.is_err() {
-                machine.handle_peer_closed();
-            }
-        }
+        wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
             dirty = true;
             match event {

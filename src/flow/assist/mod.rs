@@ -27,7 +27,7 @@ use super::connect::{self, ConnectError, ConnectEvent, ConnectOptions, Opened};
 use super::interrupt::Interrupt;
 use super::live::LiveEvent;
 use crate::io::undo::UndoLog;
-use crate::proto::assist::{Action, AssistSession, Policy};
+use crate::proto::assist::{Action, AssistSession, Message, Policy};
 use crate::proto::rendezvous::Role;
 use crate::proto::session::{Invitation, LogEvent, SessionId};
 use journal::{Cause, Journal};
@@ -342,12 +342,15 @@ fn act(machine: &mut AssistSession, journal: &mut Journal, action: Action) {
 /// Hands the peer's input to the machine, logging what it changed.
 fn peer_input(machine: &mut AssistSession, journal: &mut Journal, incoming: Option<Incoming>) {
     let before = machine.state();
-    match incoming {
-        Some(Incoming::Message(message)) => {
-            machine.handle_peer(message.clone());
-            journal.transition(Cause::Peer(&message), before, machine.state());
-        }
-        Some(Incoming::Malformed(error)) => machine.handle_malformed(error),
-        Some(Incoming::Closed) | None => machine.handle_peer_closed(),
+    // Screens and keys never move the session, and are too big to copy
+    // for nothing at 30 a second.
+    let cause = match &incoming {
+        Some(Incoming::Message(Message::Screen(_) | Message::Keys { .. })) | None => None,
+        Some(Incoming::Message(message)) => Some(message.clone()),
+        Some(_) => None,
+    };
+    wire::deliver(machine, incoming);
+    if let Some(message) = cause {
+        journal.transition(Cause::Peer(&message), before, machine.state());
     }
 }

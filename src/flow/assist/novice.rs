@@ -76,11 +76,7 @@ pub(super) async fn run(
     let mut heard: Option<(String, Instant)> = None;
     let mut last_shared = Instant::now();
     loop {
-        while let Some(message) = machine.poll_send() {
-            if wire.outgoing.send(message).await.is_err() {
-                machine.handle_peer_closed();
-            }
-        }
+        wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
             dirty = true;
             match event {

@@ -6,7 +6,7 @@ use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::proto::assist::{FrameDecoder, FrameError, Message, encode};
+use crate::proto::assist::{AssistSession, FrameDecoder, FrameError, Message, encode};
 
 /// Messages queued for the peer before the loop waits for the writer: a
 /// busy screen must not grow the queue without bound.
@@ -53,11 +53,30 @@ impl Wire {
         })
     }
 
+    /// Sends what the session has for the peer; a stream that cannot take
+    /// it any more is the peer gone.
+    pub async fn flush(&self, machine: &mut AssistSession) {
+        while let Some(message) = machine.poll_send() {
+            if self.outgoing.send(message).await.is_err() {
+                machine.handle_peer_closed();
+            }
+        }
+    }
+
     /// Sends what is queued, finishes the stream and stops reading.
     pub async fn close(self) {
         drop(self.outgoing);
         let _ = self.writer.await;
         self.reader.abort();
+    }
+}
+
+/// Hands what the reader got to the session.
+pub fn deliver(machine: &mut AssistSession, incoming: Option<Incoming>) {
+    match incoming {
+        Some(Incoming::Message(message)) => machine.handle_peer(message),
+        Some(Incoming::Malformed(error)) => machine.handle_malformed(error),
+        Some(Incoming::Closed) | None => machine.handle_peer_closed(),
     }
 }
 

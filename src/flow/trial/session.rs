@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::flow::assist::wire::{Incoming, Wire};
+use crate::flow::assist::wire::{Wire, deliver};
 use crate::io::terminal::pty::Shell;
 use crate::proto::assist::{Action, AssistSession, Event, Policy, State};
 use crate::proto::rendezvous::Role;
@@ -106,11 +106,7 @@ async fn expert_unbounded(
     let mut busy_since: Option<Instant> = None;
     let mut asked = false;
     loop {
-        while let Some(message) = machine.poll_send() {
-            if wire.outgoing.send(message).await.is_err() {
-                machine.handle_peer_closed();
-            }
-        }
+        wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
             match event {
                 Event::ShowScreen(update) => {
@@ -163,9 +159,7 @@ async fn expert_unbounded(
             let _ = machine.act(Action::Disconnect(
                 "the trial's session figures are done".into(),
             ));
-            while let Some(message) = machine.poll_send() {
-                let _ = wire.outgoing.send(message).await;
-            }
+            wire.flush(&mut machine).await;
             wire.close().await;
             return Ok(SessionFigures {
                 echo_p50_ms: percentile(&echoes, 50.0),
@@ -175,7 +169,7 @@ async fn expert_unbounded(
             });
         }
         tokio::select! {
-            incoming = wire.incoming.recv() => hand(&mut machine, incoming),
+            incoming = wire.incoming.recv() => deliver(&mut machine, incoming),
             () = tokio::time::sleep(FRAME) => {}
         }
     }
@@ -199,11 +193,7 @@ async fn novice_unbounded(
     let mut shell_open = true;
     let mut last_shared = Instant::now();
     loop {
-        while let Some(message) = machine.poll_send() {
-            if wire.outgoing.send(message).await.is_err() {
-                machine.handle_peer_closed();
-            }
-        }
+        wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
             match event {
                 Event::ApprovalAsked { .. } => {
@@ -223,9 +213,7 @@ async fn novice_unbounded(
                 Event::NeedFullScreen => full = true,
                 Event::Ended { reason, by_peer } => {
                     // A refusal made just now is still queued.
-                    while let Some(message) = machine.poll_send() {
-                        let _ = wire.outgoing.send(message).await;
-                    }
+                    wire.flush(&mut machine).await;
                     wire.close().await;
                     let _ = shell.process.kill().await;
                     return if by_peer || reason == crate::proto::assist::REFUSED {
@@ -247,7 +235,7 @@ async fn novice_unbounded(
                     }
                 }
             },
-            incoming = wire.incoming.recv() => hand(&mut machine, incoming),
+            incoming = wire.incoming.recv() => deliver(&mut machine, incoming),
             _ = tick.tick() => share_now(&mut machine, &mut share, &mut full, &mut last_shared),
         }
     }
@@ -266,13 +254,5 @@ fn share_now(
         *full = false;
         *last_shared = Instant::now();
         machine.share_screen(update);
-    }
-}
-
-fn hand(machine: &mut AssistSession, incoming: Option<Incoming>) {
-    match incoming {
-        Some(Incoming::Message(message)) => machine.handle_peer(message),
-        Some(Incoming::Malformed(error)) => machine.handle_malformed(error),
-        Some(Incoming::Closed) | None => machine.handle_peer_closed(),
     }
 }
