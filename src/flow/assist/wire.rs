@@ -113,3 +113,106 @@ async fn write(mut send: SendStream, mut to_send: mpsc::Receiver<Message>) {
     let _ = send.finish();
     let _ = send.stopped().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::io::quic::{self, Identity};
+    use crate::proto::assist::{Event, Policy};
+    use crate::proto::rendezvous::Role;
+
+    /// A QUIC connection on loopback: the novice's side (accepting) and
+    /// the peer's (connecting).
+    async fn connected() -> (quinn::Connection, quinn::Connection, [quinn::Endpoint; 2]) {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let address = server.local_addr().expect("address");
+        let (novice, peer) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let (nf, pf) = (novice.fingerprint(), peer.fingerprint());
+        let accepting = tokio::spawn(async move {
+            quic::accept(server, &novice, pf, None, Duration::from_secs(5)).await
+        });
+        let (client_endpoint, to_novice) = quic::connect(client, &peer, address, nf, None)
+            .await
+            .expect("connect");
+        let (server_endpoint, to_peer) = accepting.await.expect("join").expect("accept");
+        (to_peer, to_novice, [server_endpoint, client_endpoint])
+    }
+
+    /// The novice's session over the wire, until it ends; its end's reason.
+    async fn novice_until_end(connection: &quinn::Connection) -> String {
+        let mut wire = Wire::open(connection, false).await.expect("the stream");
+        let policy = Policy {
+            allow_control: true,
+        };
+        let mut machine = AssistSession::new(Role::Novice, policy, "Nina".into());
+        loop {
+            wire.flush(&mut machine).await;
+            while let Some(event) = machine.poll_event() {
+                if let Event::Ended { reason, .. } = event {
+                    wire.flush(&mut machine).await;
+                    wire.close().await;
+                    return reason;
+                }
+            }
+            let incoming = wire.incoming.recv().await;
+            deliver(&mut machine, incoming);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_frame_ends_the_session_with_the_reason_sent_back() {
+        let (to_peer, to_novice, _endpoints) = connected().await;
+        let hostile = async {
+            let (mut send, mut recv) = to_novice.open_bi().await.expect("open");
+            // A Hello, then a frame of an unknown kind.
+            let hello = encode(&Message::Hello {
+                name: "Mallory".into(),
+                version: crate::proto::assist::ASSIST_VERSION,
+                role: Role::Helper,
+            });
+            send.write_all(&hello).await.expect("hello");
+            send.write_all(&[0, 0, 0, 1, 99]).await.expect("garbage");
+            let mut decoder = FrameDecoder::new();
+            let mut heard = Vec::new();
+            while let Ok(Some(chunk)) = recv.read_chunk(64 * 1024, true).await {
+                decoder.push(&chunk.bytes);
+                heard.extend(decoder.by_ref().filter_map(Result::ok));
+            }
+            heard
+        };
+        let (reason, heard) = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(novice_until_end(&to_peer), hostile)
+        })
+        .await
+        .expect("bounded");
+        assert!(reason.contains("malformed"), "{reason}");
+        assert!(
+            heard
+                .iter()
+                .any(|m| matches!(m, Message::Bye { reason } if reason.contains("malformed"))),
+            "{heard:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_frame_ends_the_session_before_it_is_read() {
+        let (to_peer, to_novice, _endpoints) = connected().await;
+        let hostile = async {
+            let (mut send, _recv) = to_novice.open_bi().await.expect("open");
+            // A length over the 1 MiB limit: refused from its four bytes.
+            send.write_all(&[0x7f, 0xff, 0xff, 0xff, 1])
+                .await
+                .expect("garbage");
+            send
+        };
+        let (reason, _send) = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(novice_until_end(&to_peer), hostile)
+        })
+        .await
+        .expect("bounded");
+        assert!(reason.contains("malformed"), "{reason}");
+    }
+}
