@@ -48,10 +48,6 @@ pub struct InviteArgs {
     /// The command to share (default: your shell).
     #[arg(long, value_name = "COMMAND")]
     shell: Option<String>,
-    /// Allow the expert to see the terminal without asking: for trials
-    /// only, never for a real session.
-    #[arg(long, hide = true)]
-    auto_approve: bool,
     #[command(flatten)]
     probe: ProbeArgs,
 }
@@ -116,7 +112,6 @@ pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
         side: Side::Novice,
         allow_control: !args.no_control,
         shell: args.shell,
-        auto_approve: args.auto_approve,
         write_invitation,
         opened_invitation: None,
     };
@@ -181,7 +176,6 @@ pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
         side: Side::Expert,
         allow_control: false,
         shell: None,
-        auto_approve: false,
         write_invitation: None,
         opened_invitation: opened,
     };

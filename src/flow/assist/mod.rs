@@ -76,8 +76,6 @@ pub struct AssistOptions {
     pub allow_control: bool,
     /// The novice's shell (a command line); `None`: the user's shell.
     pub shell: Option<String>,
-    /// The novice approves at once (trials only).
-    pub auto_approve: bool,
     /// Where the novice writes its invitation, when it invites by file.
     pub write_invitation: Option<InvitationFile>,
     /// The invitation this side opened (the expert's `--file`), for the log.
@@ -275,7 +273,7 @@ pub async fn assist(
                 let policy = Policy {
                     allow_control: options.allow_control,
                 };
-                novice::run(talk, policy, options.shell.as_deref(), options.auto_approve).await
+                novice::run(talk, policy, options.shell.as_deref()).await
             }
             Side::Expert => expert::run(talk).await,
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
-use super::journal::Cause;
+use super::journal::Journal;
 use super::keyboard::Keyboard;
 use super::wire::Wire;
 use super::{AssistError, Ended, SessionScreen, Talk, act, is_prefix, peer_input};
@@ -43,8 +43,7 @@ pub(super) async fn run(
     talk: Talk<'_>,
     policy: Policy,
     shell_command: Option<&str>,
-    auto_approve: bool,
-) -> Result<(Ended, super::journal::Journal), AssistError> {
+) -> Result<(Ended, Journal), AssistError> {
     let mut journal = talk.journal;
     let mut screen = SessionScreen::enter()?;
     let area = screen.area()?;
@@ -85,18 +84,7 @@ pub(super) async fn run(
                     journal.record(LogEvent::PeerConnected { name });
                 }
                 SessionEvent::ApprovalAsked { name } => {
-                    if auto_approve {
-                        let before = machine.state();
-                        if machine.act(Action::Approve).is_ok() {
-                            journal.transition(
-                                Cause::Local(&Action::Approve),
-                                before,
-                                machine.state(),
-                            );
-                        }
-                    } else {
-                        question = Some(Question::Approval(name));
-                    }
+                    question = Some(Question::Approval(name));
                 }
                 SessionEvent::ControlRequested => {
                     question = Some(Question::Control(peer_name.clone()));
