@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the interop tests and the test bed use.
 PACKAGES=(nftables iproute2 conntrack jq tcpdump coturn stun-server stun-client miniupnpd
-          miniupnpd-nftables miniupnpc natpmpc miredo miredo-server socat iputils-ping)
+          miniupnpd-nftables miniupnpc natpmpc miredo miredo-server socat iputils-ping tmux)
 
 install_packages() {
     local missing=()

@@ -14,10 +14,11 @@
 #   --loss P     loss of the extra run, in percent (default 5, but 0 with
 #                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
 #   --only CASE  run only this case (repeatable; "punch", "trial",
-#                "relay" and "ipv6" are the live punch checks, the
-#                end-to-end trials, the relay trials and the test bed's
-#                IPv6 (router profiles open/firewall/blocked; Rust-free, so
-#                also with --anchors)
+#                "relay", "session" and "ipv6" are the live punch checks,
+#                the end-to-end trials, the relay trials, the Remote
+#                Assistance sessions played in tmux (scripts/session-tmux.sh)
+#                and the test bed's IPv6 (router profiles
+#                open/firewall/blocked; Rust-free, so also with --anchors)
 #
 # ranat is $RANAT_BIN, else the newer of target/release/ranat and
 # target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
@@ -36,7 +37,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 usage() {
-    sed -n '8,20s/^# \{0,1\}//p' "$0"
+    sed -n '8,21s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -398,6 +399,34 @@ relay_cases() {
         rows+=("$(printf '%-21s %-58s' "relay:$name" "c1 udp_blocked (TCP) <-> c2 symmetric_random (UDP)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
     done
 }
+# Remote Assistance sessions (testnet/session.sh): scripts/session-tmux.sh
+# plays the novice on c1 and the expert on c2 in tmux through the whole
+# session; a direct pair, and a pair that needs ranat serve's relay. Each
+# passes when every step of the script passed and the expert's status line
+# showed the expected kind of path.
+session_cases() {
+    selected session || return 0
+    { tn_ranat_has invite && tn_ranat_has assist; } || abort "$bin has no 'invite' or 'assist' command"
+    command -v tmux >/dev/null || abort "the session cases need tmux (Debian: tmux; scripts/test.sh installs it)"
+    local entry name p1 p2 expected file result verdict start ms rc path
+    for entry in "session:full_cone+port_restricted_cone full_cone port_restricted_cone direct" \
+        "session:symmetric_random+symmetric_random symmetric_random symmetric_random relay"; do
+        read -r name p1 p2 expected <<<"$entry"
+        file="$out/${name//[:+@ ]/-}"
+        start=$(date +%s%N)
+        result=$(tn_session "$p1" "$p2" "$file" "$expected") || abort "could not set up $name"
+        ms=$((($(date +%s%N) - start) / 1000000))
+        read -r rc path <<<"$result"
+        if tn_session_agrees "$expected" "$result"; then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("$name: exit $rc, path '$path' (want $expected): $(tn_session_failure "$file")  (steps and panes in $file/)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "$name" "session in tmux: want $expected, expert saw '$path'")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+        echo "   $name: $verdict (path $path, $(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 }') s)" >&2
+    done
+}
 # The test bed's IPv6 (testnet/ipv6.sh), in either mode: the clients reach
 # the servers through "firewall" routers, which drop what is unsolicited and
 # let a UDP punch between c1 and c2 through, in order and simultaneously;
@@ -451,6 +480,7 @@ if [ "$mode" = ranat ]; then
     punch_cases
     trial_cases
     relay_cases
+    session_cases
     gateway_cases
     if [ ${#only[@]} -eq 0 ]; then
         service existing_teredo "miredo running in c2: ranat reports its interface" existing_teredo

@@ -634,3 +634,5 @@ set_delay() {
 . "$TN_LIB_DIR/relay.sh"
 # shellcheck source=testnet/trial.sh
 . "$TN_LIB_DIR/trial.sh"
+# shellcheck source=testnet/session.sh
+. "$TN_LIB_DIR/session.sh"

@@ -35,9 +35,9 @@ tn_check_case_names() {
     local name names
     names=$(printf '%s\n' "${TN_CASES[@]}" | awk '{ print $1 }')
     for name in "$@"; do
-        case $name in punch | trial | relay | ipv6) continue ;; esac
+        case $name in punch | trial | relay | ipv6 | session) continue ;; esac
         grep -qxF "$name" <<<"$names" && continue
-        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6)"
+        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6 session)"
         return 1
     done
 }

@@ -215,6 +215,9 @@ fn expert_status(
     let state = match machine.state() {
         State::WaitingForPeer => format!("connecting to {peer}"),
         State::AwaitingApproval => format!("{peer} is asked to allow you"),
+        // Paused, the expert sees nothing and types nowhere: say so rather
+        // than "viewing" or "you control".
+        state if state.paused() => format!("{peer} paused the session"),
         State::ScreenSharing { .. } => format!("viewing {peer}'s terminal"),
         State::ControlRequested { .. } => format!("control requested from {peer}"),
         State::ControlSharing { .. } => format!("you control {peer}'s terminal"),
