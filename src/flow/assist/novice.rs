@@ -114,8 +114,10 @@ pub(super) async fn run(
                     });
                     ended = Some(Ended { reason, by_peer });
                 }
-                SessionEvent::StateChanged(_)
-                | SessionEvent::ShowScreen(_)
+                // What the session is now matters more than the last chat
+                // line: the status line comes back.
+                SessionEvent::StateChanged(_) => heard = None,
+                SessionEvent::ShowScreen(_)
                 | SessionEvent::ClearScreen
                 | SessionEvent::Ignored { .. } => {}
             }
@@ -159,7 +161,7 @@ pub(super) async fn run(
                                 && machine.state().approved()
                             {
                                 screen.said("you", text);
-                                heard = None;
+                                heard = Some((format!("you: {text}"), Instant::now()));
                             }
                             act(&mut machine, &mut journal, action);
                         }
