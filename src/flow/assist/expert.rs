@@ -67,6 +67,10 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
                 }
                 SessionEvent::Ignored { message, state } => {
                     note = Some(format!("ignored {message} while {state}"));
+                    journal.record(LogEvent::Ignored {
+                        message,
+                        state: state.to_string(),
+                    });
                 }
                 SessionEvent::ControlDeniedByPolicy => {
                     note = Some(format!("{peer_name} does not allow control"));

@@ -117,9 +117,13 @@ pub(super) async fn run(
                 // What the session is now matters more than the last chat
                 // line: the status line comes back.
                 SessionEvent::StateChanged(_) => heard = None,
-                SessionEvent::ShowScreen(_)
-                | SessionEvent::ClearScreen
-                | SessionEvent::Ignored { .. } => {}
+                SessionEvent::Ignored { message, state } => {
+                    journal.record(LogEvent::Ignored {
+                        message,
+                        state: state.to_string(),
+                    });
+                }
+                SessionEvent::ShowScreen(_) | SessionEvent::ClearScreen => {}
             }
         }
         if question.is_some() && !asks(&machine) {

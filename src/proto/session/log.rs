@@ -123,6 +123,13 @@ pub enum LogEvent {
     /// The screen is hidden until the session continues.
     Paused,
     Continued,
+    /// A message from the peer that came out of sequence, ignored
+    /// ([MS-RA] §3.4.5): its kind and the session's state then, never its
+    /// contents.
+    Ignored {
+        message: &'static str,
+        state: String,
+    },
     /// The session ended: why, and which side ended it (`None` when
     /// neither chose to, as when the network failed).
     Disconnected {
@@ -218,6 +225,14 @@ fn write_entry(xml: &mut String, entry: &LogEntry) {
         LogEvent::ControlReleased => ("CONTROL_RELEASED", vec![], None),
         LogEvent::Paused => ("PAUSED", vec![], None),
         LogEvent::Continued => ("CONTINUED", vec![], None),
+        LogEvent::Ignored { message, state } => (
+            "IGNORED",
+            vec![
+                ("MESSAGE", (*message).to_string()),
+                ("STATE", state.clone()),
+            ],
+            None,
+        ),
         LogEvent::Disconnected { reason, by } => {
             let mut attributes: Vec<_> = by.iter().map(|by| ("BY", side(by))).collect();
             attributes.push(("REASON", reason.clone()));
@@ -299,6 +314,10 @@ mod tests {
             LogEvent::ControlReleased,
             LogEvent::Paused,
             LogEvent::Continued,
+            LogEvent::Ignored {
+                message: "ControlGrant",
+                state: "screen sharing".into(),
+            },
             LogEvent::Disconnected {
                 reason: "ended by the user".into(),
                 by: Some(Role::Novice),
@@ -352,8 +371,9 @@ mod tests {
             r#"  <CONTROL_RELEASED TIME="2024-05-01T14:03:12"/>"#,
             r#"  <PAUSED TIME="2024-05-01T14:03:13"/>"#,
             r#"  <CONTINUED TIME="2024-05-01T14:03:14"/>"#,
-            r#"  <DISCONNECTED TIME="2024-05-01T14:03:15" BY="novice" REASON="ended by the user"/>"#,
-            r#"  <DISCONNECTED TIME="2024-05-01T14:03:16" REASON="the network failed"/>"#,
+            r#"  <IGNORED TIME="2024-05-01T14:03:15" MESSAGE="ControlGrant" STATE="screen sharing"/>"#,
+            r#"  <DISCONNECTED TIME="2024-05-01T14:03:16" BY="novice" REASON="ended by the user"/>"#,
+            r#"  <DISCONNECTED TIME="2024-05-01T14:03:17" REASON="the network failed"/>"#,
             r#"</SESSION>"#,
         ];
         assert_eq!(xml.lines().collect::<Vec<_>>(), expected);
