@@ -14,7 +14,7 @@ mod common;
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -414,17 +414,18 @@ impl Bed {
         Term::spawn("the expert", EXPERT, self.path(), &args, EXPERT_SIZE, env)
     }
 
-    /// Runs the expert to its end without a terminal (for runs that must
-    /// fail before any session).
+    /// Runs the expert to its end, in a terminal of its own, for runs
+    /// that must fail before any session.
     fn expert_fails(&self, rest: &[&str], password: &str) -> Output {
-        let mut cmd = Command::new(RANAT);
-        cmd.args(self.args("assist", false, rest))
-            .current_dir(self.path())
-            .env("USER", EXPERT)
-            .env("RANAT_DATA_DIR", data_dir(self.path(), EXPERT))
-            .env("RANAT_PASSWORD", password)
-            .env_remove("RANAT_SERVERS");
-        let out = run(&mut cmd, WAIT);
+        let started = Instant::now();
+        let mut term = self.expert(rest, &[("RANAT_PASSWORD", password)]);
+        let code = term.wait_exit();
+        let out = Output {
+            code: Some(code),
+            stdout: term.screen(),
+            stderr: term.stderr(),
+            elapsed: started.elapsed(),
+        };
         out.assert_no_panic();
         assert_ne!(out.code, Some(0), "this run must fail:\n{out}");
         out

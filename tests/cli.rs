@@ -380,3 +380,22 @@ fn ipv6_basic_mode_on_the_loopback() {
     let seen = stun_ping(server.primary, Duration::from_secs(2)).expect("an answer");
     assert_eq!(seen.ip(), IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
 }
+
+#[test]
+fn the_session_commands_refuse_to_start_without_a_terminal() {
+    // A closed loopback port: nothing is contacted, the refusal comes first.
+    let ip = lo4(10, 8);
+    let via = SocketAddr::new(ip, closed_port(ip)).to_string();
+    for args in [
+        vec!["invite", "--via", via.as_str()],
+        vec!["assist", "--via", via.as_str(), "K7Q-4MX2TB"],
+    ] {
+        let out = run(Command::new(RANAT).args(&args), PROBE_LIMIT);
+        out.assert_no_panic();
+        assert_eq!(out.code, Some(1), "{args:?}:\n{out}");
+        assert!(
+            out.stderr.contains("shows the session in this terminal"),
+            "{args:?}:\n{out}"
+        );
+    }
+}

@@ -201,6 +201,13 @@ async fn run(
     password: Option<Password>,
     by_file: bool,
 ) -> anyhow::Result<i32> {
+    // The session's screen needs a terminal: say so before anyone waits
+    // for this side.
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "{command} shows the session in this terminal: run it in one, not with its output redirected"
+        );
+    }
     let via = options.connect.rendezvous.to_string();
     let mut progress = probe::Progress::new(json);
     let mut connecting = Connecting {
