@@ -139,20 +139,22 @@ impl<'de, const N: usize> Deserialize<'de> for Symbols<N> {
     }
 }
 
+/// A deterministic stand-in for a random source (an LCG's high bits), for
+/// the tests of codes, passwords and the server that draws them.
+#[cfg(test)]
+pub(crate) fn lcg(seed: u64) -> impl FnMut() -> u32 + Send + 'static {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 32) as u32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic stand-in for a random source (an LCG's high bits).
-    fn lcg(seed: u32) -> impl FnMut() -> u32 {
-        let mut state = u64::from(seed);
-        move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 32) as u32
-        }
-    }
 
     #[test]
     fn the_alphabet_has_no_ambiguous_symbols_and_no_repeats() {

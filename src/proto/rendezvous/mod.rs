@@ -12,6 +12,8 @@ mod message;
 mod server;
 
 pub use client::{Meeting, Member, STREAM};
+#[cfg(test)]
+pub(crate) use code::lcg;
 pub(crate) use code::uniform_symbol;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
 pub use events::{

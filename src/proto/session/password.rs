@@ -93,17 +93,7 @@ impl fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic stand-in for a random source (an LCG's high bits).
-    fn lcg(seed: u32) -> impl FnMut() -> u32 {
-        let mut state = u64::from(seed);
-        move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 32) as u32
-        }
-    }
+    use crate::proto::rendezvous::lcg;
 
     #[test]
     fn the_alphabet_is_remote_assistances() {

@@ -4,17 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-
-/// A deterministic stand-in for the server's random source.
-fn lcg(seed: u64) -> impl FnMut() -> u32 + Send + 'static {
-    let mut state = seed;
-    move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 32) as u32
-    }
-}
+use crate::proto::rendezvous::lcg;
 
 /// The server, its clock, and the connections' addresses.
 struct Bench {
