@@ -152,6 +152,32 @@ pub(crate) fn lcg(seed: u64) -> impl FnMut() -> u32 + Send + 'static {
     }
 }
 
+/// Asserts that `draw` gives symbols of `alphabet`, `len` at a time, each
+/// about equally likely at every position: 1000 draws a symbol, and a
+/// chi-square that a uniform source keeps far below 80 (p < 1e-6
+/// otherwise, for the 28 or 29 degrees of freedom of these alphabets).
+#[cfg(test)]
+pub(crate) fn assert_uniform(alphabet: &[u8], len: usize, mut draw: impl FnMut() -> Vec<u8>) {
+    let expected = 1000.0;
+    let mut counts = vec![vec![0u32; alphabet.len()]; len];
+    for _ in 0..alphabet.len() * 1000 {
+        for (position, byte) in draw().iter().enumerate() {
+            let index = alphabet
+                .iter()
+                .position(|a| a == byte)
+                .expect("in the alphabet");
+            counts[position][index] += 1;
+        }
+    }
+    for row in &counts {
+        let chi2: f64 = row
+            .iter()
+            .map(|&n| (f64::from(n) - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 80.0, "chi-square {chi2} for {row:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,27 +261,9 @@ mod tests {
     #[test]
     fn every_symbol_is_about_equally_likely_at_every_position() {
         let mut random = lcg(42);
-        let draws = 30_000;
-        let mut counts = [[0u32; 30]; SECRET_LEN];
-        for _ in 0..draws {
-            let code = Secret::generate(&mut random);
-            for (position, byte) in code.0.iter().enumerate() {
-                let index = ALPHABET
-                    .iter()
-                    .position(|a| a == byte)
-                    .expect("in alphabet");
-                counts[position][index] += 1;
-            }
-        }
-        // Expected 1000 per cell; a chi-square over 29 degrees of freedom
-        // stays far below 80 for a uniform source (p < 1e-6 otherwise).
-        for row in &counts {
-            let chi2: f64 = row
-                .iter()
-                .map(|&n| (f64::from(n) - 1000.0).powi(2) / 1000.0)
-                .sum();
-            assert!(chi2 < 80.0, "chi-square {chi2} for {row:?}");
-        }
+        assert_uniform(ALPHABET, SECRET_LEN, || {
+            Secret::generate(&mut random).as_str().as_bytes().to_vec()
+        });
     }
 
     #[test]

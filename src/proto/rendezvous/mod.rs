@@ -12,10 +12,10 @@ mod message;
 mod server;
 
 pub use client::{Meeting, Member, STREAM};
-#[cfg(test)]
-pub(crate) use code::lcg;
 pub(crate) use code::uniform_symbol;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};
+#[cfg(test)]
+pub(crate) use code::{assert_uniform, lcg};
 pub use events::{
     HANDSHAKE, Introduction, MAX_CANDIDATES, PeerCandidates, ProtocolViolation, PunchVerdict,
     RendezvousEvent, RendezvousFailure, SendError, Welcome,

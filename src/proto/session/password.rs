@@ -93,7 +93,7 @@ impl fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::rendezvous::lcg;
+    use crate::proto::rendezvous::{assert_uniform, lcg};
 
     #[test]
     fn the_alphabet_is_remote_assistances() {
@@ -201,26 +201,8 @@ mod tests {
     #[test]
     fn every_symbol_is_about_equally_likely_at_every_position() {
         let mut random = lcg(42);
-        let draws = 29_000;
-        let mut counts = [[0u32; 29]; PASSWORD_LEN];
-        for _ in 0..draws {
-            let password = Password::generate(&mut random);
-            for (position, byte) in password.0.iter().enumerate() {
-                let index = PASSWORD_ALPHABET
-                    .iter()
-                    .position(|a| a == byte)
-                    .expect("in the alphabet");
-                counts[position][index] += 1;
-            }
-        }
-        // Expected 1000 per cell; a chi-square over 28 degrees of freedom
-        // stays far below 80 for a uniform source (p < 1e-6 otherwise).
-        for row in &counts {
-            let chi2: f64 = row
-                .iter()
-                .map(|&n| (f64::from(n) - 1000.0).powi(2) / 1000.0)
-                .sum();
-            assert!(chi2 < 80.0, "chi-square {chi2} for {row:?}");
-        }
+        assert_uniform(PASSWORD_ALPHABET, PASSWORD_LEN, || {
+            Password::generate(&mut random).as_str().as_bytes().to_vec()
+        });
     }
 }
