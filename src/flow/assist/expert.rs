@@ -232,9 +232,9 @@ fn expert_status(
         None => state,
     };
     let keys = if matches!(machine.state(), State::ControlSharing { .. }) {
-        "Ctrl+] then: r release · c chat · d disconnect"
+        "Ctrl+] r release · c chat · d end"
     } else {
-        "Ctrl+] then: r request control · c chat · d disconnect"
+        "Ctrl+] r control · c chat · d end"
     };
     StatusLine {
         state,

@@ -322,6 +322,6 @@ fn novice_status(machine: &AssistSession, peer: &str, path: &str) -> StatusLine 
         state,
         path: path.to_string(),
         rtt: String::new(),
-        keys: format!("Ctrl+] then: c chat · p {pause} · d disconnect"),
+        keys: format!("Ctrl+] c chat · p {pause} · d end"),
     }
 }
