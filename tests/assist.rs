@@ -761,8 +761,20 @@ fn the_expert_can_offer_and_the_novice_join() {
     let mut novice = bed.novice(&["--code", &code]);
     approve(&novice, &expert);
     novice.command(b'd');
-    novice.ended_cleanly("the session ended (you): the novice disconnected");
-    expert.ended_cleanly("the session ended (the other side): the novice disconnected");
+    let novice_log = novice.ended_cleanly("the session ended (you): the novice disconnected");
+    let expert_log =
+        expert.ended_cleanly("the session ended (the other side): the novice disconnected");
+    // The side that made the room made the invitation; the other opened it.
+    let expert_log = read_log(&bed, EXPERT, &expert_log);
+    assert!(
+        expert_log.contains("<INVITATION_CREATED") && expert_log.contains(r#"ROLE="helper""#),
+        "{expert_log}"
+    );
+    let novice_log = read_log(&bed, NOVICE, &novice_log);
+    assert!(
+        novice_log.contains("<INVITATION_OPENED") && novice_log.contains(r#"ROLE="novice""#),
+        "{novice_log}"
+    );
 }
 
 /// The password the novice printed under `invitation written to ...`.

@@ -28,7 +28,7 @@ use super::interrupt::Interrupt;
 use super::live::LiveEvent;
 use crate::io::undo::UndoLog;
 use crate::proto::assist::{Action, AssistSession, Message, Policy};
-use crate::proto::rendezvous::Role;
+use crate::proto::rendezvous::{Meeting, Role};
 use crate::proto::session::{Invitation, LogEvent, SessionId};
 use journal::{Cause, Journal};
 use screen::SessionScreen;
@@ -229,30 +229,8 @@ pub async fn assist(
     (events.borrow_mut())(AssistEvent::Connect(ConnectEvent::Channel(
         channel.path.clone(),
     )));
-    let mut journal = Journal::open(options.side.role());
-    let (session, rendezvous) = match (written.take(), &options.opened_invitation) {
-        (Some(made), _) => (made.session_id, made.rendezvous),
-        (None, Some(opened)) => (opened.session_id, opened.rendezvous.clone()),
-        (None, None) => (
-            SessionId::from_bytes(rand::random()),
-            options.connect.rendezvous.to_string(),
-        ),
-    };
-    journal.record(
-        if options.opened_invitation.is_some() || options.side == Side::Expert {
-            LogEvent::InvitationOpened {
-                session,
-                rendezvous,
-                role: options.side.role(),
-            }
-        } else {
-            LogEvent::InvitationCreated {
-                session,
-                rendezvous,
-                role: options.side.role(),
-            }
-        },
-    );
+    let made_room = matches!(options.connect.meeting, Meeting::Make { .. });
+    let mut journal = open_journal(&options, made_room, written.take());
     let path = format!("{} {}", channel.path.kind, channel.path.family);
     journal.record(LogEvent::Path {
         kind: channel.path.kind.to_string(),
@@ -290,6 +268,35 @@ pub async fn assist(
         log: journal.path().map(PathBuf::from),
         log_failure: journal.failure().map(str::to_string),
     }))
+}
+
+/// The session's log, opened with the invitation this side made (the room
+/// it created) or opened (the room it joined).
+fn open_journal(options: &AssistOptions, made_room: bool, written: Option<Invitation>) -> Journal {
+    let role = options.side.role();
+    let mut journal = Journal::open(role);
+    let (session, rendezvous) = match (written, &options.opened_invitation) {
+        (Some(made), _) => (made.session_id, made.rendezvous),
+        (None, Some(opened)) => (opened.session_id, opened.rendezvous.clone()),
+        (None, None) => (
+            SessionId::from_bytes(rand::random()),
+            options.connect.rendezvous.to_string(),
+        ),
+    };
+    journal.record(if made_room {
+        LogEvent::InvitationCreated {
+            session,
+            rendezvous,
+            role,
+        }
+    } else {
+        LogEvent::InvitationOpened {
+            session,
+            rendezvous,
+            role,
+        }
+    });
+    journal
 }
 
 async fn undo_all(undo: &UndoLog, events: &RefCell<&mut impl FnMut(AssistEvent)>) {
