@@ -7,6 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 
 use super::journal::Journal;
 use super::keyboard::Keyboard;
+use super::sharing::FRAME;
 use super::wire::Wire;
 use super::{AssistError, Ended, SessionScreen, Talk, act, is_prefix, peer_input};
 use crate::io::terminal::view::StatusLine;
@@ -33,7 +34,7 @@ pub(super) async fn run(talk: Talk<'_>) -> Result<(Ended, Journal), AssistError>
     let mut prefix = false;
     let mut dirty = true;
     let mut note: Option<String> = None;
-    let mut tick = tokio::time::interval(super::FRAME);
+    let mut tick = tokio::time::interval(FRAME);
     let mut ended: Option<Ended> = None;
     loop {
         wire.flush(&mut machine).await;

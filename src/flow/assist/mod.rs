@@ -15,6 +15,7 @@ mod journal;
 mod keyboard;
 mod novice;
 mod screen;
+pub(crate) mod sharing;
 pub(crate) mod wire;
 
 use std::cell::RefCell;
@@ -33,10 +34,6 @@ use crate::proto::session::{Invitation, LogEvent, SessionId};
 use journal::{Cause, Journal};
 use screen::SessionScreen;
 use wire::Incoming;
-
-/// How often the screens are drawn and the novice's screen is sent, at
-/// most: 30 times a second.
-const FRAME: Duration = Duration::from_millis(33);
 
 /// Which side of the session this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

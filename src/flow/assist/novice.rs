@@ -10,13 +10,14 @@ use ratatui::layout::Rect;
 
 use super::journal::Journal;
 use super::keyboard::Keyboard;
+use super::sharing::{FRAME, Sharing};
 use super::wire::Wire;
 use super::{AssistError, Ended, SessionScreen, Talk, act, is_prefix, peer_input};
 use crate::io::terminal::pty::Shell;
 use crate::io::terminal::view::{NoviceScreen, StatusLine};
 use crate::proto::assist::{Action, AssistSession, Event as SessionEvent, Policy, State};
 use crate::proto::rendezvous::Role;
-use crate::proto::screen::{CursorKeys, ScreenShare, key_bytes};
+use crate::proto::screen::{CursorKeys, key_bytes};
 use crate::proto::session::LogEvent;
 
 /// How long a chat line heard stays in place of the status line.
@@ -55,7 +56,7 @@ pub(super) async fn run(
     )
     .map_err(AssistError::Shell)?;
     let (mut output, mut input, mut process) = (shell.output, shell.input, shell.process);
-    let mut share = ScreenShare::new(shell_area.height.max(1), shell_area.width.max(1));
+    let mut sharing = Sharing::new(shell_area.height.max(1), shell_area.width.max(1));
     let mut machine = AssistSession::new(Role::Novice, policy, talk.name.clone());
     let mut wire = Wire::open(talk.connection, talk.opener)
         .await
@@ -64,16 +65,14 @@ pub(super) async fn run(
     let mut question: Option<Question> = None;
     let mut peer_name = String::from("the expert");
     let mut prefix = false;
-    let mut full = false;
     let mut dirty = true;
     let mut buffer = vec![0u8; 16 * 1024];
-    let mut tick = tokio::time::interval(super::FRAME);
+    let mut tick = tokio::time::interval(FRAME);
     let mut ended: Option<Ended> = None;
     let mut shell_open = true;
     // The last chat line heard, shown in place of the status line for a
     // while (the novice's screen has no chat pane: the shell keeps it).
     let mut heard: Option<(String, Instant)> = None;
-    let mut last_shared = Instant::now();
     loop {
         wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
@@ -106,7 +105,7 @@ pub(super) async fn run(
                         shell_open = false;
                     }
                 }
-                SessionEvent::NeedFullScreen => full = true,
+                SessionEvent::NeedFullScreen => sharing.need_full(),
                 SessionEvent::Ended { reason, by_peer } => {
                     journal.record(LogEvent::Disconnected {
                         reason: reason.clone(),
@@ -141,18 +140,8 @@ pub(super) async fn run(
                     act(&mut machine, &mut journal, Action::Disconnect("the novice's shell exited".into()));
                 }
                 Ok(n) => {
-                    share.feed(&buffer[..n]);
+                    sharing.output(&mut machine, &buffer[..n]);
                     dirty = true;
-                    // Output after a quiet spell goes out at once (a key's
-                    // echo); a busy shell's waits for the next frame.
-                    if last_shared.elapsed() >= super::FRAME
-                        && machine.may_show_screen()
-                        && let Some(update) = share.update(full)
-                    {
-                        full = false;
-                        last_shared = Instant::now();
-                        machine.share_screen(update);
-                    }
                 }
             },
             event = keyboard.events.recv() => match event {
@@ -170,7 +159,7 @@ pub(super) async fn run(
                             act(&mut machine, &mut journal, action);
                         }
                         Typed::Shell(key) => {
-                            if let Some(bytes) = key_bytes(&key, CursorKeys::of(share.screen()))
+                            if let Some(bytes) = key_bytes(&key, CursorKeys::of(sharing.screen()))
                                 && shell_open
                                 && input.write(&bytes).await.is_err()
                             {
@@ -185,9 +174,8 @@ pub(super) async fn run(
                 }
                 Some(Event::Resize(cols, rows)) => {
                     let shell_area = NoviceScreen::shell_area(Rect::new(0, 0, cols, rows));
-                    let (rows, cols) = share.resize(shell_area.height.max(1), shell_area.width.max(1));
+                    let (rows, cols) = sharing.resize(shell_area.height.max(1), shell_area.width.max(1));
                     let _ = input.resize(rows, cols);
-                    full = true;
                     dirty = true;
                 }
                 Some(_) => {}
@@ -203,13 +191,7 @@ pub(super) async fn run(
                 peer_input(&mut machine, &mut journal, incoming);
             }
             _ = tick.tick() => {
-                if machine.may_show_screen()
-                    && let Some(update) = share.update(full)
-                {
-                    full = false;
-                    last_shared = Instant::now();
-                    machine.share_screen(update);
-                }
+                sharing.send(&mut machine);
                 if heard.as_ref().is_some_and(|(_, at)| at.elapsed() > CHAT_SHOWN) {
                     heard = None;
                     dirty = true;
@@ -223,7 +205,7 @@ pub(super) async fn run(
                         (None, false, Some((line, _))) => Some(line.clone()),
                         (None, false, None) => None,
                     };
-                    screen.draw_novice(share.screen(), &status, prompt.as_deref())?;
+                    screen.draw_novice(sharing.screen(), &status, prompt.as_deref())?;
                 }
             }
         }

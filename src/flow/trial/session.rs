@@ -10,19 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::flow::assist::sharing::{FRAME, Sharing};
 use crate::flow::assist::wire::{Wire, deliver};
 use crate::io::terminal::pty::Shell;
 use crate::proto::assist::{Action, AssistSession, Event, Policy, State};
 use crate::proto::rendezvous::Role;
-use crate::proto::screen::{ScreenShare, ScreenView};
+use crate::proto::screen::ScreenView;
 use crate::proto::session::measure::percentile;
 
 /// The scratch terminal's size.
 const ROWS: u16 = 24;
 const COLS: u16 = 80;
-
-/// How often the novice's screen goes out at most (as in a session).
-const FRAME: Duration = Duration::from_millis(33);
 
 /// Keys whose echo is timed.
 const ECHOES: usize = 20;
@@ -186,12 +184,10 @@ async fn novice_unbounded(
     };
     let mut machine = AssistSession::new(Role::Novice, policy, name.to_string());
     let mut shell = Shell::spawn(Some("/bin/sh"), ROWS, COLS).map_err(SessionTrialError::Shell)?;
-    let mut share = ScreenShare::new(ROWS, COLS);
-    let mut full = false;
+    let mut sharing = Sharing::new(ROWS, COLS);
     let mut buffer = vec![0u8; 16 * 1024];
     let mut tick = tokio::time::interval(FRAME);
     let mut shell_open = true;
-    let mut last_shared = Instant::now();
     loop {
         wire.flush(&mut machine).await;
         while let Some(event) = machine.poll_event() {
@@ -210,7 +206,7 @@ async fn novice_unbounded(
                 Event::KeysForShell(bytes) if shell_open => {
                     shell_open = shell.input.write(&bytes).await.is_ok();
                 }
-                Event::NeedFullScreen => full = true,
+                Event::NeedFullScreen => sharing.need_full(),
                 Event::Ended { reason, by_peer } => {
                     // A refusal made just now is still queued.
                     wire.flush(&mut machine).await;
@@ -228,31 +224,10 @@ async fn novice_unbounded(
         tokio::select! {
             read = shell.output.read(&mut buffer), if shell_open => match read {
                 Ok(0) | Err(_) => shell_open = false,
-                Ok(n) => {
-                    share.feed(&buffer[..n]);
-                    if last_shared.elapsed() >= FRAME {
-                        share_now(&mut machine, &mut share, &mut full, &mut last_shared);
-                    }
-                }
+                Ok(n) => sharing.output(&mut machine, &buffer[..n]),
             },
             incoming = wire.incoming.recv() => deliver(&mut machine, incoming),
-            _ = tick.tick() => share_now(&mut machine, &mut share, &mut full, &mut last_shared),
+            _ = tick.tick() => sharing.send(&mut machine),
         }
-    }
-}
-
-/// Shares what changed on the screen, if it may be shown.
-fn share_now(
-    machine: &mut AssistSession,
-    share: &mut ScreenShare,
-    full: &mut bool,
-    last_shared: &mut Instant,
-) {
-    if machine.may_show_screen()
-        && let Some(update) = share.update(*full)
-    {
-        *full = false;
-        *last_shared = Instant::now();
-        machine.share_screen(update);
     }
 }
