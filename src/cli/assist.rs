@@ -17,8 +17,8 @@ use crate::flow::connect::{ConnectError, ConnectEvent, ConnectOptions};
 use crate::flow::{LiveError, LiveEvent, live};
 use crate::io::rendezvous::RendezvousClientError;
 use crate::io::resolve::ServerSpec;
-use crate::proto::rendezvous::{MAX_ATTEMPTS, Meeting, RendezvousError, Secret};
-use crate::proto::session::{CODE_LIFETIME, FILE_LIFETIME, Invitation, InviteCode, Password};
+use crate::proto::rendezvous::{MAX_ATTEMPTS, Meeting, RendezvousError};
+use crate::proto::session::{FILE_LIFETIME, Invitation, InviteCode, Password};
 
 /// Where the novice's password comes from when not typed (scripts, tests).
 const PASSWORD_VAR: &str = "RANAT_PASSWORD";
@@ -91,15 +91,7 @@ pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
             };
             (meeting, Some(file), Some(password))
         }
-        (None, Some(code)) => (live::code_meeting(Some(code)), None, None),
-        (None, None) => (
-            Meeting::Make {
-                secret: Secret::generate(rand::random::<u32>).into(),
-                lifetime: Some(CODE_LIFETIME),
-            },
-            None,
-            None,
-        ),
+        (None, code) => (live::code_meeting(code), None, None),
     };
     let options = AssistOptions {
         connect: ConnectOptions {
@@ -155,14 +147,7 @@ pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
                 .via
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("--via SERVER is needed without --file"))?;
-            let meeting = match code {
-                Some(code) => live::code_meeting(Some(code)),
-                None => Meeting::Make {
-                    secret: Secret::generate(rand::random::<u32>).into(),
-                    lifetime: Some(CODE_LIFETIME),
-                },
-            };
-            (via, meeting, None)
+            (via, live::code_meeting(code), None)
         }
     };
     let options = AssistOptions {

@@ -29,6 +29,7 @@ use super::message::{
     Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, RendezvousError, Role, ServerMessage,
 };
 use crate::proto::relay::credentials::{Secret, UnixClock};
+use crate::proto::session::CODE_LIFETIME;
 
 /// Wrong codes a room takes before it is closed: one PAKE run is one guess
 /// at the secret, so an attacker who knows the public part gets three
@@ -66,7 +67,7 @@ impl Default for RendezvousConfig {
     fn default() -> Self {
         Self {
             max_rooms: 1024,
-            room_lifetime: Duration::from_secs(10 * 60),
+            room_lifetime: CODE_LIFETIME,
             max_room_lifetime: Duration::from_secs(24 * 60 * 60),
             max_connections: 4096,
             hello_timeout: Duration::from_secs(10),
