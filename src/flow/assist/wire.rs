@@ -2,6 +2,8 @@
 //! messages, each way in a task of its own so that the session's loop
 //! never waits on the network.
 
+use std::time::Duration;
+
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -11,6 +13,12 @@ use crate::proto::assist::{AssistSession, FrameDecoder, FrameError, Message, enc
 /// Messages queued for the peer before the loop waits for the writer: a
 /// busy screen must not grow the queue without bound.
 const OUTGOING: usize = 64;
+
+/// How long the loop waits for room in a full queue, and the end for the
+/// last messages to go out: a peer that stops reading (QUIC flow control
+/// holds the writer) is a peer gone, never a session that hangs.
+const SEND_WAIT: Duration = Duration::from_secs(10);
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// What the reader hands the session.
 #[derive(Debug)]
@@ -24,7 +32,7 @@ pub enum Incoming {
 
 /// The stream, split in its two directions.
 pub struct Wire {
-    pub outgoing: mpsc::Sender<Message>,
+    outgoing: mpsc::Sender<Message>,
     pub incoming: mpsc::Receiver<Incoming>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
@@ -54,10 +62,11 @@ impl Wire {
     }
 
     /// Sends what the session has for the peer; a stream that cannot take
-    /// it any more is the peer gone.
+    /// it any more, or not within [`SEND_WAIT`], is the peer gone.
     pub async fn flush(&self, machine: &mut AssistSession) {
         while let Some(message) = machine.poll_send() {
-            if self.outgoing.send(message).await.is_err() {
+            let sent = tokio::time::timeout(SEND_WAIT, self.outgoing.send(message)).await;
+            if !matches!(sent, Ok(Ok(()))) {
                 machine.handle_peer_closed();
             }
         }
@@ -66,7 +75,10 @@ impl Wire {
     /// Sends what is queued, finishes the stream and stops reading.
     pub async fn close(self) {
         drop(self.outgoing);
-        let _ = self.writer.await;
+        let mut writer = self.writer;
+        if tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
+            writer.abort();
+        }
         self.reader.abort();
     }
 }
