@@ -8,14 +8,21 @@
 # figures against the targets (< 0.5 s wall, < 20 MB peak RSS).
 #
 # Usage: scripts/bench-probe.sh [-n RUNS] [--strict]
+#        scripts/bench-probe.sh --testnet [compare-anchors options]
 #   -n RUNS     runs per tool (default 20, or $BENCH_RUNS)
 #   --strict    exit 1 if ranat misses a target
+#   --testnet   instead: in the test bed (root), per NAT profile at 0 and
+#               50 ms RTT, with and without UPnP/PCP on the router, the
+#               complete default probe beside its STUN part and the two
+#               other tools, and the complete probe against its targets
+#               (scripts/compare-anchors.sh, which says more)
 #   RANAT_BIN   use this binary instead of building target/release/ranat
 #
-# Every packet goes to 127.0.0.0/8; every daemon started here is stopped on
-# exit.
+# Every packet goes to 127.0.0.0/8 (with --testnet: stays inside the test
+# bed's namespaces); every daemon started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 RUNS="${BENCH_RUNS:-20}"
 STRICT=0
@@ -23,7 +30,14 @@ while [ $# -gt 0 ]; do
     case "$1" in
         -n) RUNS="$2"; shift 2 ;;
         --strict) STRICT=1; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --testnet)
+            shift
+            if [ -z "${RANAT_BIN:-}" ]; then
+                cargo build --release --quiet --bin ranat
+                export RANAT_BIN=target/release/ranat
+            fi
+            exec scripts/compare-anchors.sh "$@" ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -37,26 +51,8 @@ RANAT_A=127.0.40.1 RANAT_B=127.0.40.2
 COTURN_A=127.0.40.3 COTURN_B=127.0.40.4
 STUND_A=127.0.40.5 STUND_B=127.0.40.6
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ranat-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        # Bounded: a daemon that ignores SIGTERM gets SIGKILL after ~2 s.
-        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir bench
 
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
-path_of() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || echo "/sbin/$1"; }
 
 # GNU time, for peak RSS.
 if [ ! -x /usr/bin/time ]; then
@@ -90,18 +86,6 @@ free_port_pair() {
             echo "$p $((p + 1))"; return
         fi
     done
-}
-
-# Waits (up to 10 s) until something listens on UDP ip:port.
-wait_udp() {
-    local ip="$1" port="$2" name="$3"
-    if ! have ss; then sleep 1; return 0; fi
-    for _ in $(seq 100); do
-        ss -Huln "( sport = :$port )" 2>/dev/null | grep -q "$ip:$port" && return 0
-        sleep 0.1
-    done
-    echo "$name did not start listening on $ip:$port" >&2
-    return 1
 }
 
 start() { # name, command...

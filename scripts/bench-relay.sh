@@ -18,20 +18,9 @@
 # exit. Needs coturn (turnserver) and taskset; a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
-RUNS=3 SECONDS_PER_RUN=3
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -n) RUNS="$2"; shift 2 ;;
-        -t) SECONDS_PER_RUN="$2"; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
-        *) echo "unknown argument: $1" >&2; exit 2 ;;
-    esac
-done
-case "$RUNS" in ''|*[!0-9]*|0) echo "-n needs 1-20" >&2; exit 2 ;; esac
-case "$SECONDS_PER_RUN" in ''|*[!0-9]*|0) echo "-t needs 1-10" >&2; exit 2 ;; esac
-[ "$RUNS" -le 20 ] || { echo "-n needs 1-20" >&2; exit 2; }
-[ "$SECONDS_PER_RUN" -le 10 ] || { echo "-t needs 1-10" >&2; exit 2; }
+bench_runs_args 3 3 19 "$@"
 
 TURNSERVER=$(command -v turnserver || echo /usr/bin/turnserver)
 [ -x "$TURNSERVER" ] || { echo "SKIPPED: coturn (turnserver) not installed"; exit 0; }
@@ -42,20 +31,7 @@ command -v taskset >/dev/null || { echo "SKIPPED: taskset not installed"; exit 0
 RANAT_IP=127.0.72.1 COTURN_IP=127.0.72.2 SINK_IP=127.0.72.3 PORT=34780
 SECRET=bench-relay-secret
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/ranat-bench-relay.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir bench-relay
 
 echo "== building (release)" >&2
 if [ -z "${RANAT_BIN:-}" ]; then

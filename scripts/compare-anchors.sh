@@ -2,16 +2,22 @@
 # Compares ranat probe with two established NAT classifiers on the same NATs
 # of the test bed (testnet/): Debian's `stun` client (Vovida, RFC 3489,
 # against stund) and coturn's `turnutils_natdiscovery -m -f` (RFC 5780,
-# against coturn). For every profile it prints each tool's verdict and its
-# median wall time over several runs, as one markdown table; then a second
-# table with a one-way delay on the router's WAN link (testnet-relay).
+# against coturn). ranat runs twice: its STUN part alone (what the others
+# measure), and the complete default probe (the port-mapping check against
+# the client's own router and Teredo against miredo-server as well). For
+# every profile it prints each tool's verdict and its median wall time over
+# several runs, as one markdown table; then the same with a one-way delay on
+# the router's WAN link (testnet-relay); then both again with the real
+# miniupnpd (UPnP IGD, NAT-PMP, PCP) on the router. Last, ranat's complete
+# probe against its targets: under 1.0 s at 50 ms RTT, under 0.3 s direct.
 #
-#   scripts/compare-anchors.sh [--runs N] [--delay MS] [--only CASE]...
+#   scripts/compare-anchors.sh [--runs N] [--delay MS] [--only CASE]... [--no-router]
 #
 #   --runs N     runs per tool and profile (default 5)
-#   --delay MS   one-way delay of the second table (default 25, i.e. 50 ms
-#                RTT; 0: no second table)
+#   --delay MS   one-way delay of the delayed tables (default 25, i.e. 50 ms
+#                RTT; 0: no delayed tables)
 #   --only CASE  only this case (repeatable; cases as in scripts/testnet.sh)
+#   --no-router  no tables with miniupnpd on the router
 #
 # A verdict is marked ✓ when it matches the profile in what the tool reports
 # (stun has no RFC 4787 mapping for a symmetric NAT; natdiscovery has no
@@ -24,16 +30,17 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '9,15s/^# \{0,1\}//p' "$0"
+    sed -n '14,21s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
-runs=5 delay=25 only=()
+runs=5 delay=25 only=() router=1
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) runs=${2:?}; shift 2 ;;
         --delay) delay=${2:?}; shift 2 ;;
         --only) only+=("${2:?}"); shift 2 ;;
+        --no-router) router=0; shift ;;
         -h | --help) usage ;;
         *) echo "compare-anchors.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -54,9 +61,13 @@ mkdir -p "$out"
 trap 'tn_save_evidence "$out/testnet"; tn_down' EXIT
 trap 'echo "compare-anchors: interrupted" >&2; exit 130' INT TERM
 tn_up || exit 1
-{ tn_start_stund && tn_start_coturn && tn_start_ranat_serve; } || exit 1
+{ tn_start_stund && tn_start_coturn && tn_start_ranat_serve && tn_start_miredo_server; } || exit 1
 
-TOOLS=(stun natdiscovery ranat)
+TOOLS=(stun natdiscovery ranat ranat_complete)
+
+# The complete probe's medians, per table ("TITLE-TAG case ms"), for the
+# targets at the end.
+complete_medians=()
 
 # median MS...: the median of integers (the lower middle one for an even count).
 median() {
@@ -71,8 +82,8 @@ table() {
     local entry name spec expected tool run result
     echo "$1"
     echo
-    echo "| profile | expected | stun | natdiscovery | ranat | stun s | natdiscovery s | ranat s | ranat/stun | ranat/natdiscovery |"
-    echo "|---|---|---|---|---|--:|--:|--:|--:|--:|"
+    echo "| profile | expected | stun | natdiscovery | ranat (STUN) | ranat (complete) | stun s | natdiscovery s | ranat (STUN) s | ranat (complete) s | STUN/stun | STUN/natdiscovery | complete/stun | complete/natdiscovery |"
+    echo "|---|---|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
     for entry in "${TN_CASES[@]}"; do
         read -r name spec expected <<<"$entry"
         if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qxF "$name"; then
@@ -85,6 +96,12 @@ table() {
         # Tools take turns run by run, so that any drift hits them alike.
         for ((run = 1; run <= runs; run++)); do
             for tool in "${TOOLS[@]}"; do
+                # The complete probe counts on the router's ICMP "port
+                # unreachable", which Linux sends a client at most six at
+                # once, then one a second: the probes just before it (their
+                # hairpin tests to the router's own address draw four) are
+                # given time to be forgotten, as between a user's probes.
+                [ "$tool" = ranat_complete ] && sleep 3
                 result=$(tn_probe_timed "$tool" c1 "$out/$2-$name-$run-$tool")
                 verdicts[$tool]+="${result% *}"$'\n'
                 times[$tool]+=" ${result##* }"
@@ -96,10 +113,13 @@ table() {
             # shellcheck disable=SC2086 # a list of numbers
             medians+=("$(median ${times[$tool]})")
         done
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(tn_short "$expected")" \
-            "${cells[@]}" "$(seconds "${medians[0]}")" "$(seconds "${medians[1]}")" \
-            "$(seconds "${medians[2]}")" "$(ratio "${medians[2]}" "${medians[0]}")" \
-            "$(ratio "${medians[2]}" "${medians[1]}")"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+            "$name" "$(tn_short "$expected")" "${cells[@]}" \
+            "$(seconds "${medians[0]}")" "$(seconds "${medians[1]}")" \
+            "$(seconds "${medians[2]}")" "$(seconds "${medians[3]}")" \
+            "$(ratio "${medians[2]}" "${medians[0]}")" "$(ratio "${medians[2]}" "${medians[1]}")" \
+            "$(ratio "${medians[3]}" "${medians[0]}")" "$(ratio "${medians[3]}" "${medians[1]}")"
+        complete_medians+=("$2 $name ${medians[3]}")
         unset verdicts times
     done
     echo
@@ -126,10 +146,32 @@ verdict_cell() {
 echo "ranat: $bin ($("$bin" --version)); $runs runs per tool and profile; times are medians of wall time." >&2
 echo "Each tool against its own server in the test bed, client behind router r1 (\`scripts/compare-anchors.sh --runs $runs\`)."
 echo
-table "#### Direct link (sub-millisecond RTT)" plain
-if [ "$delay" -gt 0 ]; then
-    set_delay r1 "$delay" || exit 1
-    table "#### ${delay} ms one-way delay on the WAN link ($((2 * delay)) ms RTT, testnet-relay)" delay
+# tables SUFFIX WORDS: the direct table and the delayed one.
+tables() {
+    set_delay r1 0 || exit 1
+    table "#### Direct link (sub-millisecond RTT)$2" "plain$1"
+    if [ "$delay" -gt 0 ]; then
+        set_delay r1 "$delay" || exit 1
+        table "#### ${delay} ms one-way delay on the WAN link ($((2 * delay)) ms RTT, testnet-relay)$2" "delay$1"
+    fi
+}
+
+tables "" ", no UPnP / PCP on the router"
+if [ "$router" = 1 ]; then
+    tn_start_miniupnpd r1 || exit 1
+    tables "-router" ", miniupnpd (UPnP IGD, NAT-PMP, PCP) on the router"
 fi
 echo "EI / AD / APD: endpoint-independent / address-dependent / address-and-port-dependent (mapping/filtering)."
-echo "Times in seconds, median of $runs runs; a ratio below 1 means ranat was faster."
+echo "Times in seconds, median of $runs runs; a ratio below 1 means ranat was faster. ranat (STUN): \`--no-portmap --no-teredo\`, what the other two measure; ranat (complete): the default probe, nothing switched off."
+echo
+echo "#### ranat's complete probe against its targets (under 1.0 s at 50 ms RTT, under 0.3 s direct)"
+echo
+echo "| table | profile | median s | target s | met |"
+echo "|---|---|--:|--:|---|"
+for entry in "${complete_medians[@]}"; do
+    read -r tag name ms <<<"$entry"
+    case $tag in plain*) target=300 ;; *) target=1000 ;; esac
+    met=yes
+    [ "$ms" -lt "$target" ] || met=no
+    echo "| $tag | $name | $(seconds "$ms") | $(seconds "$target") | $met |"
+done

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the interop tests and the test bed use.
 PACKAGES=(nftables iproute2 conntrack jq tcpdump coturn stun-server stun-client miniupnpd
-          miniupnpd-nftables miniupnpc natpmpc miredo miredo-server socat iputils-ping tmux)
+          miniupnpd-nftables miniupnpc natpmpc miredo miredo-server socat iputils-ping tmux chromium
+          dnsmasq-base)
 
 install_packages() {
     local missing=()
@@ -40,6 +41,11 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace --quiet
+
+# Each fuzz target (fuzz/, libFuzzer with AddressSanitizer) for a few
+# seconds from its committed seeds, so a parser that regressed fails here.
+echo "== fuzz smoke"
+scripts/fuzz.sh --smoke 5
 
 # The network test bed: real kernel NATs in namespaces, real servers. Needs
 # root; without it the runner says loudly that it skipped.

@@ -14,11 +14,19 @@
 #   --loss P     loss of the extra run, in percent (default 5, but 0 with
 #                --anchors: turnutils_natdiscovery never retransmits, so loss fails it)
 #   --only CASE  run only this case (repeatable; "punch", "trial",
-#                "relay", "session" and "ipv6" are the live punch checks,
-#                the end-to-end trials, the relay trials, the Remote
-#                Assistance sessions played in tmux (scripts/session-tmux.sh)
-#                and the test bed's IPv6 (router profiles
-#                open/firewall/blocked; Rust-free, so also with --anchors)
+#                "relay", "session", "ticket", "offline", "lifetime", "ipv6"
+#                and "stacked" are the live punch checks, the end-to-end
+#                trials, the relay trials, the Remote Assistance sessions
+#                played in tmux (scripts/session-tmux.sh), Windows tickets
+#                tried with `ticket inspect --reach`, the probe without a
+#                network, without DNS and without a STUN answer (namespaces
+#                of their own), the binding lifetime measured against r1's
+#                conntrack timeouts, the test bed's IPv6 (router profiles
+#                open/firewall/blocked; Rust-free, so also with --anchors),
+#                and router1 behind a carrier's or a private outer NAT
+#                (testnet/stacked.sh); "ipv6_probe" is ranat on IPv6: probe
+#                -6 behind every IPv6 profile, dual-stack probes, trials over
+#                IPv6 profile pairs
 #
 # ranat is $RANAT_BIN, else the newer of target/release/ranat and
 # target/debug/ranat. Every probe's raw output is kept in $RANAT_TESTNET_OUT
@@ -37,7 +45,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 usage() {
-    sed -n '8,21s/^# \{0,1\}//p' "$0"
+    sed -n '8,30s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -427,6 +435,131 @@ session_cases() {
         echo "   $name: $verdict (path $path, $(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 }') s)" >&2
     done
 }
+# Windows Remote Assistance tickets (testnet/ticket.sh): the helper on c2
+# tries a ticket of c1's with `ranat ticket inspect --reach`; behind
+# port-restricted cone NATs nothing is reachable until router1 forwards the
+# port, and then exactly its public address is.
+ticket_cases() {
+    selected ticket || return 0
+    tn_ranat_has ticket || abort "$bin has no 'ticket' command"
+    command -v socat >/dev/null || abort "the ticket cases need socat (scripts/test.sh installs it)"
+    local entry name forward expected result verdict start ms
+    for entry in "ticket:no_forward off 51" "ticket:forwarded on 0 $(tn_wan_ip r1):$TN_TICKET_PORT"; do
+        read -r name forward expected <<<"$entry"
+        start=$(date +%s%N)
+        result=$(tn_ticket_reach "$forward" "$out/${name//:/-}") || abort "could not set up $name"
+        ms=$((($(date +%s%N) - start) / 1000000))
+        if [ "$result" = "$expected" ] || [ "$result" = "$expected " ]; then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("$name: got '$result', want '$expected' (output in $out/${name//:/-}.json)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "$name" "c2 tries c1's ticket, r1 port forward $forward")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+        echo "   $name: $verdict ($result)" >&2
+    done
+}
+# Stacked NATs (testnet/stacked.sh): client1 behind router1 behind an outer
+# NAT o1, a carrier's (router1's WAN in 100.64.0.0/10) and a private one
+# (172.16.1.0/24), router1 running miniupnpd: the complete probe's
+# classification, NAT layers, port mappings (tested from outside) and
+# Teredo; then punch pairs with client2 behind router2. Leaves router1
+# unstacked, with port_restricted_cone.
+stacked_cases() {
+    selected stacked || return 0
+    [ -e "$TN_DIR/pids/miredo-server" ] || tn_start_miredo_server || abort "could not start miredo-server"
+    local entry name kind outer inner expected observed diff verdict start ms
+    for entry in "${TN_STACKED_CASES[@]}"; do
+        read -r name kind outer inner expected <<<"$entry"
+        { tn_stacked_setup "$name" && tn_start_miniupnpd r1; } || abort "could not stack $name"
+        start=$(date +%s%N)
+        observed=$(tn_stacked_probe "$out/stacked-$name.json")
+        ms=$((($(date +%s%N) - start) / 1000000))
+        if diff=$(tn_stacked_compare "$expected" "$observed"); then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("stacked:$name: got $diff  (output in $out/stacked-$name.json*)")
+        fi
+        jq -r '.topology.evidence[] | "      evidence: " + .' "$out/stacked-$name.json" >&2
+        read -r -a fields <<<"$observed"
+        rows+=("$(printf '%-21s %-58s' "stacked:$name" "$outer > $inner: $(tn_short "${fields[*]:0:6}"), ${fields[*]:6}")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+        echo "   stacked:$name: $verdict ($observed)" >&2
+    done
+    local p2 want result
+    for entry in "${TN_STACKED_PUNCHES[@]}"; do
+        read -r name p2 want <<<"$entry"
+        tn_stacked_setup "$name" || abort "could not stack $name"
+        inner=$(printf '%s\n' "${TN_STACKED_CASES[@]}" | awk -v n="$name" '$1 == n { print $4 }')
+        start=$(date +%s%N)
+        result=$(tn_punch_trial "$inner" "$p2" "$out/stacked-punch-$name-$p2")
+        ms=$((($(date +%s%N) - start) / 1000000))
+        read -r e o1 o2 <<<"$result"
+        if [ "$e" = "$want" ] && tn_punch_agrees "$result"; then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("stacked-punch:$name+$p2: expected/observed $result, want $want (output in $out/stacked-punch-$name-$p2-*)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "stacked:$name+$p2" "punch: want $want, predicted $e, observed $o1/$o2")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+        echo "   stacked-punch:$name+$p2: $verdict ($result)" >&2
+    done
+    { tn_unstack r1 && load_profile r1 port_restricted_cone && load_profile r2 port_restricted_cone; } ||
+        abort "could not unstack r1"
+}
+# The probe's first hop (testnet/offline.sh): in namespaces of their own,
+# no route at all is no_network (13), a route without an answering DNS
+# server is dns_failed (14), and a name dnsmasq resolves to an address
+# where no STUN server listens is udp_blocked (11); the table says so in
+# its own words and never shows a resolver's internals.
+offline_cases() {
+    selected offline || return 0
+    command -v dnsmasq >/dev/null || abort "the offline cases need dnsmasq (Debian: dnsmasq-base; scripts/test.sh installs it)"
+    local entry name code verdict hop status phrase expected result outcome start ms
+    for entry in "${TN_OFFLINE_CASES[@]}"; do
+        read -r name code verdict hop status phrase <<<"$entry"
+        expected="$code $verdict $hop $status said"
+        start=$(date +%s%N)
+        result=$(tn_offline_probe "$name" "$phrase" "$out/offline-$name") || abort "could not set up offline:$name"
+        ms=$((($(date +%s%N) - start) / 1000000))
+        if [ "$result" = "$expected" ]; then
+            passed=$((passed + 1)) outcome=PASS
+        else
+            failed=$((failed + 1)) outcome=FAIL
+            details+=("offline:$name: got '$result', want '$expected' (output in $out/offline-$name.*)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "offline:$name" "exit $code, $verdict, first hop $hop")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $outcome")
+        echo "   offline:$name: $outcome ($result)" >&2
+    done
+}
+# The binding lifetime (RFC 5780 §4.6, `ranat probe --lifetime`): r1 is
+# port_restricted_cone with its conntrack UDP timeouts set to L seconds;
+# the bracket measured must hold L (alive_s < L <= expired_s, within 0.1 s
+# for the scheduling of the last request) and be at most 1 s wide. The
+# bound of 20 s keeps a NAT that never expires to one 20 s round.
+lifetime_cases() {
+    selected lifetime || return 0
+    local configured name result status alive expired outcome start ms
+    for configured in 8 4; do
+        name=lifetime:$configured
+        { load_profile r1 port_restricted_cone "lifetime=$configured" && tn_reset_nat r1; } ||
+            abort "could not load port_restricted_cone lifetime=$configured"
+        start=$(date +%s%N)
+        result=$(tn_probe_lifetime c1 "$out/lifetime-$configured.json" 20)
+        ms=$((($(date +%s%N) - start) / 1000000))
+        read -r status alive expired <<<"$result"
+        if [ "$status" = measured ] && awk -v l="$configured" -v a="$alive" -v e="$expired" \
+            'BEGIN { exit !(a < l && e >= l - 0.1 && e - a <= 1) }'; then
+            passed=$((passed + 1)) outcome=PASS
+        else
+            failed=$((failed + 1)) outcome=FAIL
+            details+=("$name: got '$result', want measured with alive < $configured <= expired, 1 s wide (output in $out/lifetime-$configured.json*)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "$name" "port_restricted_cone, ${configured} s: alive $alive s, expired $expired s")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $outcome")
+        echo "   $name: $outcome ($result)" >&2
+    done
+    load_profile r1 port_restricted_cone || abort "could not restore r1's profile"
+}
 # The test bed's IPv6 (testnet/ipv6.sh), in either mode: the clients reach
 # the servers through "firewall" routers, which drop what is unsolicited and
 # let a UDP punch between c1 and c2 through, in order and simultaneously;
@@ -475,13 +608,85 @@ ipv6_cases() {
     done
 }
 
+# ranat on IPv6 (testnet/ipv6.sh, "--only ipv6_probe"): probe -6 behind
+# every IPv6 profile of r1, against ranat serve and coturn on IPv6; dual-
+# stack probes whose families are set apart; live trials between IPv6
+# profile pairs (IPv4 symmetric on both sides, so only IPv6 can be direct)
+# whose path must be the one the IPv6 method predicted.
+ipv6_row() {
+    local name=$1 description=$2 ok=$3 ms=$4 detail=$5 result
+    if [ "$ok" = yes ]; then
+        passed=$((passed + 1)) result=PASS
+    else
+        failed=$((failed + 1)) result=FAIL
+        details+=("$name: $detail")
+    fi
+    rows+=("$(printf '%-21s %-58s' "$name" "$description")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $result")
+    echo "   $name: $result" >&2
+}
+ipv6_probe_cases() {
+    selected ipv6_probe || return 0
+    local entry profile status classic mapping filtering mapped server who want got start ok code
+    [ -e "$TN_DIR/pids/coturn6" ] || tn_start_coturn_on coturn6 "${TN_SERVER6_COTURN[@]}" || abort "could not start coturn on IPv6"
+    load_profile r1 port_restricted_cone || abort "could not load an IPv4 profile"
+    for entry in "${TN_IPV6_PROBE_CASES[@]}"; do
+        read -r profile status classic mapping filtering mapped <<<"$entry"
+        load_ipv6_profile r1 "$profile" || abort "could not load IPv6 profile $profile"
+        case $status in ok) code=0 ;; udp_blocked) code=11 ;; *) code=13 ;; esac
+        want="$status $classic $mapping $filtering $mapped $code"
+        for server in "ranat [${TN_SERVER6_RANAT[0]}]:3478" "coturn [${TN_SERVER6_COTURN[0]}]:3478"; do
+            read -r who server <<<"$server"
+            start=$(date +%s%N)
+            got=$(tn_ipv6_probe c1 "$server" "$out/ipv6-probe-$profile-$who.json")
+            ok=no
+            [ "$got" = "$want" ] && ok=yes
+            ipv6_row "v6:$profile@$who" "$(tn_short "$status $classic $mapping $filtering - -") mapped $mapped, exit $code" \
+                $ok $((($(date +%s%N) - start) / 1000000)) "got '$got', want '$want' (output in $out/ipv6-probe-$profile-$who.json)"
+        done
+    done
+    local v4 v6 expected
+    for entry in "symmetric_random firewall traversal_friendly 0 v4 ok symmetric address_and_port_dependent address_and_port_dependent v6 ok symmetric_udp_firewall endpoint_independent address_and_port_dependent" \
+        "udp_blocked nptv6 traversal_friendly 0 v4 udp_blocked udp_blocked null null v6 ok full_cone endpoint_independent endpoint_independent" \
+        "port_restricted_cone none traversal_friendly 0 v4 ok port_restricted_cone endpoint_independent address_and_port_dependent v6 unavailable inconclusive null null" \
+        "udp_blocked udp_blocked udp_blocked 11 v4 udp_blocked udp_blocked null null v6 udp_blocked udp_blocked null null"; do
+        read -r v4 v6 expected <<<"$entry"
+        { load_profile r1 "$v4" && load_ipv6_profile r1 "$v6"; } || abort "could not load $v4 / $v6"
+        start=$(date +%s%N)
+        got=$(tn_ipv6_dual_probe c1 "$out/ipv6-dual-$v4-$v6.json")
+        ok=no
+        [ "$got" = "$expected" ] && ok=yes
+        ipv6_row "dual:$v4+$v6" "dual-stack: ${expected%% v4 *}, each family its own" $ok \
+            $((($(date +%s%N) - start) / 1000000)) "got '$got', want '$expected' (output in $out/ipv6-dual-$v4-$v6.json)"
+    done
+    local p1 p2 result file r
+    for entry in "${TN_IPV6_TRIAL_PAIRS[@]}"; do
+        read -r p1 p2 <<<"$entry"
+        file="$out/ipv6-trial-$p1-$p2"
+        start=$(date +%s%N)
+        result=$(tn_ipv6_trial "$p1" "$p2" "$file") || abort "could not load IPv6 profiles $p1 / $p2"
+        ok=no
+        tn_ipv6_trial_agrees "$result" && ok=yes
+        ipv6_row "v6trial:$p1+$p2" "IPv6 predicted/expected/paths: $result" $ok \
+            $((($(date +%s%N) - start) / 1000000)) "IPv6 prediction, expected, outcomes, families, agrees: $result (output in $file-*)"
+    done
+    for r in r1 r2; do
+        { load_profile "$r" port_restricted_cone && load_ipv6_profile "$r" "$TN_IPV6_PROFILE_DEFAULT"; } ||
+            abort "could not restore $r's profiles"
+    done
+}
+
 ipv6_cases
 if [ "$mode" = ranat ]; then
+    ipv6_probe_cases
     punch_cases
     trial_cases
     relay_cases
     session_cases
+    ticket_cases
+    offline_cases
+    lifetime_cases
     gateway_cases
+    stacked_cases
     if [ ${#only[@]} -eq 0 ]; then
         service existing_teredo "miredo running in c2: ranat reports its interface" existing_teredo
     fi

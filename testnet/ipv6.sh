@@ -2,40 +2,106 @@
 # IPv6 in the test bed (sourced by lib.sh): the routers' IPv6 profiles and
 # the checks scripts/testnet.sh runs on them ("--only ipv6").
 #
-# IPv6 is routed without NAT (addresses in lib.sh): client N holds
-# 2001:db8:N::2, reachable from everywhere unless its router's IPv6 profile
-# filters it. Each profile is one table, "ip6 rfw6", in the router's
+# IPv6 is routed without NAT but for the nptv6 profile (addresses in
+# lib.sh): client N holds 2001:db8:N::2, reachable from everywhere unless its
+# router's IPv6 profile filters it. Each profile is one table, "ip6 rfw6", in the router's
 # namespace, apart from the IPv4 NAT's "inet rnat" (profiles.sh), whose
 # chains accept all IPv6 and which load_profile replaces without touching
 # "ip6 rfw6". Order when setting both: the IPv4 profile first, then the
 # IPv6 one (a ruleset that deleted every table would take "rfw6" along).
 #
-#   open      forwards everything, both ways
-#   firewall  the usual home router: the LAN may open any flow, the WAN only
-#             answer one (conntrack "established,related"); that is
-#             address-and-port-dependent filtering (RFC 4787 terms), so two
-#             clients behind it connect by a UDP hole punch
-#   blocked   forwards no IPv6 at all
+#   open          forwards everything, both ways
+#   firewall_eif  a stateful firewall with endpoint-independent filtering:
+#                 the LAN may open any flow; from the WAN, besides answers,
+#                 any UDP to an address and port a LAN host has sent from
+#                 (a dynamic set learned on outbound packets, checked inbound)
+#   firewall_adf  the same with address-dependent filtering: UDP only from an
+#                 address that LAN address and port has sent to
+#   firewall      the usual home router: the LAN may open any flow, the WAN only
+#                 answer one (conntrack "established,related"); that is
+#                 address-and-port-dependent filtering (RFC 4787 terms), so two
+#                 clients behind it connect by a UDP hole punch
+#   nptv6         prefix translation: the LAN prefix 2001:db8:N::/64 leaves as
+#                 2001:db8:fN::/64 (tn_ext_net6), host bits and ports kept,
+#                 nothing filtered (the LAN prefix itself is not reachable
+#                 from the WAN, as if it were not routed there). nftables does it with conntrack NAT
+#                 ("snat/dnat ip6 prefix to"), not with RFC 6296's stateless,
+#                 checksum-neutral mapping: the same addresses and ports on
+#                 the wire, but kept per flow, and an inbound packet to the
+#                 external prefix is translated in whatever flow it opens
+#   udp_blocked   forwards IPv6, but no UDP (ping and TCP pass)
+#   blocked       forwards no IPv6 at all; the client keeps its address and
+#                 route, so its packets vanish at the router
+#   none          no IPv6 on the LAN: as blocked, and the client has neither
+#                 a global IPv6 address nor an IPv6 route (as if no router
+#                 advertisement ever came); every other profile gives both back
 #
 # In every profile the router itself answers ICMPv6 (neighbour discovery,
 # ping) and drops other new traffic from the WAN addressed to itself.
 
-TN_IPV6_PROFILES=(open firewall blocked)
+TN_IPV6_PROFILES=(open firewall_eif firewall_adf firewall nptv6 udp_blocked blocked none)
 # What tn_up loads: no IPv6 forwarded, so that the IPv4 cases (the trial's
 # matrix among them) test IPv4 although every client has an IPv6 address;
 # the IPv6 cases load the realistic home router (firewall) themselves.
 TN_IPV6_PROFILE_DEFAULT=blocked
+# How long a learned filtering permission (firewall_eif, firewall_adf)
+# lives without traffic: as long as conntrack's UDP stream timeout.
+TN_IPV6_LEARNED_TIMEOUT=120
+
+# Router N's external IPv6 prefix under nptv6, and client N's address in it.
+tn_ext_net6() { echo "2001:db8:f$(tn_router_index "$1")::/64"; }
+tn_client_ext_ip6() { echo "2001:db8:f$(tn_router_index "$1")::2"; }
 
 # Each _tn_ipv6_profile_NAME sets the caller's locals policy (the forward
-# chain's) and fwd (its rules).
+# chain's), fwd (its rules), and where needed learned (the type of the set
+# "learned6" of filtering permissions) and nat (NAT chains).
 _tn_ipv6_profile_open() { policy=accept; }
+_tn_ipv6_profile_firewall_eif() {
+    policy=drop
+    learned='ipv6_addr . inet_service'
+    fwd='ct state established,related accept
+        ct state invalid drop
+        iifname "lan" oifname "wan" meta l4proto udp update @learned6 { ip6 saddr . udp sport }
+        iifname "lan" oifname "wan" accept
+        iifname "wan" meta l4proto udp ip6 daddr . udp dport @learned6 accept'
+}
+_tn_ipv6_profile_firewall_adf() {
+    policy=drop
+    learned='ipv6_addr . inet_service . ipv6_addr'
+    fwd='ct state established,related accept
+        ct state invalid drop
+        iifname "lan" oifname "wan" meta l4proto udp update @learned6 { ip6 saddr . udp sport . ip6 daddr }
+        iifname "lan" oifname "wan" accept
+        iifname "wan" meta l4proto udp ip6 daddr . udp dport . ip6 saddr @learned6 accept'
+}
 _tn_ipv6_profile_firewall() {
     policy=drop
     fwd='ct state established,related accept
         ct state invalid drop
         iifname "lan" oifname "wan" accept'
 }
+_tn_ipv6_profile_nptv6() {
+    policy=accept
+    # The LAN prefix is internal: from the WAN only what was translated
+    # (answers to the LAN's flows, or packets to the external prefix).
+    fwd='iifname "wan" ct status snat accept
+        iifname "wan" ct status dnat accept
+        iifname "wan" drop'
+    nat="chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname \"wan\" ip6 daddr $(tn_ext_net6 "$router") dnat ip6 prefix to $(tn_lan_net6 "$router")
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname \"wan\" ip6 saddr $(tn_lan_net6 "$router") snat ip6 prefix to $(tn_ext_net6 "$router")
+    }"
+}
+_tn_ipv6_profile_udp_blocked() {
+    policy=accept
+    fwd='meta l4proto udp drop'
+}
 _tn_ipv6_profile_blocked() { policy=drop; }
+_tn_ipv6_profile_none() { policy=drop; }
 
 # load_ipv6_profile ROUTER PROFILE: replaces the router's IPv6 profile and
 # forgets its IPv6 conntrack state (the IPv4 mappings are left alone).
@@ -44,7 +110,7 @@ load_ipv6_profile() {
         tn_die "usage: load_ipv6_profile ROUTER PROFILE (one of: ${TN_IPV6_PROFILES[*]})"
         return 1
     fi
-    local router=$1 profile=$2 ns policy='' fwd=''
+    local router=$1 profile=$2 ns policy='' fwd='' learned='' nat='' sets=''
     if ! declare -F "_tn_ipv6_profile_$profile" >/dev/null; then
         tn_die "load_ipv6_profile: unknown profile '$profile' (one of: ${TN_IPV6_PROFILES[*]})"
         return 1
@@ -52,10 +118,17 @@ load_ipv6_profile() {
     tn_router_index "$router" >/dev/null || return 1
     ns=$(tn_ns "$router")
     "_tn_ipv6_profile_$profile"
-    ip netns exec "$ns" nft -f - <<EOF || { tn_die "load_ipv6_profile: nft rejected $profile on $router"; return 1; }
+    [ -n "$learned" ] && sets="set learned6 {
+        type $learned
+        flags dynamic,timeout
+        timeout ${TN_IPV6_LEARNED_TIMEOUT}s
+    }"
+    _tn_ipv6_client_setup "$router" "$profile" || return 1
+    ip netns exec "$ns" nft -f - <<RULES || { tn_die "load_ipv6_profile: nft rejected $profile on $router"; return 1; }
 table ip6 rfw6
 delete table ip6 rfw6
 table ip6 rfw6 {
+    $sets
     chain forward {
         type filter hook forward priority filter; policy $policy;
         $fwd
@@ -66,10 +139,49 @@ table ip6 rfw6 {
         iifname "wan" meta l4proto ipv6-icmp accept
         iifname "wan" drop
     }
+    $nat
 }
-EOF
+RULES
     ip netns exec "$ns" conntrack -F -f ipv6 >/dev/null 2>&1 || true
     echo "$profile" >"$TN_DIR/profile6-$router"
+}
+
+# _tn_ipv6_client_setup ROUTER PROFILE: the client behind ROUTER holds its
+# IPv6 address and default route unless the profile is "none"; the servers
+# and the other routers route the router's external prefix (nptv6) to it.
+_tn_ipv6_client_setup() {
+    local router=$1 profile=$2 client other
+    client=$(tn_client_of "$router") || return 1
+    if [ "$profile" = none ]; then
+        ip -n "$(tn_ns "$client")" -6 route del default 2>/dev/null
+        ip -n "$(tn_ns "$client")" -6 addr del "$(tn_client_ip6 "$router")/64" dev eth0 2>/dev/null
+        return 0
+    fi
+    ip -n "$(tn_ns "$client")" -6 addr replace "$(tn_client_ip6 "$router")/64" dev eth0 nodad || return 1
+    ip -n "$(tn_ns "$client")" -6 route replace default via "$(tn_router_lan_ip6 "$router")" dev eth0 || return 1
+    ip -n "$(tn_ns srv)" -6 route replace "$(tn_ext_net6 "$router")" via "$(tn_wan_ip6 "$router")" dev eth0 || return 1
+    for other in "${TN_ROUTERS[@]}"; do
+        [ "$other" = "$router" ] && continue
+        ip -n "$(tn_ns "$other")" -6 route replace "$(tn_ext_net6 "$router")" via "$(tn_wan_ip6 "$router")" dev wan || return 1
+    done
+}
+
+# --- servers ----------------------------------------------------------------
+# The servers on IPv6, beside their IPv4 selves (tn_start_ranat_serve and
+# tn_start_coturn call these). Debian's stund (Vovida 0.97) has none: its
+# addresses are 32-bit integers throughout (-h takes an IPv4 address or a
+# name it resolves with gethostbyname), so it stays IPv4 only.
+
+# ranat serve's STUN service, RFC 5780 four endpoints (2001:db8:100::10 and
+# ::11, ports 3478 and 3479), as a process of its own: --primary takes one
+# address. No rendezvous and no relay: the IPv4 instance has them.
+tn_start_ranat_serve6() {
+    local bin
+    bin=$(tn_ranat_bin) || return 1
+    tn_spawn ranat-serve6 srv "$bin" serve --primary "${TN_SERVER6_RANAT[0]}" \
+        --alternate "${TN_SERVER6_RANAT[1]}" --no-rendezvous || return 1
+    tn_wait_udp srv ranat-serve6 5 "[${TN_SERVER6_RANAT[0]}]:3478" "[${TN_SERVER6_RANAT[0]}]:3479" \
+        "[${TN_SERVER6_RANAT[1]}]:3478" "[${TN_SERVER6_RANAT[1]}]:3479"
 }
 
 # --- checks -----------------------------------------------------------------
@@ -89,12 +201,13 @@ _tn_ip_of() {
     esac
 }
 
-# tn_ipv6_forget: both routers forget their IPv6 conntrack state, so that a
-# check meets holes only it has punched.
+# tn_ipv6_forget: both routers forget their IPv6 conntrack state and learned
+# filtering permissions, so that a check meets holes only it has punched.
 tn_ipv6_forget() {
     local r
     for r in "${TN_ROUTERS[@]}"; do
         tn_exec "$r" conntrack -F -f ipv6 >/dev/null 2>&1 || true
+        tn_exec "$r" nft flush set ip6 rfw6 learned6 2>/dev/null || true
     done
 }
 
@@ -287,4 +400,95 @@ tn_ipv6_check_blocked() {
     tn_ipv6_check_simultaneous dropped || ok=1
     _tn_udp6_step dropped srv 7008 c1 5008 || ok=1
     return $ok
+}
+
+# --- ranat on IPv6 ("--only ipv6_probe") ------------------------------------
+
+# ranat probe -6 behind each IPv6 profile of r1: the expected status, classic
+# label, mapping, filtering, and the address the server saw (own: the
+# client's, ext: its address under the nptv6 prefix, null: none).
+#  profile      status      classic                mapping              filtering                  mapped
+TN_IPV6_PROBE_CASES=(
+    "open         ok          open_internet          endpoint_independent endpoint_independent       own"
+    "firewall_eif ok          open_internet          endpoint_independent endpoint_independent       own"
+    "firewall_adf ok          symmetric_udp_firewall endpoint_independent address_dependent          own"
+    "firewall     ok          symmetric_udp_firewall endpoint_independent address_and_port_dependent own"
+    "nptv6        ok          full_cone              endpoint_independent endpoint_independent       ext"
+    "udp_blocked  udp_blocked udp_blocked            null                 null                       null"
+    "blocked      udp_blocked udp_blocked            null                 null                       null"
+    "none         unavailable inconclusive           null                 null                       null"
+)
+
+# Pairs of IPv6 profiles (r1, r2) for a live trial with both IPv4 NATs
+# symmetric (random), where the IPv4 punch fails: the IPv6 method's
+# prediction (works / fails) must match the path the session took (a
+# direct IPv6 path / the relay).
+TN_IPV6_TRIAL_PAIRS=(
+    "firewall firewall"
+    "firewall_eif firewall"
+    "firewall_adf firewall_adf"
+    "open firewall"
+    "nptv6 open"
+    "nptv6 firewall"
+    "udp_blocked firewall"
+    "blocked firewall"
+    "none open"
+)
+
+# tn_ipv6_probe ROLE SERVER OUT: ranat probe -6 --json against SERVER
+# ("[address]:port"); prints "status classic mapping filtering mapped"
+# (mapped as own / ext / null / the address itself), then ranat's exit code.
+tn_ipv6_probe() {
+    local role=$1 server=$2 out=$3 bin rc router line mapped
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
+    router=r${role#c}
+    tn_exec "$role" timeout 30 "$bin" probe -6 --json --no-hairpin --server "$server" >"$out" 2>"$out.stderr"
+    rc=$?
+    line=$(jq -r '.ipv6 | [.status, .classic, (.mapping // "null"), (.filtering // "null"),
+        (.mapped_address // "null")] | join(" ")' "$out" 2>/dev/null) || line="error - - - null"
+    mapped=${line##* }
+    case $mapped in
+        "[$(tn_client_ip6 "$router")]:"*) mapped=own ;;
+        "[$(tn_client_ext_ip6 "$router")]:"*) mapped=ext ;;
+    esac
+    echo "${line% *} $mapped $rc"
+}
+
+# tn_ipv6_dual_probe ROLE OUT: one dual-stack probe (ranat serve on both
+# families); prints "verdict exit v4 status classic mapping filtering v6
+# status classic mapping filtering".
+tn_ipv6_dual_probe() {
+    local role=$1 out=$2 bin rc
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
+    tn_exec "$role" timeout 30 "$bin" probe --json --no-portmap --no-teredo --no-hairpin \
+        --server "${TN_SERVER_RANAT[0]}:3478" --server "[${TN_SERVER6_RANAT[0]}]:3478" >"$out" 2>"$out.stderr"
+    rc=$?
+    jq -r --arg rc "$rc" 'def f: [.status, .classic, (.mapping // "null"), (.filtering // "null")] | join(" ");
+        "\(.verdict) \($rc) v4 \(.ipv4 | f) v6 \(.ipv6 | f)"' "$out" 2>/dev/null || echo "error $rc"
+}
+
+# tn_ipv6_trial P1 P2 OUT: a trial between c1 and c2 behind symmetric
+# (random) IPv4 NATs and IPv6 profiles P1, P2, both probing IPv6 as well;
+# prints "ipv6-prediction expected outcome1 outcome2 family1 family2 agrees".
+tn_ipv6_trial() {
+    local p1=$1 p2=$2 out=$3 result e o1 o2 f1 f2 six agrees
+    { load_ipv6_profile r1 "$p1" && load_ipv6_profile r2 "$p2"; } || return 1
+    result=$(TN_TRIAL_IPV6=yes tn_trial symmetric_random symmetric_random "$out")
+    read -r e o1 o2 _ <<<"$result"
+    f1=$(_tn_trial_field "$out-c1.json" .path.family -)
+    f2=$(_tn_trial_field "$out-c2.json" .path.family -)
+    six=$(jq -r '.prediction.methods[] | select(.method == "ipv6") | .feasibility' "$out-c2.json" 2>/dev/null)
+    agrees=$(jq -r '.agrees' "$out-c2.json" 2>/dev/null)
+    echo "${six:-error} $e $o1 $o2 $f1 $f2 ${agrees:-error}"
+}
+
+# tn_ipv6_trial_agrees "ipv6-prediction expected outcome1 outcome2 family1
+# family2 agrees": IPv6 predicted to work and both sides on a direct IPv6
+# path, or predicted to fail and both relayed; the session's own
+# expectation agreeing too.
+tn_ipv6_trial_agrees() {
+    case $(tr ' ' / <<<"$1") in
+        works/connects/direct/direct/IPv6/IPv6/true | fails/fails/relayed/relayed/IPv4/IPv4/true) return 0 ;;
+    esac
+    return 1
 }

@@ -42,8 +42,8 @@ TN_SERVER_MIREDO=(198.51.100.40 198.51.100.41)
 TN_SERVER_UPNP_STUN=(198.51.100.50 198.51.100.51)
 # coturn as a TURN relay (testnet/relay.sh), apart from the STUN-only one.
 TN_SERVER_COTURN_RELAY=(198.51.100.60)
-# The servers' IPv6 addresses (on srv's eth0 beside the IPv4 ones; no daemon
-# listens on them unless told to).
+# The servers' IPv6 addresses (on srv's eth0 beside the IPv4 ones): ranat
+# serve and coturn listen on them too (testnet/ipv6.sh), stund cannot.
 TN_SERVER6_NET=2001:db8:100::/64
 TN_SERVER6_RANAT=(2001:db8:100::10 2001:db8:100::11)
 TN_SERVER6_COTURN=(2001:db8:100::20 2001:db8:100::21)
@@ -85,7 +85,42 @@ tn_router_index() {
     esac
 }
 tn_client_of() { echo "c$(tn_router_index "$1")"; }
-tn_wan_ip() { echo "203.0.113.$(tn_router_index "$1")"; }
+# Stacked NATs (tn_stack): router N can sit behind an outer NAT, "oN", the
+# ISP's router, which then holds the site's public address 203.0.113.N on
+# the bridge while router N's WAN moves into the outer NAT's LAN.
+tn_outer_of() { echo "o$(tn_router_index "$1")"; }
+tn_is_outer() { [[ $1 =~ ^o[12]$ ]]; }
+# What is stacked in front of a router: cgnat, private, or nothing.
+tn_stack_kind() { cat "$TN_DIR/stack-$1" 2>/dev/null || true; }
+# The outer NAT's LAN (router N's WAN side) for a kind of stack:
+# 100.64.N.0/24 (RFC 6598 shared address space) or 172.16.N.0/24 (RFC 1918).
+_tn_stack_net() {
+    case $2 in
+        cgnat) echo "100.64.$(tn_router_index "$1")" ;;
+        private) echo "172.16.$(tn_router_index "$1")" ;;
+        *)
+            tn_die "unknown stack '$2' (use cgnat or private)"
+            return 1
+            ;;
+    esac
+}
+# The address the Internet sees for router N's site: 203.0.113.N.
+tn_public_ip() { echo "203.0.113.$(tn_router_index "$1")"; }
+# A router's own WAN address, the one its NAT maps to: the public address,
+# or behind an outer NAT the address that NAT's LAN gave it.
+tn_wan_ip() {
+    if tn_is_outer "$1"; then
+        echo "203.0.113.${1#o}"
+        return 0
+    fi
+    local kind
+    kind=$(tn_stack_kind "$1")
+    if [ -n "$kind" ]; then
+        echo "$(_tn_stack_net "$1" "$kind").2"
+    else
+        tn_public_ip "$1"
+    fi
+}
 tn_client_ip() { echo "10.0.$(tn_router_index "$1").2"; }
 tn_router_lan_ip() { echo "10.0.$(tn_router_index "$1").1"; }
 # IPv6: router N's WAN address, its LAN prefix, its own LAN address, and
@@ -153,6 +188,31 @@ _tn_veth() {
         ip -n "$(tn_ns "$3")" link set "$4" up
 }
 
+# _tn_wire_wan ROLE N: ROLE's link "wan" to the bridge (its end there named
+# rN), with the public address 203.0.113.N and the routes to the servers and
+# to the other routers' public networks.
+_tn_wire_wan() {
+    local role=$1 n=$2 ns other m
+    ns=$(tn_ns "$role")
+    _tn_veth inet "r$n" "$role" wan || return 1
+    ip -n "$(tn_ns inet)" link set "r$n" master br0 || return 1
+    ip -n "$ns" addr add "203.0.113.$n/25" dev wan || return 1
+    ip -n "$ns" route add 198.51.100.0/24 dev wan || return 1
+    for other in "${TN_ROUTERS[@]}"; do
+        m=$(tn_router_index "$other")
+        [ "$m" = "$n" ] && continue
+        ip -n "$ns" route add "203.0.113.$(tn_public_net_base "$other")/26" via "203.0.113.$m" dev wan || return 1
+    done
+    tn_is_outer "$role" && return 0
+    # IPv6 only for a router on the bridge itself: an outer NAT carries none.
+    ip -n "$ns" addr add "$(tn_wan_ip6 "$role")/64" dev wan nodad || return 1
+    ip -n "$ns" route add "$TN_SERVER6_NET" dev wan || return 1
+    for other in "${TN_ROUTERS[@]}"; do
+        [ "$other" = "$role" ] && continue
+        ip -n "$ns" route add "$(tn_lan_net6 "$other")" via "$(tn_wan_ip6 "$other")" dev wan || return 1
+    done
+}
+
 # Builds the namespaces, links and addresses; loads port_restricted_cone into
 # both routers. Starts no daemon (see tn_start_servers).
 tn_up() {
@@ -166,7 +226,7 @@ tn_up() {
         return 1
     fi
     mkdir -p "$TN_DIR"/{pids,logs,run} || return 1
-    local role r n base
+    local role r n
     for role in inet srv "${TN_ROUTERS[@]}" c1 c2; do
         _tn_add_ns "$role" || return 1
     done
@@ -193,42 +253,21 @@ tn_up() {
 
     for r in "${TN_ROUTERS[@]}"; do
         n=$(tn_router_index "$r")
-        _tn_veth inet "$r" "$r" wan || return 1
-        ip -n "$(tn_ns inet)" link set "$r" master br0 || return 1
         _tn_veth "$r" lan "c$n" eth0 || return 1
-        ip -n "$(tn_ns "$r")" addr add "203.0.113.$n/25" dev wan || return 1
         ip -n "$(tn_ns "$r")" addr add "10.0.$n.1/24" dev lan || return 1
-        ip -n "$(tn_ns "$r")" route add 198.51.100.0/24 dev wan || return 1
         tn_exec "$r" sysctl -qw net.ipv4.ip_forward=1 || return 1
         ip -n "$(tn_ns "c$n")" addr add "10.0.$n.2/24" dev eth0 || return 1
         ip -n "$(tn_ns "c$n")" route add default via "10.0.$n.1" || return 1
         # IPv6: the same shape, routed without NAT.
-        ip -n "$(tn_ns "$r")" addr add "$(tn_wan_ip6 "$r")/64" dev wan nodad || return 1
         ip -n "$(tn_ns "$r")" addr add "$(tn_router_lan_ip6 "$r")/64" dev lan nodad || return 1
-        ip -n "$(tn_ns "$r")" route add "$TN_SERVER6_NET" dev wan || return 1
         tn_exec "$r" sysctl -qw net.ipv6.conf.all.forwarding=1 || return 1
         ip -n "$(tn_ns "c$n")" addr add "$(tn_client_ip6 "$r")/64" dev eth0 nodad || return 1
         ip -n "$(tn_ns "c$n")" route add default via "$(tn_router_lan_ip6 "$r")" dev eth0 || return 1
-    done
-    # Every router's public LAN (profile "public") is routed through it.
-    local other
-    for r in "${TN_ROUTERS[@]}"; do
-        n=$(tn_router_index "$r")
-        base=$(tn_public_net_base "$r")
-        ip -n "$(tn_ns srv)" route add "203.0.113.$base/26" via "203.0.113.$n" dev eth0 || return 1
-        for other in "${TN_ROUTERS[@]}"; do
-            [ "$other" = "$r" ] && continue
-            ip -n "$(tn_ns "$other")" route add "203.0.113.$base/26" via "203.0.113.$n" dev wan || return 1
-        done
-    done
-    # Every router's IPv6 LAN is routed through it, for the servers and the
-    # other routers alike.
-    for r in "${TN_ROUTERS[@]}"; do
+        _tn_wire_wan "$r" "$n" || return 1
+        # The servers reach router N's public LAN (profile "public") and its
+        # IPv6 LAN through it.
+        ip -n "$(tn_ns srv)" route add "203.0.113.$(tn_public_net_base "$r")/26" via "203.0.113.$n" dev eth0 || return 1
         ip -n "$(tn_ns srv)" route add "$(tn_lan_net6 "$r")" via "$(tn_wan_ip6 "$r")" dev eth0 || return 1
-        for other in "${TN_ROUTERS[@]}"; do
-            [ "$other" = "$r" ] && continue
-            ip -n "$(tn_ns "$other")" route add "$(tn_lan_net6 "$r")" via "$(tn_wan_ip6 "$r")" dev wan || return 1
-        done
     done
     _tn_ipv6_settle || return 1
     # The IPv4 NAT first, then the IPv6 firewall (its own table, which
@@ -238,6 +277,64 @@ tn_up() {
         load_ipv6_profile "$r" "$TN_IPV6_PROFILE_DEFAULT" || return 1
     done
     tn_log "up: prefix $TN_PREFIX, state in $TN_DIR"
+}
+
+# tn_stack ROUTER cgnat|private: puts an outer NAT, the ISP's router oN,
+# between router N and the bridge. oN takes 203.0.113.N on the bridge; its
+# LAN is 100.64.N.0/24 (cgnat: RFC 6598 shared address space) or
+# 172.16.N.0/24 (private: RFC 1918), where router N's WAN becomes .2. oN
+# gets port_restricted_cone (load_profile oN PROFILE changes it: every
+# profile but "public" works on it) and router N its profile again, now
+# mapping to its new WAN address. The stacked router carries no IPv6.
+# miniupnpd on router N is stopped (its WAN link is replaced): start it
+# again afterwards. tn_unstack undoes it all.
+tn_stack() {
+    local router=$1 kind=$2 n outer net profile
+    n=$(tn_router_index "$router") || return 1
+    net=$(_tn_stack_net "$router" "$kind") || return 1
+    if [ -n "$(tn_stack_kind "$router")" ]; then
+        tn_die "$router is already stacked ($(tn_stack_kind "$router"))"
+        return 1
+    fi
+    read -r -a profile <"$TN_DIR/profile-$router" || return 1
+    if [ "${profile[0]}" = public ]; then
+        tn_die "tn_stack: $router has profile public; load a NAT profile first"
+        return 1
+    fi
+    outer=$(tn_outer_of "$router")
+    tn_stop "miniupnpd-$router"
+    _tn_add_ns "$outer" || return 1
+    tn_exec "$outer" sysctl -qw net.ipv4.ip_forward=1 \
+        net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+    # Deleting the bridge's end of router N's WAN link deletes the link.
+    ip -n "$(tn_ns inet)" link del "$router" || return 1
+    _tn_wire_wan "$outer" "$n" || return 1
+    _tn_veth "$outer" lan "$router" wan || return 1
+    ip -n "$(tn_ns "$outer")" addr add "$net.1/24" dev lan || return 1
+    ip -n "$(tn_ns "$router")" addr add "$net.2/24" dev wan || return 1
+    ip -n "$(tn_ns "$router")" route add default via "$net.1" dev wan || return 1
+    echo "$kind" >"$TN_DIR/stack-$router" || return 1
+    load_profile "$outer" port_restricted_cone || return 1
+    load_profile "$router" "${profile[@]}"
+}
+
+# tn_unstack ROUTER: removes router N's outer NAT and puts router N back on
+# the bridge as tn_up made it, with its profile (miniupnpd on it stopped).
+tn_unstack() {
+    local router=$1 n outer pid profile
+    n=$(tn_router_index "$router") || return 1
+    [ -n "$(tn_stack_kind "$router")" ] || return 0
+    outer=$(tn_outer_of "$router")
+    tn_stop "miniupnpd-$router"
+    for pid in $(ip netns pids "$(tn_ns "$outer")" 2>/dev/null); do
+        _tn_kill_and_wait "$pid" "$(tn_ns "$outer")"
+    done
+    # The outer NAT's veth ends go with its namespace, and their peers with them.
+    ip netns del "$(tn_ns "$outer")" || return 1
+    rm -f "$TN_DIR/stack-$router" "$TN_DIR/profile-$outer"
+    _tn_wire_wan "$router" "$n" || return 1
+    read -r -a profile <"$TN_DIR/profile-$router" || return 1
+    load_profile "$router" "${profile[@]}"
 }
 
 # Stops every daemon (and waits for it), then removes the namespaces and the
@@ -262,6 +359,12 @@ tn_down() {
     for ns in $(_tn_our_namespaces); do
         ip netns del "$ns" 2>/dev/null
     done
+    # The files `ip netns exec` bind-mounts into our namespaces (a
+    # resolv.conf of testnet/offline.sh's); only for a well-formed prefix.
+    if [[ $TN_PREFIX =~ ^[a-z][a-z0-9]{0,11}$ ]]; then
+        rm -rf /etc/netns/"$TN_PREFIX"-*
+        rmdir /etc/netns 2>/dev/null
+    fi
     rm -rf "$TN_DIR"
     return 0
 }
@@ -273,8 +376,9 @@ tn_save_evidence() {
     local dir=$1 r
     mkdir -p "$dir" || return 1
     [ -d "$TN_DIR/logs" ] && cp -r "$TN_DIR/logs" "$dir/"
-    for r in "${TN_ROUTERS[@]}"; do
+    for r in "${TN_ROUTERS[@]}" o1 o2; do
         tn_is_up || break
+        ip netns list | grep -q "^$(tn_ns "$r")\b" || continue
         tn_exec "$r" nft list ruleset >"$dir/$r-ruleset.nft" 2>&1
         tn_exec "$r" conntrack -S >"$dir/$r-conntrack-stats.txt" 2>&1
     done
@@ -395,15 +499,26 @@ tn_start_ranat_serve() {
     tn_spawn ranat-serve srv "$bin" serve --primary "${TN_SERVER_RANAT[0]}" \
         --alternate "${TN_SERVER_RANAT[1]}" "${relay[@]}" || return 1
     tn_wait_udp srv ranat-serve 5 "${TN_SERVER_RANAT[0]}:3478" "${TN_SERVER_RANAT[0]}:3479" \
-        "${TN_SERVER_RANAT[1]}:3478" "${TN_SERVER_RANAT[1]}:3479"
+        "${TN_SERVER_RANAT[1]}:3478" "${TN_SERVER_RANAT[1]}:3479" || return 1
+    tn_start_ranat_serve6
 }
 
-# coturn in RFC 5780 mode: two addresses x two ports, STUN only.
+# coturn in RFC 5780 mode: two addresses x two ports, STUN only, on IPv4
+# and (a process of its own) on IPv6.
 tn_start_coturn() {
-    local conf=$TN_DIR/run/turnserver.conf
+    tn_start_coturn_on coturn "${TN_SERVER_COTURN[@]}" || return 1
+    tn_start_coturn_on coturn6 "${TN_SERVER6_COTURN[@]}"
+}
+
+# tn_start_coturn_on NAME A B: coturn in RFC 5780 mode on addresses A and B
+# (one family), ports 3478 and 3479, STUN only, as the bed's process NAME.
+tn_start_coturn_on() {
+    local name=$1 a=$2 b=$3 conf=$TN_DIR/run/$1.conf
+    local at_a=$a at_b=$b
+    [[ $a == *:* ]] && at_a="[$a]" at_b="[$b]"
     cat >"$conf" <<EOF
-listening-ip=${TN_SERVER_COTURN[0]}
-listening-ip=${TN_SERVER_COTURN[1]}
+listening-ip=$a
+listening-ip=$b
 listening-port=3478
 alt-listening-port=3479
 stun-only
@@ -414,13 +529,12 @@ no-tcp
 no-cli
 no-stdout-log
 simple-log
-log-file=$TN_DIR/logs/coturn-server.log
-pidfile=$TN_DIR/run/turnserver.pid
-userdb=$TN_DIR/run/turndb
+log-file=$TN_DIR/logs/$name-server.log
+pidfile=$TN_DIR/run/$name.pid
+userdb=$TN_DIR/run/$name.db
 EOF
-    tn_spawn coturn srv turnserver -c "$conf" || return 1
-    tn_wait_udp srv coturn 5 "${TN_SERVER_COTURN[0]}:3478" "${TN_SERVER_COTURN[0]}:3479" \
-        "${TN_SERVER_COTURN[1]}:3478" "${TN_SERVER_COTURN[1]}:3479"
+    tn_spawn "$name" srv turnserver -c "$conf" || return 1
+    tn_wait_udp srv "$name" 5 "$at_a:3478" "$at_a:3479" "$at_b:3478" "$at_b:3479"
 }
 
 # The relays' shared secret in a file (written on first use); prints its path.
@@ -630,9 +744,15 @@ set_delay() {
 . "$TN_LIB_DIR/gateway.sh"
 # shellcheck source=testnet/punch.sh
 . "$TN_LIB_DIR/punch.sh"
+# shellcheck source=testnet/stacked.sh
+. "$TN_LIB_DIR/stacked.sh"
 # shellcheck source=testnet/relay.sh
 . "$TN_LIB_DIR/relay.sh"
 # shellcheck source=testnet/trial.sh
 . "$TN_LIB_DIR/trial.sh"
 # shellcheck source=testnet/session.sh
 . "$TN_LIB_DIR/session.sh"
+# shellcheck source=testnet/ticket.sh
+. "$TN_LIB_DIR/ticket.sh"
+# shellcheck source=testnet/offline.sh
+. "$TN_LIB_DIR/offline.sh"

@@ -35,19 +35,32 @@ tn_check_case_names() {
     local name names
     names=$(printf '%s\n' "${TN_CASES[@]}" | awk '{ print $1 }')
     for name in "$@"; do
-        case $name in punch | trial | relay | ipv6 | session) continue ;; esac
+        case $name in punch | trial | relay | ipv6 | ipv6_probe | session | ticket | offline | lifetime | stacked) continue ;; esac
         grep -qxF "$name" <<<"$names" && continue
-        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6 session)"
+        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6 ipv6_probe session ticket offline lifetime stacked)"
         return 1
     done
 }
 
-# tn_probe_ranat ROLE OUT [SERVER]: ranat probe -4 --json against ranat serve;
-# OUT gets the JSON (stdout) and OUT.stderr. Returns ranat's exit code.
+# tn_probe_ranat ROLE OUT [SERVER]: ranat probe -4 --json against ranat serve,
+# its STUN part only; OUT gets the JSON (stdout) and OUT.stderr. Returns
+# ranat's exit code.
 tn_probe_ranat() {
-    local role=$1 out=$2 server=${3:-${TN_SERVER_RANAT[0]}:3478} bin rc
+    _tn_probe_ranat_with "$1" "$2" "${3:-${TN_SERVER_RANAT[0]}:3478}" -4 --no-portmap --no-teredo
+}
+
+# tn_probe_ranat_complete ROLE OUT: the complete default probe, nothing
+# switched off: the port-mapping check asks the client's own router, Teredo
+# qualifies against miredo-server. The same line as tn_probe_ranat.
+tn_probe_ranat_complete() {
+    _tn_probe_ranat_with "$1" "$2" "${TN_SERVER_RANAT[0]}:3478" --teredo-server "${TN_SERVER_MIREDO[0]}"
+}
+
+_tn_probe_ranat_with() {
+    local role=$1 out=$2 server=$3 bin rc
+    shift 3
     bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
-    tn_exec "$role" timeout 60 "$bin" probe -4 --json --no-portmap --no-teredo --server "$server" >"$out" 2>"$out.stderr"
+    tn_exec "$role" timeout 60 "$bin" probe --json "$@" --server "$server" >"$out" 2>"$out.stderr"
     rc=$?
     jq -r '.ipv4 | [
             .status, .classic, (.mapping // "null"), (.filtering // "null"),
@@ -58,6 +71,19 @@ tn_probe_ranat() {
              else .port_allocation.kind end)
         ] | join(" ")' "$out" 2>/dev/null || echo "error - - - - -"
     return $rc
+}
+
+# tn_probe_lifetime ROLE OUT BOUND: ranat probe -4 --lifetime=BOUND against
+# ranat serve; OUT gets the JSON and OUT.stderr (the progress, --verbose).
+# Prints the IPv4 binding lifetime as "STATUS ALIVE_S EXPIRED_S".
+tn_probe_lifetime() {
+    local role=$1 out=$2 bound=$3 bin
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
+    tn_exec "$role" timeout 120 "$bin" --verbose probe --json -4 --no-portmap --no-teredo \
+        --lifetime="$bound" --server "${TN_SERVER_RANAT[0]}:3478" >"$out" 2>"$out.stderr"
+    jq -r '.ipv4.binding_lifetime // {} |
+        "\(.status // "none") \(.alive_s // "null") \(.expired_s // "null")"' "$out" 2>/dev/null ||
+        echo "error null null"
 }
 
 # tn_probe_stun ROLE OUT: Debian's stun client (Vovida, RFC 3489) against
@@ -114,13 +140,15 @@ _tn_natdiscovery_behaviour() {
     esac
 }
 
-# tn_probe_timed TOOL ROLE OUT: one probe with ranat, stun or natdiscovery;
+# tn_probe_timed TOOL ROLE OUT: one probe with ranat (its STUN part),
+# ranat_complete, stun or natdiscovery;
 # prints its six fields and its wall time in milliseconds.
 tn_probe_timed() {
     local tool=$1 role=$2 out=$3 start line
     start=$(date +%s%N)
     case $tool in
         ranat) line=$(tn_probe_ranat "$role" "$out.json") ;;
+        ranat_complete) line=$(tn_probe_ranat_complete "$role" "$out.json") ;;
         stun) line=$(tn_probe_stun "$role" "$out.txt") ;;
         natdiscovery) line=$(tn_probe_natdiscovery "$role" "$out.txt") ;;
         *)

@@ -78,6 +78,9 @@ _tn_profile_address_dependent() {
 
 # load_profile ROUTER PROFILE [hairpin[=on|off]] [lifetime=SECONDS]
 #
+# ROUTER is r1 or r2, or the outer NAT o1 or o2 in front of one (tn_stack),
+# which takes every profile but "public".
+#
 # Replaces the router's NAT with PROFILE, forgets every mapping (conntrack and
 # learned maps) and, for "public", gives the client a routed public address.
 # lifetime sets the router's conntrack UDP timeouts (both the one-packet and
@@ -105,6 +108,10 @@ load_profile() {
         tn_die "load_profile: unknown profile '$profile' (one of: ${TN_PROFILES[*]})"
         return 1
     fi
+    if [ "$profile" = public ] && { tn_is_outer "$router" || [ -n "$(tn_stack_kind "$router")" ]; }; then
+        tn_die "load_profile: no profile public on $router, an outer NAT or a router behind one"
+        return 1
+    fi
     if [ -n "$lifetime" ] && ! [[ $lifetime =~ ^[1-9][0-9]*$ ]]; then
         tn_die "load_profile: lifetime must be a number of seconds, not '$lifetime'"
         return 1
@@ -115,8 +122,16 @@ load_profile() {
     udp_timeout=${lifetime:-$TN_UDP_TIMEOUT_DEFAULT}
     stream_timeout=${lifetime:-$TN_UDP_TIMEOUT_STREAM_DEFAULT}
 
-    local nat_in='' nat_out='' fwd='' hairpin_in='' hairpin_out=''
+    local nat_in='' nat_out='' fwd='' hairpin_in='' hairpin_out='' upstream_stun=''
     "_tn_profile_$profile"
+    # An outer NAT passes the answers of miniupnpd's own STUN server on to
+    # the router behind it (whose input chain admits them, rule "upnp-stun"):
+    # miniupnpd there then finds a "full-cone 1:1" NAT and makes mappings,
+    # as a home router behind a carrier's NAT does. No client uses that
+    # server, so no probe sees this exception.
+    if tn_is_outer "$router"; then
+        upstream_stun="ip saddr { ${TN_SERVER_UPNP_STUN[0]}, ${TN_SERVER_UPNP_STUN[1]} } udp sport { 3478, 3479 } dnat ip to $(tn_wan_ip "r${router#o}") comment \"upnp-stun\""
+    fi
     if [ "$hairpin" = on ]; then
         hairpin_in="iifname \"lan\" ip daddr $pub udp dport @learned dnat ip to udp dport map @learned"
         hairpin_out="iifname \"lan\" oifname \"lan\" ct status dnat snat ip to $pub"
@@ -135,7 +150,9 @@ load_profile() {
         tn_die "load_profile: nft rejected profile $profile on $router"
         return 1
     }
-    _tn_client_addressing "$router" "$profile" || return 1
+    if ! tn_is_outer "$router"; then
+        _tn_client_addressing "$router" "$profile" || return 1
+    fi
     tn_reset_nat "$router" || return 1
     local description=$profile
     [ "$hairpin" = on ] && description+=" hairpin"
@@ -151,8 +168,9 @@ tn_reset_nat() {
     ip netns exec "$ns" nft 'flush map inet rnat learned; flush set inet rnat peers'
 }
 
-# The whole table; reads nat_in, nat_out, fwd, hairpin_in, hairpin_out, pub
-# and stream_timeout from load_profile.
+# The whole table; reads nat_in, nat_out, fwd, hairpin_in, hairpin_out,
+# upstream_stun, pub and stream_timeout from load_profile. An outer NAT
+# (tn_stack) loads the same table: its links are named "wan" and "lan" too.
 _tn_ruleset() {
     cat <<EOF
 table inet rnat {
@@ -179,6 +197,7 @@ table inet rnat {
     }
 
     chain nat_in {
+        $upstream_stun
         $nat_in
     }
     chain nat_out {

@@ -42,7 +42,8 @@ tn_start_ranat_serve_offering_coturn() {
 # or -). Each side's JSON and stderr are in OUT-c1.json/.stderr and OUT-c2.*.
 # With TN_TRIAL_C2_PORTMAP=yes, client2 checks port mapping (and so maps
 # its punch socket on router2, see tn_trial_mapped); else neither side does.
-# With TN_TRIAL_AUTO_APPROVE=yes, client2 (the novice) lets client1 measure
+# With TN_TRIAL_IPV6=yes, both probe IPv6 as well (ranat serve's IPv6
+# instance). With TN_TRIAL_AUTO_APPROVE=yes, client2 (the novice) lets client1 measure
 # the session's figures over a scratch shell.
 tn_trial() {
     local p1=$1 p2=$2 out=$3 via=${4:-${TN_SERVER_RANAT[0]}} bin code pid
@@ -52,6 +53,9 @@ tn_trial() {
     tn_reset_nat r1 && tn_reset_nat r2 || return 1
     local common=(--json --no-teredo --no-hairpin --server "${TN_SERVER_RANAT[0]}:3478"
         --transfer "$TN_TRIAL_TRANSFER")
+    # Both sides measure their IPv6 too (ranat serve on IPv6), so that the
+    # prediction's IPv6 method rests on a measurement.
+    [ "${TN_TRIAL_IPV6:-}" = yes ] && common+=(--server "[${TN_SERVER6_RANAT[0]}]:3478")
     local flags=(--no-portmap "${common[@]}") c2_flags=(--no-portmap "${common[@]}")
     [ "${TN_TRIAL_C2_PORTMAP:-}" = yes ] && c2_flags=("${common[@]}")
     # The session's figures (keystroke echo, screen updates) need the

@@ -62,6 +62,12 @@ fn two_open_internet_reports_connect_directly_for_both_engines() {
         table.stdout.contains("Windows Remote Assistance"),
         "{table}"
     );
+    // --quiet: the two headlines alone, the last lines of the table's output.
+    let quiet = check(&[me.as_os_str(), peer.as_os_str(), "-q".as_ref()]);
+    assert_eq!(quiet.code, Some(0), "{quiet}");
+    assert_eq!(quiet.stdout.lines().count(), 2, "{quiet}");
+    assert!(table.stdout.ends_with(&quiet.stdout), "{table}\n{quiet}");
+    assert!(!quiet.stdout.contains("| Method"), "{quiet}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -73,7 +79,7 @@ fn a_broken_report_is_refused_naming_the_file_and_the_field() {
     let cases = [
         (
             "old.json",
-            good.replace("\"schema_version\": 2", "\"schema_version\": 1"),
+            good.replace("\"schema_version\": 3", "\"schema_version\": 1"),
             "schema_version 1",
         ),
         (
@@ -192,6 +198,7 @@ fn check_via_a_rendezvous_punches_and_agrees_with_the_prediction() {
         String::from_utf8_lossy(&helper.stdout).into_owned(),
     ] {
         let doc: Value = serde_json::from_str(&stdout).expect("one JSON document");
+        assert_matches_schema(&doc);
         assert_eq!(doc["live"]["expected"], "connects", "{stdout}");
         assert_eq!(doc["live"]["connected"], true, "{stdout}");
         assert_eq!(doc["live"]["agrees"], true, "{stdout}");

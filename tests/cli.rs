@@ -29,7 +29,7 @@ fn probe_against_full_rfc5780_server_reports_open_internet_in_json_and_table() {
     out.assert_no_panic();
     assert_eq!(out.code, Some(0), "{out}");
     let j = out.json();
-    assert_eq!(j["schema_version"], 2, "{out}");
+    assert_eq!(j["schema_version"], 3, "{out}");
     assert_eq!(s(&j["verdict"]), "traversal_friendly", "{out}");
     let v4 = &j["ipv4"];
     assert_eq!(s(&v4["status"]), "ok", "{out}");

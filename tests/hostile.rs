@@ -189,7 +189,8 @@ fn serve_survives_hostile_datagrams_answers_only_the_sender_and_counts_them() {
     );
 
     // CHANGE-REQUEST is answered from the alternate address and port, and
-    // RESPONSE-ORIGIN / OTHER-ADDRESS say so.
+    // RESPONSE-ORIGIN says so; OTHER-ADDRESS is still the alternate of the
+    // primary, where the request arrived (RFC 5780 §7.4).
     let id = txid();
     let req = encode(
         BINDING_REQUEST,
@@ -201,7 +202,7 @@ fn serve_survives_hostile_datagrams_answers_only_the_sender_and_counts_them() {
     assert_eq!((answer.txid, answer.mtype), (id, BINDING_SUCCESS));
     assert_eq!(from, alternate);
     assert_eq!(answer.addr(RESPONSE_ORIGIN), Some(alternate));
-    assert_eq!(answer.addr(OTHER_ADDRESS), Some(primary));
+    assert_eq!(answer.addr(OTHER_ADDRESS), Some(alternate));
 
     // A well-formed message with another cookie is an RFC 3489 request: a
     // classic answer that echoes the whole 128-bit id.

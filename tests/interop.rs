@@ -51,9 +51,90 @@ fn debian_stun_client_sees_open_internet_through_ranat_serve() {
     ] {
         assert!(log.contains(line), "missing {line:?}:\n{out}");
     }
-    // The classic answers name the alternate endpoint as CHANGED-ADDRESS.
+    // RFC 3489 §11.2.3: every answer's CHANGED-ADDRESS is the alternate of
+    // the endpoint its request arrived on, also when a CHANGE-REQUEST had
+    // the answer sent from elsewhere. The client sends tests I (id 1), II
+    // (id 2, change IP) and III (id 3, change port) to the primary, and
+    // I(2) (id 10, no change) to the alternate address it read from test I.
     let alt = server.alternate.expect("full mode");
-    assert!(log.contains(&format!("ChangedAddress = {alt}")), "{out}");
+    let answers = vovida_answers(&out.stderr);
+    for id in [1, 2, 3, 10] {
+        assert!(
+            answers.iter().any(|a| a.id == id),
+            "no answer with id {id}:\n{out}"
+        );
+    }
+    for a in &answers {
+        let (Some(source), Some(changed)) = (a.source, a.changed) else {
+            panic!("answer {} lacks SOURCE- or CHANGED-ADDRESS:\n{out}", a.id);
+        };
+        let arrived_on = match a.id {
+            1..=3 => server.primary,
+            _ => source,
+        };
+        assert_eq!(
+            changed,
+            opposite(arrived_on, server.primary, alt),
+            "answer {} (from {source}) to a request that arrived on {arrived_on}:\n{out}",
+            a.id
+        );
+        if a.id == 2 || a.id == 3 {
+            assert_ne!(
+                source, server.primary,
+                "test {} was not moved:\n{out}",
+                a.id
+            );
+        }
+    }
+}
+
+/// The endpoint of a full-mode server (`primary` and `alternate`, two
+/// addresses × two ports) differing from `endpoint` in both IP and port.
+fn opposite(endpoint: SocketAddr, primary: SocketAddr, alternate: SocketAddr) -> SocketAddr {
+    let ip = if endpoint.ip() == primary.ip() {
+        alternate.ip()
+    } else {
+        primary.ip()
+    };
+    let port = if endpoint.port() == primary.port() {
+        alternate.port()
+    } else {
+        primary.port()
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// One answer as the Vovida client logs it in verbose mode.
+struct VovidaAnswer {
+    /// The test it answers (the first octet of the transaction id).
+    id: u32,
+    source: Option<SocketAddr>,
+    changed: Option<SocketAddr>,
+}
+
+/// The answers in the Vovida client's verbose log: the attribute lines
+/// after "Received stun message", up to "Received message of type … id=N".
+fn vovida_answers(log: &str) -> Vec<VovidaAnswer> {
+    let mut answers = Vec::new();
+    let (mut source, mut changed) = (None, None);
+    for line in log.lines().map(str::trim) {
+        if line.starts_with("Received stun message") {
+            (source, changed) = (None, None);
+        } else if let Some(a) = line.strip_prefix("SourceAddress = ") {
+            source = a.parse().ok();
+        } else if let Some(a) = line.strip_prefix("ChangedAddress = ") {
+            changed = a.parse().ok();
+        } else if line.starts_with("Received message of type 257")
+            && let Some(id) = line.rsplit("id=").next().and_then(|n| n.parse().ok())
+        {
+            answers.push(VovidaAnswer {
+                id,
+                source: source.take(),
+                changed: changed.take(),
+            });
+        }
+    }
+    answers
 }
 
 fn natdiscovery(server: SocketAddr, extra: &[&str]) -> Output {
@@ -104,11 +185,55 @@ fn coturn_natdiscovery_sees_no_nat_and_endpoint_independent_behaviour_through_ra
             text.contains(&format!("Response origin: : {alt}")),
             "{extra:?}: RESPONSE-ORIGIN of the alternate not seen:\n{out}"
         );
+        // RFC 5780 §7.4: every answer's OTHER-ADDRESS is the alternate of
+        // the endpoint its request arrived on. The mapping tests ask for no
+        // change, so that is where each answer came from; the filtering
+        // tests all go to the primary, whichever endpoint answers them.
+        let (mapping, filtering) = text
+            .split_once("-= Filtering Behavior Discovery =-")
+            .unwrap_or_else(|| panic!("{extra:?}: no filtering section:\n{out}"));
+        let mapping = natdiscovery_answers(mapping);
+        let filtering = natdiscovery_answers(filtering);
         assert!(
-            text.contains(&format!("Other addr: : {alt}")),
-            "{extra:?}:\n{out}"
+            mapping.len() >= 2 && !filtering.is_empty(),
+            "{extra:?}: answers missing:\n{out}"
         );
+        for (origin, other) in mapping {
+            assert_eq!(
+                other,
+                opposite(origin, server.primary, alt),
+                "{extra:?}: the answer from {origin}:\n{out}"
+            );
+        }
+        for (origin, other) in filtering {
+            assert_eq!(
+                other, alt,
+                "{extra:?}: the answer from {origin} to a request to the primary:\n{out}"
+            );
+        }
     }
+}
+
+/// `(RESPONSE-ORIGIN, OTHER-ADDRESS)` of each "RFC 5780 response" that
+/// `turnutils_natdiscovery` prints in `section`.
+fn natdiscovery_answers(section: &str) -> Vec<(SocketAddr, SocketAddr)> {
+    let field = |block: &str, name: &str| {
+        block
+            .lines()
+            .find_map(|l| l.split_once(name))
+            .and_then(|(_, a)| a.trim().parse().ok())
+    };
+    section
+        .split("RFC 5780 response")
+        .skip(1)
+        .map(|block| {
+            let origin = field(block, "Response origin: : ");
+            let other = field(block, "Other addr: : ");
+            origin
+                .zip(other)
+                .unwrap_or_else(|| panic!("an answer without origin or other address:\n{block}"))
+        })
+        .collect()
 }
 
 /// Runs `ranat probe -4 --json` against `server`.

@@ -23,7 +23,9 @@ use tokio::net::UdpSocket;
 const SECRET: &str = "north";
 const TOOL_LIMIT: Duration = Duration::from_secs(30);
 
-/// `ranat serve` with the relay on `ip`, relaying only to 127.0.70.0/24.
+/// `ranat serve` with the relay on `ip`, relaying only to 127.0.70.0/24;
+/// with three threads, whose workers hand the TURN datagrams they receive
+/// to the one relay.
 fn start_ranat(ip: IpAddr) -> (Daemon, SocketAddr) {
     let mut last = String::new();
     for _ in 0..5 {
@@ -33,7 +35,8 @@ fn start_ranat(ip: IpAddr) -> (Daemon, SocketAddr) {
             .args(["--port", &port.to_string(), "--no-rendezvous"])
             .args(["--relay-secret", SECRET])
             .args(["--relay-allow", "127.0.70.0/24"])
-            .args(["--relay-ports", "50000-59999"]);
+            .args(["--relay-ports", "50000-59999"])
+            .args(["--threads", "3"]);
         let mut daemon = Daemon::spawn("ranat serve", &mut cmd);
         let server = SocketAddr::new(ip, port);
         match daemon.wait_until_answers(server, Duration::from_secs(10)) {

@@ -895,6 +895,53 @@ fn a_connection_that_never_says_hello_is_closed_after_ten_seconds() {
     assert_eq!(stat(&stderr, "idle connections closed"), 1, "{stderr}");
 }
 
+/// A connection to `addr` from `source` (an address of this host).
+fn raw_connection_from(source: IpAddr, addr: SocketAddr) -> TcpStream {
+    assert_loopback(addr);
+    assert!(source.is_loopback());
+    let stream = block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(SocketAddr::new(source, 0)).expect("bind");
+        socket
+            .connect(addr)
+            .await
+            .expect("connect to the rendezvous")
+    })
+    .into_std()
+    .expect("a std stream");
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("read timeout");
+    stream
+}
+
+#[test]
+fn one_address_holding_silent_connections_cannot_lock_others_out() {
+    let server = RanatServer::start(lo4(60, 34), None);
+    let addr = server.rendezvous;
+    let squatter = lo4(61, 34);
+    let held: Vec<TcpStream> = (0..32)
+        .map(|_| raw_connection_from(squatter, addr))
+        .collect();
+    let mut extra = raw_connection_from(squatter, addr);
+    assert_refused(&mut extra, "too_many_requests");
+
+    // Everyone else still pairs while the 32 stay silent.
+    block_on(bounded(async {
+        let (_, helper, novice) = pair(addr).await;
+        check_pair(helper.done(), novice.done());
+    }));
+    drop(held);
+    let stderr = stop(server);
+    assert_eq!(
+        stat(&stderr, "refused by a per-source limit"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stat(&stderr, "completed"), 1, "{stderr}");
+}
+
 #[test]
 fn serve_without_rendezvous_opens_no_tcp_port() {
     let ip = lo4(60, 6);

@@ -11,6 +11,7 @@ use clap::Args;
 use super::connecting::Connecting;
 use super::probe::{self, ProbeArgs};
 use super::trial::EXIT_FAILED;
+use super::ui::Ui;
 use super::via::display_name;
 use crate::flow::assist::{self, AssistEvent, AssistOptions, Assisted, InvitationFile, Side};
 use crate::flow::connect::{ConnectError, ConnectEvent, ConnectOptions};
@@ -70,7 +71,7 @@ pub struct AssistArgs {
     probe: ProbeArgs,
 }
 
-pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
+pub async fn invite(args: InviteArgs, ui: Ui) -> anyhow::Result<i32> {
     let rendezvous = parse_via(&args.via)?;
     let name = display_name();
     let (meeting, write_invitation, password) = match (&args.file, args.code) {
@@ -117,11 +118,12 @@ pub async fn invite(args: InviteArgs) -> anyhow::Result<i32> {
         args.probe.json,
         password,
         by_file,
+        ui,
     )
     .await
 }
 
-pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
+pub async fn assist(args: AssistArgs, ui: Ui) -> anyhow::Result<i32> {
     let (via, meeting, opened) = match (&args.file, args.code) {
         (Some(path), _) => {
             let bytes = std::fs::read(path)
@@ -174,6 +176,7 @@ pub async fn assist(args: AssistArgs) -> anyhow::Result<i32> {
         args.probe.json,
         None,
         by_file,
+        ui,
     )
     .await
 }
@@ -185,6 +188,7 @@ async fn run(
     json: bool,
     password: Option<Password>,
     by_file: bool,
+    ui: Ui,
 ) -> anyhow::Result<i32> {
     // The session's screen needs a terminal: say so before anyone waits
     // for this side.
@@ -194,7 +198,7 @@ async fn run(
         );
     }
     let via = options.connect.rendezvous.to_string();
-    let mut progress = probe::Progress::new(json);
+    let mut progress = probe::Progress::new(ui, json);
     let mut connecting = Connecting {
         command,
         progress: &mut progress,

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use comfy_table::{Cell, ContentArrangement, Table, presets};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::probe::{self, ProbeArgs};
+use super::ui::Ui;
 use super::via;
 use crate::flow::{self, Checked, Live, LivePunch, NamedReport};
 use crate::predict::{self, Feasibility, Headline, Method, Prediction, PunchExpectation};
@@ -47,10 +49,12 @@ pub struct MatrixArgs {
 }
 
 /// The JSON document of `ranat check --json`.
-#[derive(Serialize)]
-struct CheckDocument<'a> {
+#[derive(Serialize, JsonSchema)]
+pub(super) struct CheckDocument<'a> {
     schema_version: u32,
+    /// Who this machine is in the pairing.
     me: &'a str,
+    /// Who the other side is.
     peer: &'a str,
     prediction: &'a Prediction,
     /// The live punch of `--via`.
@@ -58,19 +62,20 @@ struct CheckDocument<'a> {
     live: Option<&'a LivePunch>,
 }
 
-pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
+pub async fn run(args: CheckArgs, ui: Ui) -> anyhow::Result<i32> {
     let json = args.probe.json;
+    let html = args.probe.html.clone();
     if let Some(server) = &args.via {
-        let Some(live) = via::run(server, args.code, args.probe).await? else {
+        let Some(live) = via::run(server, args.code, args.probe, ui).await? else {
             return Ok(130);
         };
-        return print_live(&live, json);
+        return print_live(&live, json, ui.quiet, html.as_deref());
     }
     let checked = match (&args.peer, args.reports.as_slice()) {
         (Some(peer), []) => {
             let peer = named(peer)?;
             let options = args.probe.options_or_defaults()?;
-            let mut progress = probe::Progress::new(json);
+            let mut progress = probe::Progress::new(ui, json);
             let checked =
                 flow::probe_and_compare(peer, &options, probe::interrupted(), |e| progress.show(e))
                     .await;
@@ -87,6 +92,15 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         peer,
         prediction,
     } = &checked;
+    if let Some(path) = &html {
+        let page = report::html::render_check_html(
+            (&me.name, &me.report),
+            (&peer.name, &peer.report),
+            prediction,
+            None,
+        );
+        super::write_html(path, &page)?;
+    }
     let text = if json {
         let document = CheckDocument {
             schema_version: report::SCHEMA_VERSION,
@@ -96,6 +110,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
             live: None,
         };
         serde_json::to_string_pretty(&document)? + "\n"
+    } else if ui.quiet {
+        headlines(prediction)
     } else {
         render_check(prediction, &me.name, &peer.name, &me.report, &peer.report)
     };
@@ -113,11 +129,24 @@ fn named(path: &Path) -> anyhow::Result<NamedReport> {
 
 /// Prints the prediction and the live punch; the exit code is the punch's:
 /// 0 connected, 20 not (only a relay would carry the session).
-fn print_live(live: &Live, json: bool) -> anyhow::Result<i32> {
+fn print_live(live: &Live, json: bool, quiet: bool, html: Option<&Path>) -> anyhow::Result<i32> {
     let (me, peer) = match live.role {
         Role::Helper => ("the helper (this machine)", "the novice"),
         Role::Novice => ("the novice (this machine)", "the helper"),
     };
+    if let Some(path) = html {
+        let outcome = report::html::LiveOutcome {
+            connected: live.punch.connected,
+            words: &live.punch.detail,
+        };
+        let page = report::html::render_check_html(
+            (me, &live.me),
+            (peer, &live.peer),
+            &live.prediction,
+            Some(outcome),
+        );
+        super::write_html(path, &page)?;
+    }
     let text = if json {
         let document = CheckDocument {
             schema_version: report::SCHEMA_VERSION,
@@ -140,9 +169,13 @@ fn print_live(live: &Live, json: bool) -> anyhow::Result<i32> {
             Some(false) => "NOT as predicted",
             None => "nothing was predicted",
         };
+        let prediction = if quiet {
+            headlines(&live.prediction)
+        } else {
+            render_check(&live.prediction, me, peer, &live.me, &live.peer)
+        };
         format!(
-            "{}\nLive UDP hole punch: predicted {expected}, observed {}: {agreement}.\n  {}\n",
-            render_check(&live.prediction, me, peer, &live.me, &live.peer),
+            "{prediction}\nLive UDP hole punch: predicted {expected}, observed {}: {agreement}.\n  {}\n",
             if p.connected { "connected" } else { "no path" },
             p.detail
         )
@@ -218,11 +251,17 @@ fn render_check(
     }
     out.push_str(&table.to_string());
     out.push('\n');
-    for headline in [&prediction.windows_remote_assistance, &prediction.ranat] {
-        out.push_str(&headline.reason);
-        out.push('\n');
-    }
+    out.push_str(&headlines(prediction));
     out
+}
+
+/// The two headlines, Windows Remote Assistance's and ranat's, a line each
+/// (all of `--quiet`'s output).
+fn headlines(prediction: &Prediction) -> String {
+    [&prediction.windows_remote_assistance, &prediction.ranat]
+        .iter()
+        .map(|headline| format!("{}\n", headline.reason))
+        .collect()
 }
 
 fn table() -> Table {

@@ -18,67 +18,71 @@ pub struct Connecting<'a> {
 
 impl Connecting<'_> {
     /// Shows one of the steps the connection shares with the live check.
+    /// With `--quiet`, only what the user must act on: the code to pass on
+    /// and a peer's wrong try.
     pub fn show_live(&mut self, event: LiveEvent) {
         let command = self.command;
-        match event {
-            LiveEvent::CodeAllocated { code, expires_in } => eprintln!(
-                "{command}: your code is {code} (valid {}). On the other machine run:\n    {}",
-                minutes(expires_in),
-                (self.join_hint)(&code.to_string()),
-            ),
-            LiveEvent::PeerJoined => {
-                eprintln!("{command}: someone joined; checking their code")
+        let line = match event {
+            LiveEvent::CodeAllocated { code, expires_in } => {
+                return eprintln!(
+                    "{command}: your code is {code} (valid {}). On the other machine run:\n    {}",
+                    minutes(expires_in),
+                    (self.join_hint)(&code.to_string()),
+                );
             }
-            LiveEvent::AttemptFailed { attempts_left } => eprintln!(
-                "{command}: they had a wrong code; waiting for another try ({attempts_left} left)"
-            ),
-            LiveEvent::RoomMade { room, expires_in } => eprintln!(
-                "{command}: waiting in room {room} (valid {})",
-                minutes(expires_in)
-            ),
-            LiveEvent::Joined { room } => {
-                eprintln!("{command}: joined {room}; checking the code")
+            LiveEvent::AttemptFailed { attempts_left } => {
+                return eprintln!(
+                    "{command}: they had a wrong code; waiting for another try ({attempts_left} left)"
+                );
             }
+            LiveEvent::Probe(event) => return self.progress.show(event),
+            LiveEvent::PeerJoined => "someone joined; checking their code".to_string(),
+            LiveEvent::RoomMade { room, expires_in } => {
+                format!("waiting in room {room} (valid {})", minutes(expires_in))
+            }
+            LiveEvent::Joined { room } => format!("joined {room}; checking the code"),
             LiveEvent::Confirmed { peer_name } => {
-                eprintln!("{command}: the code matches ({peer_name} is on the other side); probing")
+                format!("the code matches ({peer_name} is on the other side); probing")
             }
-            LiveEvent::Probe(event) => self.progress.show(event),
-            LiveEvent::Predicted { expected } => {
-                eprintln!("{command}: predicted: {}", expectation(expected))
-            }
-            LiveEvent::Punching => eprintln!("{command}: punching"),
-        }
+            LiveEvent::Predicted { expected } => format!("predicted: {}", expectation(expected)),
+            LiveEvent::Punching => "punching".to_string(),
+        };
+        self.step(&line);
     }
 
     /// Shows one step of the connection.
     pub fn show(&mut self, event: ConnectEvent) {
-        let command = self.command;
-        match event {
-            ConnectEvent::Live(event) => self.show_live(event),
+        let line = match event {
+            ConnectEvent::Live(event) => return self.show_live(event),
             ConnectEvent::Relay(Ok(relayed)) => {
-                eprintln!("{command}: relayed address {relayed} on the help desk's relay")
+                format!("relayed address {relayed} on the help desk's relay")
             }
-            ConnectEvent::Relay(Err(why)) => eprintln!("{command}: no relayed address: {why}"),
-            ConnectEvent::Mapped(Ok(mapping)) => eprintln!(
-                "{command}: mapped address {} on the gateway ({})",
+            ConnectEvent::Relay(Err(why)) => format!("no relayed address: {why}"),
+            ConnectEvent::Mapped(Ok(mapping)) => format!(
+                "mapped address {} on the gateway ({})",
                 mapping.external, mapping.method
             ),
-            ConnectEvent::Mapped(Err(why)) => eprintln!("{command}: no mapped address: {why}"),
-            ConnectEvent::Gathered { candidates } => {
-                eprintln!("{command}: {candidates} candidates gathered")
-            }
+            ConnectEvent::Mapped(Err(why)) => format!("no mapped address: {why}"),
+            ConnectEvent::Gathered { candidates } => format!("{candidates} candidates gathered"),
             ConnectEvent::Punched {
                 connected,
                 peer_connected,
-            } => eprintln!(
-                "{command}: the punch {} here, {} there",
+            } => format!(
+                "the punch {} here, {} there",
                 connected_word(connected),
                 connected_word(peer_connected)
             ),
-            ConnectEvent::Channel(path) => eprintln!(
-                "{command}: channel up over the {} path to {}",
-                path.kind, path.remote
-            ),
+            ConnectEvent::Channel(path) => {
+                format!("channel up over the {} path to {}", path.kind, path.remote)
+            }
+        };
+        self.step(&line);
+    }
+
+    /// One step on stderr, headed by the command, unless `--quiet`.
+    pub fn step(&self, line: &str) {
+        if !self.progress.quiet() {
+            eprintln!("{}: {line}", self.command);
         }
     }
 }

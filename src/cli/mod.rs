@@ -5,16 +5,24 @@ mod check;
 mod connecting;
 mod probe;
 mod relay;
+pub mod schema;
 mod serve;
+mod ticket;
 mod trial;
+mod ui;
 mod via;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+
+use ui::{GlobalArgs, Ui};
 
 /// ranat: will a remote-assistance session connect, and how?
 #[derive(Debug, Parser)]
 #[command(name = "ranat", version, about, long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,7 +31,7 @@ pub struct Cli {
 enum Command {
     /// Classify this network's NAT (RFC 5780 mapping and filtering, classic
     /// label, hairpinning, port allocation) for IPv4 and IPv6.
-    Probe(probe::ProbeArgs),
+    Probe(probe::ProbeCommand),
     /// Run an RFC 5780 STUN server (two addresses × two ports) and the
     /// rendezvous that pairs two clients by a short code.
     Serve(serve::ServeArgs),
@@ -54,6 +62,32 @@ enum Command {
     /// it, chat, and ask for control. Exit 0 when the session ran, 41 when
     /// it could not connect.
     Assist(assist::AssistArgs),
+    /// Windows Remote Assistance tickets (.msrcincident files).
+    #[command(subcommand)]
+    Ticket(ticket::TicketCommand),
+    /// Print a shell completion script for ranat, e.g.
+    /// `ranat completions bash > /etc/bash_completion.d/ranat`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the JSON Schema of a JSON document ranat writes (draft
+    /// 2020-12), e.g. `ranat schema probe > probe.schema.json`; the same
+    /// files are in the repository's `schemas/`.
+    Schema {
+        /// The document.
+        #[arg(value_enum)]
+        document: schema::Document,
+    },
+    /// Print ranat's manual page (roff), or one command's, e.g.
+    /// `ranat man | man -l -` or `ranat man probe | man -l -`.
+    Man {
+        /// The command whose page to print (ranat-COMMAND(1)); without it,
+        /// ranat(1).
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 /// Writes `text` to stdout. A reader that stopped reading (`| head`) is
@@ -70,18 +104,62 @@ fn print(text: &str) -> std::io::Result<()> {
     }
 }
 
+/// Writes an HTML report to `path`.
+fn write_html(path: &std::path::Path, html: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::write(path, html)
+        .with_context(|| format!("{}: cannot write the HTML report", path.display()))
+}
+
 impl Cli {
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> anyhow::Result<i32> {
+        let ui = Ui::from_env(&self.global);
         match self.command {
-            Command::Probe(args) => probe::run(args).await,
+            Command::Probe(args) => probe::run(args, ui).await,
             Command::Serve(args) => serve::run(args).await,
-            Command::Check(args) => check::run(args).await,
+            Command::Check(args) => check::run(args, ui).await,
             Command::Matrix(args) => check::matrix(args),
             Command::RelayTest(args) => relay::run(args).await,
-            Command::Trial(args) => trial::run(args).await,
-            Command::Invite(args) => assist::invite(args).await,
-            Command::Assist(args) => assist::assist(args).await,
+            Command::Trial(args) => trial::run(args, ui).await,
+            Command::Invite(args) => assist::invite(args, ui).await,
+            Command::Assist(args) => assist::assist(args, ui).await,
+            Command::Ticket(command) => ticket::run(command, ui).await,
+            Command::Completions { shell } => completions(shell),
+            Command::Schema { document } => schema::run(document),
+            Command::Man { command } => man(command.as_deref()),
         }
     }
+}
+
+/// The completion script for `shell`, from the same definitions that parse
+/// the command line.
+fn completions(shell: Shell) -> anyhow::Result<i32> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "ranat", &mut script);
+    print(&String::from_utf8(script)?)?;
+    Ok(0)
+}
+
+/// The manual page in roff, ranat(1) or ranat-COMMAND(1), from the same
+/// definitions that parse the command line.
+fn man(name: Option<&str>) -> anyhow::Result<i32> {
+    let mut ranat = Cli::command().disable_help_subcommand(true);
+    ranat.build();
+    let command = match name {
+        None => ranat,
+        Some(name) => match ranat.find_subcommand(name) {
+            Some(command) => command.clone(),
+            None => {
+                let names: Vec<&str> = ranat.get_subcommands().map(|c| c.get_name()).collect();
+                anyhow::bail!("no command '{name}': one of {}", names.join(", "));
+            }
+        },
+    };
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command)
+        .source(format!("ranat {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut page)?;
+    print(&String::from_utf8(page)?)?;
+    Ok(0)
 }

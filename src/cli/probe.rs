@@ -2,14 +2,37 @@
 
 use std::io::IsTerminal;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::ui::Ui;
 use crate::flow::{self, Families, ProbeEvent, ProbeOptions, TeredoChoice};
 use crate::io::resolve::{self, ServerSpec};
+use crate::proto::nat::LifetimeEvent;
 use crate::report;
+
+/// `ranat probe`: the probe's arguments, and what only `probe` offers.
+#[derive(Debug, Args)]
+pub struct ProbeCommand {
+    #[command(flatten)]
+    probe: ProbeArgs,
+    /// Also measure how long the NAT keeps an idle mapping (binding
+    /// lifetime, RFC 5780 §4.6), testing idle times up to MAX_SECONDS
+    /// (default 180). Takes minutes: about three times the lifetime. Needs
+    /// a server that honours RESPONSE-PORT (ranat serve does).
+    #[arg(
+        long,
+        value_name = "MAX_SECONDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "180",
+        value_parser = parse_lifetime
+    )]
+    lifetime: Option<Duration>,
+}
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -26,6 +49,10 @@ pub struct ProbeArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML page (a picture of
+    /// the path, the verdict and advice, the details) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Skip the hairpinning test (some firewalls log a packet to one's own
     /// public address as an attack).
     #[arg(long)]
@@ -52,17 +79,27 @@ pub struct ProbeArgs {
     teredo_server: Option<String>,
 }
 
-pub async fn run(args: ProbeArgs) -> anyhow::Result<i32> {
-    let options = args.options_or_defaults()?;
-    let mut progress = Progress::new(args.json);
+pub async fn run(command: ProbeCommand, ui: Ui) -> anyhow::Result<i32> {
+    let args = command.probe;
+    let options = ProbeOptions {
+        lifetime: command.lifetime,
+        ..args.options_or_defaults()?
+    };
+    let mut progress = Progress::new(ui, args.json);
     let Some(report) = flow::probe(&options, interrupted(), |e| progress.show(e)).await else {
         return Ok(130);
     };
+    if let Some(path) = &args.html {
+        super::write_html(path, &report::html::render_probe_html(&report))?;
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
+    } else if ui.quiet {
+        report::render_verdict(&report, &report::RenderOptions::default())
     } else {
         let options = report::RenderOptions {
-            color: std::io::stdout().is_terminal(),
+            color: ui.color,
+            verbose: ui.verbose,
             ..report::RenderOptions::default()
         };
         report::render_with(&report, &options)
@@ -95,6 +132,7 @@ impl ProbeArgs {
             portmap: !self.no_portmap,
             gateway: self.gateway,
             teredo,
+            lifetime: None,
         }
     }
 
@@ -148,36 +186,115 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
-/// Shows a probe's events on stderr: a spinner, only for a person watching
-/// a terminal (not with `--json`), and what an interruption undid.
+/// Whole seconds from 2 to 3600: the longest idle time the lifetime
+/// measurement tests.
+fn parse_lifetime(s: &str) -> Result<Duration, String> {
+    let secs: u64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a whole number of seconds"))?;
+    if !(2..=3600).contains(&secs) {
+        return Err(format!("'{s}' must be from 2 to 3600 seconds"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Shows a probe's events on stderr: a spinner for a person watching a
+/// terminal, a line per step with `--verbose`, nothing with `--quiet` or
+/// (unless verbose) `--json`; what an interruption undid is always said.
 pub(super) struct Progress {
-    visible: bool,
+    mode: Mode,
+    quiet: bool,
     spinner: Option<ProgressBar>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Hidden,
+    Spinner,
+    Lines,
+}
+
 impl Progress {
-    pub(super) fn new(json: bool) -> Self {
+    pub(super) fn new(ui: Ui, json: bool) -> Self {
+        let mode = if ui.quiet {
+            Mode::Hidden
+        } else if ui.verbose {
+            Mode::Lines
+        } else if !json && std::io::stderr().is_terminal() {
+            Mode::Spinner
+        } else {
+            Mode::Hidden
+        };
         Self {
-            visible: !json && std::io::stderr().is_terminal(),
+            mode,
+            quiet: ui.quiet,
             spinner: None,
         }
     }
 
+    /// Whether `--quiet` asked for nothing but the essential on stderr.
+    pub(super) fn quiet(&self) -> bool {
+        self.quiet
+    }
+
     pub(super) fn show(&mut self, event: ProbeEvent) {
         match event {
-            ProbeEvent::Resolving { .. } => {
-                let spinner = spinner(self.visible);
-                spinner.set_message("resolving servers");
-                self.spinner = Some(spinner);
+            ProbeEvent::Resolving { servers } => {
+                let names: Vec<String> = servers.iter().map(ToString::to_string).collect();
+                self.step(format!("resolving {}", names.join(", ")));
             }
             ProbeEvent::Probing { servers } => {
-                if let Some(spinner) = &self.spinner {
-                    spinner.set_message(format!("probing {} server(s)", servers.len()));
-                }
+                let addrs: Vec<String> = servers.iter().map(ToString::to_string).collect();
+                self.step(match addrs.len() {
+                    0 => "no server address to probe".to_string(),
+                    n => format!("probing {n} server(s): {}", addrs.join(", ")),
+                });
+            }
+            ProbeEvent::MeasuringLifetime { servers, bound } => {
+                let against: Vec<String> = servers
+                    .iter()
+                    .map(|(family, server)| format!("{} via {server}", family.name()))
+                    .collect();
+                self.step(match against.len() {
+                    0 => "binding lifetime: no server answered".to_string(),
+                    _ => format!(
+                        "binding lifetime ({}), idle times up to {} s: about three times \
+                         the lifetime",
+                        against.join(", "),
+                        bound.as_secs()
+                    ),
+                });
+            }
+            ProbeEvent::Lifetime {
+                family,
+                event:
+                    LifetimeEvent::Round {
+                        round,
+                        alive,
+                        expired,
+                        longest_wait,
+                    },
+            } => {
+                let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
+                let so_far = match (alive, expired) {
+                    (Some(a), Some(e)) => {
+                        format!("alive after {}, expired after {}", seconds(a), seconds(e))
+                    }
+                    (Some(a), None) => format!("alive after {}", seconds(a)),
+                    _ => "nothing yet".to_string(),
+                };
+                self.step(format!(
+                    "{} binding lifetime, round {round}: {so_far}; now waiting up to {}",
+                    family.name(),
+                    seconds(longest_wait)
+                ));
             }
             ProbeEvent::Measured => {
                 if let Some(spinner) = self.spinner.take() {
                     spinner.finish_and_clear();
+                }
+                if self.mode == Mode::Lines {
+                    eprintln!("ranat: measured");
                 }
             }
             // The spinner is left where it stood, above what is undone.
@@ -188,12 +305,20 @@ impl Progress {
             },
         }
     }
+
+    fn step(&mut self, message: String) {
+        match self.mode {
+            Mode::Hidden => {}
+            Mode::Lines => eprintln!("ranat: {message}"),
+            Mode::Spinner => self
+                .spinner
+                .get_or_insert_with(spinner)
+                .set_message(message),
+        }
+    }
 }
 
-fn spinner(visible: bool) -> ProgressBar {
-    if !visible {
-        return ProgressBar::hidden();
-    }
+fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
         bar.set_style(style);

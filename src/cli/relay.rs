@@ -93,9 +93,14 @@ pub async fn run(args: RelayTestArgs) -> anyhow::Result<i32> {
         .relay
         .parse()
         .map_err(|e| anyhow::anyhow!("--relay {}: {e}", args.relay))?;
-    let (addrs, notes) = resolve::resolve(std::slice::from_ref(&spec)).await;
-    let Some(server) = addrs.first().map(|a| a.addr) else {
-        anyhow::bail!("--relay {}: {}", args.relay, notes.join("; "));
+    let resolved = resolve::resolve(std::slice::from_ref(&spec)).await;
+    let Some(server) = resolved.addresses().first().copied() else {
+        let why = resolved
+            .ipv4
+            .unresolved
+            .first()
+            .map_or("no address", |u| u.reason.summary());
+        anyhow::bail!("--relay {}: {why}", args.relay);
     };
     let transport = if args.tcp {
         RelayTransport::Tcp

@@ -2,6 +2,7 @@
 //! relay when a secret is given.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,11 @@ pub struct ServeArgs {
     /// Run no rendezvous: STUN only.
     #[arg(long, conflicts_with = "rendezvous_port")]
     no_rendezvous: bool,
+    /// Threads answering STUN (default: one per core). Each has its own
+    /// socket on every endpoint (SO_REUSEPORT: the kernel spreads clients
+    /// across them); the relay and the rendezvous stay on one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: Option<u16>,
     #[command(flatten)]
     relay: RelayArgs,
 }
@@ -191,7 +197,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let relay = args.relay.config(primary, &own, &services)?;
     let relay_on = relay.is_some();
     let offer = args.relay.offer(primary)?;
-    let server = serve::bind(config, relay).await?;
+    let threads = match args.threads {
+        Some(n) => NonZeroUsize::new(usize::from(n)),
+        None => std::thread::available_parallelism().ok(),
+    }
+    .unwrap_or(NonZeroUsize::MIN);
+    let server = serve::bind_threads(config, relay, threads).await?;
     let rendezvous = if args.no_rendezvous {
         None
     } else {
@@ -208,7 +219,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     } else {
         "basic mode: no behaviour tests"
     };
-    eprintln!("ranat serve: {mode}, listening on {}", endpoints.join(", "));
+    let threads = match threads.get() {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
+    eprintln!(
+        "ranat serve: {mode}, {threads}, listening on {}",
+        endpoints.join(", ")
+    );
     if relay_on {
         eprintln!("ranat serve: TURN relay on UDP and TCP {primary}");
     }
@@ -267,14 +285,16 @@ fn relay_summary(s: &RelayStats) -> String {
 /// The rendezvous counts in words.
 fn rendezvous_summary(s: &RendezvousStats) -> String {
     format!(
-        "{} rooms created, {} paired, {} completed, {} expired; {} wrong codes, {} rooms closed after wrong codes; {} refused, {} protocol errors, {} idle connections closed",
+        "{} rooms created, {} paired, {} completed, {} expired; {} wrong codes, {} novices too slow to confirm, {} rooms closed after wrong codes; {} refused, {} refused by a per-source limit, {} protocol errors, {} idle connections closed",
         s.rooms_created,
         s.rooms_paired,
         s.rooms_completed,
         s.rooms_expired,
         s.wrong_codes,
+        s.slow_novices,
         s.rooms_closed_after_wrong_codes,
         s.refused,
+        s.rate_limited,
         s.protocol_errors,
         s.idle_closed
     )

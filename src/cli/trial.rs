@@ -6,6 +6,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use super::connecting::{Connecting, expectation};
 use super::probe::{self, ProbeArgs};
+use super::ui::Ui;
 use super::via::display_name;
 use crate::flow::connect::{ConnectError, ConnectOptions, PathOutcome};
 use crate::flow::trial::measure::MeasurePlan;
@@ -52,7 +53,7 @@ pub struct TrialArgs {
     probe: ProbeArgs,
 }
 
-pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
+pub async fn run(args: TrialArgs, ui: Ui) -> anyhow::Result<i32> {
     let via = args.via.clone();
     let rendezvous: ServerSpec = via
         .parse()
@@ -77,7 +78,7 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
             "ranat trial: --auto-approve: the other side will see and type into a scratch shell for the session's figures, without asking (for trials only)"
         );
     }
-    let mut progress = probe::Progress::new(json);
+    let mut progress = probe::Progress::new(ui, json);
     let join_hint = |code: &str| format!("ranat trial --via {via} --code {code}");
     let mut connecting = Connecting {
         command: "ranat trial",
@@ -86,8 +87,8 @@ pub async fn run(args: TrialArgs) -> anyhow::Result<i32> {
     };
     let show = |event| match event {
         TrialEvent::Connect(event) => connecting.show(event),
-        TrialEvent::Measuring => eprintln!("ranat trial: measuring"),
-        TrialEvent::Session => eprintln!("ranat trial: the session's figures"),
+        TrialEvent::Measuring => connecting.step("measuring"),
+        TrialEvent::Session => connecting.step("the session's figures"),
         TrialEvent::Interrupted => eprintln!("ranat trial: interrupted"),
         TrialEvent::Undone { what, result } => match result {
             Ok(()) => eprintln!("ranat trial: removed the {what}"),

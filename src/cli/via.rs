@@ -3,6 +3,7 @@
 
 use super::connecting::Connecting;
 use super::probe::{self, ProbeArgs};
+use super::ui::Ui;
 use crate::flow::{self, Live, LiveError, LiveOptions};
 use crate::io::resolve::ServerSpec;
 use crate::proto::session::InviteCode;
@@ -12,6 +13,7 @@ pub async fn run(
     via: &str,
     code: Option<InviteCode>,
     probe_args: ProbeArgs,
+    ui: Ui,
 ) -> anyhow::Result<Option<Live>> {
     let rendezvous: ServerSpec = via
         .parse()
@@ -22,7 +24,7 @@ pub async fn run(
         name: display_name(),
         probe: probe_args.options(),
     };
-    let mut progress = probe::Progress::new(probe_args.json);
+    let mut progress = probe::Progress::new(ui, probe_args.json);
     let join_hint = |code: &str| format!("ranat check --via {via} --code {code}");
     let mut connecting = Connecting {
         command: "ranat check",

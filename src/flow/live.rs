@@ -10,6 +10,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::probe::{self, ProbeEvent, ProbeOptions};
@@ -102,7 +103,7 @@ pub struct Live {
 }
 
 /// The live punch, as the `--json` document shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct LivePunch {
     pub expected: PunchExpectation,
     pub connected: bool,
@@ -121,7 +122,7 @@ pub struct LivePunch {
 }
 
 /// The path a live punch opened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PathReport {
     pub local: Option<SocketAddr>,
     pub remote: SocketAddr,

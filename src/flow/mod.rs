@@ -13,6 +13,8 @@
 //!   Assistance session over the connection.
 //! - [`connect`](mod@connect): the session's connection: meet, probe,
 //!   gather, punch, relay, and the QUIC channel over the path that opened.
+//! - [`ticket`](mod@ticket): `ranat ticket inspect`, a Windows Remote
+//!   Assistance ticket read, opened and tried from this machine.
 //! - [`trial`](mod@trial): `ranat trial --via`, the session's connection made
 //!   for real (direct or relayed QUIC) and measured.
 //!
@@ -28,6 +30,7 @@ pub mod interrupt;
 pub mod live;
 pub mod probe;
 pub mod relay;
+pub mod ticket;
 pub mod trial;
 
 pub use check::{Checked, NamedReport, THIS_MACHINE, compare, probe_and_compare};

@@ -6,15 +6,15 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::io::probe::{DriveError, discover_all};
-use crate::io::resolve::{self, ServerAddr, ServerSpec};
+use crate::io::probe::{DriveError, discover_all, measure_lifetime};
+use crate::io::resolve::{self, FamilyServers, Resolved, ServerAddr, ServerSpec};
 use crate::io::undo::UndoLog;
-use crate::io::{portmap, teredo};
-use crate::proto::nat::DiscoveryConfig;
+use crate::io::{gateway, portmap, teredo};
+use crate::proto::nat::{DiscoveryConfig, LifetimeConfig, LifetimeEvent};
 use crate::proto::teredo::QualificationOutcome;
 use crate::report::{
-    self, FamilyReport, MappingStatus, NatSpecial, PortMappingReport, ProbeReport, ServerFailure,
-    ServerResult, TeredoReport,
+    self, BindingLifetime, Family, FamilyReport, MappingStatus, NatSpecial, PortMappingReport,
+    ProbeReport, ServerFailure, ServerResult, TeredoReport,
 };
 
 /// Public RFC 5780-capable servers (two addresses × two ports), for a
@@ -81,6 +81,9 @@ pub struct ProbeOptions {
     /// UPnP discovery then goes to it directly, not by multicast.
     pub gateway: Option<Ipv4Addr>,
     pub teredo: TeredoChoice,
+    /// Measure the binding lifetime (RFC 5780 §4.6), testing idle times
+    /// up to this bound: minutes, so only when asked (`--lifetime`).
+    pub lifetime: Option<Duration>,
 }
 
 /// The probe's progress, in the order it happens.
@@ -92,6 +95,17 @@ pub enum ProbeEvent {
     /// most [`MAX_SERVERS_PER_FAMILY`] per family), beside the port-mapping
     /// and Teredo checks.
     Probing { servers: Vec<SocketAddr> },
+    /// The binding lifetime is measured next against these servers, one
+    /// per family, with idle times up to `bound`.
+    MeasuringLifetime {
+        servers: Vec<(Family, SocketAddr)>,
+        bound: Duration,
+    },
+    /// Progress of one family's lifetime measurement.
+    Lifetime {
+        family: Family,
+        event: LifetimeEvent,
+    },
     /// Every measurement is in; the report is assembled next.
     Measured,
     /// The probe was interrupted before it was done; what it had changed
@@ -137,27 +151,36 @@ async fn measure(
     on_event(ProbeEvent::Resolving {
         servers: options.servers.clone(),
     });
-    let (addrs, dns_notes) = resolve::resolve(&options.servers).await;
-    on_event(ProbeEvent::Probing {
-        servers: addrs.iter().map(|s| s.addr).collect(),
-    });
-    let (v4, v6): (Vec<ServerAddr>, Vec<ServerAddr>) =
-        addrs.into_iter().partition(|s| s.addr.is_ipv4());
+    let Resolved { ipv4: v4, ipv6: v6 } = resolve::resolve(&options.servers).await;
     let skipped = |why: &str| FamilyReport::unmeasured(report::FamilyStatus::NoServer, why);
-    let stun_v4 = v4.first().map(|s| s.addr);
+    let measured = |family: Family| {
+        !matches!(
+            (options.families, family),
+            (Families::Ipv4Only, Family::Ipv6) | (Families::Ipv6Only, Family::Ipv4)
+        )
+    };
+    on_event(ProbeEvent::Probing {
+        servers: [(&v4, Family::Ipv4), (&v6, Family::Ipv6)]
+            .into_iter()
+            .filter(|(_, family)| measured(*family))
+            .flat_map(|(servers, _)| servers.found.iter().take(MAX_SERVERS_PER_FAMILY))
+            .map(|s| s.addr)
+            .collect(),
+    });
+    let stun_v4 = v4.found.first().map(|s| s.addr);
     let (ipv4, ipv6, mut port_mapping, qualification) = tokio::join!(
         async {
-            if options.families == Families::Ipv6Only {
-                skipped("not probed (-6)")
+            if measured(Family::Ipv4) {
+                probe_family(Family::Ipv4, v4, options).await
             } else {
-                probe_family(v4, options, dns_notes.clone()).await
+                skipped("not probed (-6)")
             }
         },
         async {
-            if options.families == Families::Ipv4Only {
-                skipped("not probed (-4)")
+            if measured(Family::Ipv6) {
+                probe_family(Family::Ipv6, v6, options).await
             } else {
-                probe_family(v6, options, dns_notes.clone()).await
+                skipped("not probed (-4)")
             }
         },
         check_port_mapping(options, stun_v4, undo),
@@ -170,6 +193,10 @@ async fn measure(
         .map(|s| s.address.clone())
         .collect();
     port_mapping.discount_silent_server(|server| answered.contains(&server.to_string()));
+    let (ipv4, ipv6) = match options.lifetime {
+        Some(bound) => with_lifetimes(ipv4, ipv6, bound, on_event).await,
+        None => (ipv4, ipv6),
+    };
     on_event(ProbeEvent::Measured);
     let teredo = teredo_report(qualification, &port_mapping, &ipv4);
     ProbeReport::assemble(
@@ -179,6 +206,70 @@ async fn measure(
         teredo,
         started.elapsed().as_millis() as u64,
     )
+}
+
+/// Measures each measured family's binding lifetime against its first
+/// server that answered, both families at once.
+async fn with_lifetimes(
+    mut ipv4: FamilyReport,
+    mut ipv6: FamilyReport,
+    bound: Duration,
+    on_event: &mut impl FnMut(ProbeEvent),
+) -> (FamilyReport, FamilyReport) {
+    let servers: Vec<(Family, SocketAddr)> = [(Family::Ipv4, &ipv4), (Family::Ipv6, &ipv6)]
+        .into_iter()
+        .filter_map(|(family, report)| Some((family, lifetime_server(report)?)))
+        .collect();
+    on_event(ProbeEvent::MeasuringLifetime {
+        servers: servers.clone(),
+        bound,
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = |family| servers.iter().find(|(f, _)| *f == family).map(|(_, s)| *s);
+    let measure = |family: Family| {
+        let tx = tx.clone();
+        let server = server(family);
+        async move {
+            let server = server?;
+            let started = Instant::now();
+            let result = measure_lifetime(LifetimeConfig::new(server, bound), |event| {
+                let _ = tx.send(ProbeEvent::Lifetime { family, event });
+            })
+            .await;
+            let ms = started.elapsed().as_millis() as u64;
+            Some(match result {
+                Ok(result) => BindingLifetime::from_result(&result, ms),
+                Err(e) => BindingLifetime::not_measured(bound, e.to_string()),
+            })
+        }
+    };
+    let both = async { tokio::join!(measure(Family::Ipv4), measure(Family::Ipv6)) };
+    tokio::pin!(both);
+    let (v4, v6) = loop {
+        tokio::select! {
+            done = &mut both => break done,
+            Some(event) = rx.recv() => on_event(event),
+        }
+    };
+    while let Ok(event) = rx.try_recv() {
+        on_event(event);
+    }
+    for (report, measured) in [(&mut ipv4, v4), (&mut ipv6, v6)] {
+        report.binding_lifetime = measured.or_else(|| {
+            (!report.skipped())
+                .then(|| BindingLifetime::not_measured(bound, "no server of this family answered"))
+        });
+    }
+    (ipv4, ipv6)
+}
+
+/// The first server of a family that answered the behaviour discovery.
+fn lifetime_server(report: &FamilyReport) -> Option<SocketAddr> {
+    report
+        .servers
+        .iter()
+        .filter(|s| s.reachable)
+        .find_map(|s| s.address.parse().ok())
 }
 
 /// The port-mapping check unless told not to; `stun` tests the mappings
@@ -242,12 +333,25 @@ fn teredo_report(
     }
 }
 
+/// One family's probe: its servers' behaviour discovery, or, when none of
+/// them has an address of it, why (no route, DNS failing, no such address).
 async fn probe_family(
-    servers: Vec<ServerAddr>,
+    family: Family,
+    servers: FamilyServers,
     options: &ProbeOptions,
-    notes: Vec<String>,
 ) -> FamilyReport {
-    let servers: Vec<ServerAddr> = servers.into_iter().take(MAX_SERVERS_PER_FAMILY).collect();
+    let FamilyServers { found, unresolved } = servers;
+    if found.is_empty() {
+        if unresolved.is_empty() {
+            return FamilyReport::unmeasured(
+                report::FamilyStatus::NoServer,
+                format!("no {} server was given", family.name()),
+            );
+        }
+        let routed = gateway::has_route(family == Family::Ipv6).await;
+        return report::unresolved_family(family, unresolved, routed);
+    }
+    let servers: Vec<ServerAddr> = found.into_iter().take(MAX_SERVERS_PER_FAMILY).collect();
     let configs = servers
         .iter()
         .map(|s| DiscoveryConfig {
@@ -268,5 +372,5 @@ async fn probe_family(
             }),
         })
         .collect();
-    report::combine(results, notes)
+    report::combine(results, unresolved)
 }

@@ -37,6 +37,7 @@ fn offline(servers: Vec<ServerSpec>) -> ProbeOptions {
         portmap: false,
         gateway: None,
         teredo: TeredoChoice::Skip,
+        lifetime: None,
     }
 }
 
@@ -372,6 +373,56 @@ fn shape(event: &LiveEvent) -> String {
         LiveEvent::Predicted { expected } => format!("predicted {expected:?}"),
         LiveEvent::Punching => "punching".into(),
     }
+}
+
+/// `--lifetime` against an in-process `ranat serve` on loopback, where no
+/// NAT ever forgets: every wait up to the bound is alive, the events name
+/// the round, and only the family probed gets a lifetime.
+#[tokio::test]
+async fn the_lifetime_is_measured_after_discovery_against_the_server_that_answered() {
+    let stun = SocketAddr::new(lo(20), 3478);
+    let config =
+        crate::proto::stun::ResponderConfig::new(stun, Some(SocketAddr::new(lo(21), 3479)))
+            .expect("config");
+    let stun_server = crate::io::serve::bind(config, None)
+        .await
+        .expect("bind STUN");
+    tokio::spawn(stun_server.run(pending()));
+    let options = ProbeOptions {
+        lifetime: Some(Duration::from_secs(1)),
+        ..offline(vec![spec(stun)])
+    };
+    let (report, events) = tokio::time::timeout(
+        Duration::from_secs(30),
+        probe_recording(&options, pending()),
+    )
+    .await
+    .expect("the probe ends");
+    let report = report.expect("not interrupted");
+    let lifetime = report.ipv4.binding_lifetime.expect("measured");
+    assert_eq!(lifetime.status, crate::report::LifetimeStatus::Longer);
+    assert!(lifetime.alive_s.is_some_and(|a| a >= 1.0), "{lifetime:?}");
+    assert_eq!(lifetime.server, Some(stun.to_string()));
+    assert_eq!(report.ipv6.binding_lifetime, None);
+    let measuring = events
+        .iter()
+        .position(|e| matches!(e, ProbeEvent::MeasuringLifetime { .. }))
+        .expect("announced");
+    assert_eq!(
+        events[measuring],
+        ProbeEvent::MeasuringLifetime {
+            servers: vec![(crate::report::Family::Ipv4, stun)],
+            bound: Duration::from_secs(1),
+        }
+    );
+    assert!(matches!(
+        &events[measuring + 1],
+        ProbeEvent::Lifetime {
+            family: crate::report::Family::Ipv4,
+            event: crate::proto::nat::LifetimeEvent::Round { round: 1, .. },
+        }
+    ));
+    assert_eq!(events.last(), Some(&ProbeEvent::Measured));
 }
 
 /// The whole live check on loopback: a STUN server and a rendezvous in

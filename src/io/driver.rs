@@ -8,7 +8,9 @@
 //! everything queued, wait for a datagram or the machine's timer, hand it
 //! over, again. Clients run to their end or a time limit; servers run until
 //! a shutdown future completes. When the run is over the sockets can be
-//! taken back ([`Driver::into_parts`]) for another protocol to use.
+//! taken back ([`Driver::into_parts`]) for another protocol to use. A socket
+//! another reader owns can be shared ([`Driver::bind_sharing`]): the driver
+//! only sends from it, and the reader hands over what is the machine's.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,7 +26,10 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::gateway::route_source;
+use super::icmp;
 use crate::proto::machine::{Bind, Machine, SocketId};
+pub use sharing::Inlet;
+use sharing::Shared;
 
 /// Room for any datagram, so that an oversize one is seen whole and refused.
 const RECV_BUFFER: usize = 65_536;
@@ -70,6 +75,8 @@ pub enum BindError {
 #[derive(Debug)]
 enum Arrival {
     Datagram(SocketId, SocketAddr, Vec<u8>),
+    /// A datagram sent to this destination drew "port unreachable".
+    Unreachable(SocketId, SocketAddr),
     /// A stream ended or failed.
     Closed(SocketId),
     /// A listener accepted a connection.
@@ -96,6 +103,8 @@ pub struct Driver<M> {
     receiving: HashMap<SocketId, AbortHandle>,
     /// The local address toward each destination, as the kernel chose it.
     routes: HashMap<SocketAddr, IpAddr>,
+    /// Sockets the driver only sends from.
+    shared: Shared,
 }
 
 impl<M: Machine> Driver<M> {
@@ -106,7 +115,31 @@ impl<M: Machine> Driver<M> {
 
     /// Like [`Driver::bind`], but a socket id found in `adopted` gets that
     /// socket instead of a fresh one.
-    pub async fn bind_with(machine: M, mut adopted: Vec<Socket>) -> Result<Self, BindError> {
+    pub async fn bind_with(machine: M, adopted: Vec<Socket>) -> Result<Self, BindError> {
+        Self::bind_adopting(machine, adopted, Shared::default()).await
+    }
+
+    /// Like [`Driver::bind`], but a socket id found in `shared` gets that
+    /// socket, which the driver only sends from and never reads: another
+    /// reader does (a worker of a SO_REUSEPORT group, whose share of the
+    /// traffic a socket nobody reads would swallow) and hands over what is
+    /// the machine's through the returned [`Inlet`]. The driver never waits
+    /// to send on a shared socket: when its buffer is full the datagram is
+    /// lost, as UDP allows.
+    pub async fn bind_sharing(
+        machine: M,
+        shared: Vec<(SocketId, std::net::UdpSocket)>,
+    ) -> Result<(Self, Inlet), BindError> {
+        let driver = Self::bind_adopting(machine, Vec::new(), Shared::new(shared)).await?;
+        let inlet = Inlet::new(driver.arrivals_tx.clone());
+        Ok((driver, inlet))
+    }
+
+    async fn bind_adopting(
+        machine: M,
+        mut adopted: Vec<Socket>,
+        shared: Shared,
+    ) -> Result<Self, BindError> {
         let (arrivals_tx, arrivals) = mpsc::channel(QUEUE);
         let mut driver = Self {
             machine,
@@ -118,6 +151,7 @@ impl<M: Machine> Driver<M> {
             writers: JoinSet::new(),
             receiving: HashMap::new(),
             routes: HashMap::new(),
+            shared,
         };
         while let Some((id, bind)) = driver.machine.poll_bind() {
             driver.open(id, bind, &mut adopted).await?;
@@ -166,9 +200,19 @@ impl<M: Machine> Driver<M> {
             }
             Bind::At(_) | Bind::Toward(_) => {}
         }
+        if let Some(local) = self.shared.local_addr(id) {
+            self.machine.handle_bound(Instant::now(), id, local);
+            return Ok(());
+        }
         let socket = match adopted.iter().position(|(a, _)| *a == id) {
             Some(i) => adopted.swap_remove(i).1,
-            None => Arc::new(open_udp(bind, &mut self.routes).await?),
+            None => {
+                let socket = open_udp(bind, &mut self.routes).await?;
+                if matches!(bind, Bind::Toward(_)) && self.machine.hears_unreachable() {
+                    icmp::report_errors(&socket);
+                }
+                Arc::new(socket)
+            }
         };
         let local = socket.local_addr().map_err(|source| BindError::Socket {
             at: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -179,13 +223,22 @@ impl<M: Machine> Driver<M> {
         let receiver = self.receivers.spawn(async move {
             let mut buf = vec![0; RECV_BUFFER];
             loop {
-                // A receive error (an ICMP report) is a lost packet, not the
-                // end of the socket.
-                let Ok((n, from)) = for_receiver.recv_from(&mut buf).await else {
-                    continue;
+                // A receive error is an ICMP report, not the end of the
+                // socket: the ones that say nothing listens are handed on.
+                let delivered = match for_receiver.recv_from(&mut buf).await {
+                    Ok((n, from)) => tx
+                        .send(Arrival::Datagram(id, from, buf[..n].to_vec()))
+                        .await
+                        .is_ok(),
+                    Err(_) => {
+                        let mut delivered = true;
+                        for to in icmp::unreachable_destinations(&for_receiver) {
+                            delivered &= tx.send(Arrival::Unreachable(id, to)).await.is_ok();
+                        }
+                        delivered
+                    }
                 };
-                let arrival = Arrival::Datagram(id, from, buf[..n].to_vec());
-                if tx.send(arrival).await.is_err() {
+                if !delivered {
                     break;
                 }
             }
@@ -248,7 +301,10 @@ impl<M: Machine> Driver<M> {
 
     /// The local address of socket `id`.
     pub fn local_addr(&self, id: SocketId) -> Option<SocketAddr> {
-        self.socket(id).and_then(|s| s.local_addr().ok())
+        match self.socket(id) {
+            Some(s) => s.local_addr().ok(),
+            None => self.shared.local_addr(id),
+        }
     }
 
     /// Whether `n` more transmits on socket `id` fit in its stream's write
@@ -274,7 +330,18 @@ impl<M: Machine> Driver<M> {
         self.rebind().await;
         while let Some(t) = self.machine.poll_transmit() {
             if let Some(socket) = self.socket(t.socket) {
-                let _ = socket.send_to(&t.payload, t.destination).await;
+                if socket.send_to(&t.payload, t.destination).await.is_err() {
+                    // A socket reporting ICMP errors fails the send after
+                    // one with the error instead: it is the machine's all
+                    // the same.
+                    for to in icmp::unreachable_destinations(socket) {
+                        self.machine
+                            .handle_unreachable(Instant::now(), t.socket, to);
+                    }
+                }
+                continue;
+            }
+            if self.shared.send(&t) {
                 continue;
             }
             let Some(queue) = self.streams.get(&t.socket) else {
@@ -314,6 +381,10 @@ impl<M: Machine> Driver<M> {
             arrival = self.arrivals.recv() => match arrival {
                 Some(Arrival::Datagram(id, from, bytes)) => {
                     self.machine.handle_input(Instant::now(), id, from, &bytes);
+                    true
+                }
+                Some(Arrival::Unreachable(id, destination)) => {
+                    self.machine.handle_unreachable(Instant::now(), id, destination);
                     true
                 }
                 Some(Arrival::Closed(id)) => {
@@ -392,10 +463,14 @@ impl<M: Machine> Driver<M> {
 
     /// The machine and its UDP sockets, for what runs next on them: the
     /// receivers have stopped and dropped their handles, so each socket is
-    /// the caller's alone (streams are closed).
+    /// the caller's alone (streams are closed), and reports no ICMP errors
+    /// any more (a receive failing on one would stop QUIC's endpoint).
     pub async fn into_parts(mut self) -> (M, Vec<Socket>) {
         self.receivers.shutdown().await;
         self.writers.shutdown().await;
+        for (_, socket) in &self.sockets {
+            icmp::stop_reporting(socket);
+        }
         (self.machine, self.sockets)
     }
 }
@@ -483,5 +558,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+mod sharing;
 #[cfg(test)]
 mod tests;

@@ -39,6 +39,19 @@ pub async fn route_source(peer: SocketAddr) -> std::io::Result<IpAddr> {
     Ok(socket.local_addr()?.ip())
 }
 
+/// Whether this host has a route off itself toward the Internet over IPv4
+/// (`ipv6` false) or IPv6: the kernel is asked for the route toward a
+/// documentation address (192.0.2.1, RFC 5737; 2001:db8::1, RFC 3849), as
+/// a default route would carry it. Nothing is sent.
+pub async fn has_route(ipv6: bool) -> bool {
+    let beyond: SocketAddr = if ipv6 {
+        (std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 9).into()
+    } else {
+        (Ipv4Addr::new(192, 0, 2, 1), 9).into()
+    };
+    route_source(beyond).await.is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

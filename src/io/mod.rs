@@ -2,6 +2,7 @@
 
 pub mod driver;
 pub mod gateway;
+mod icmp;
 pub mod interfaces;
 mod pcp;
 pub mod portmap;
@@ -13,6 +14,7 @@ pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
 pub mod session_log;
+pub mod tcp_reach;
 pub mod teredo;
 pub mod terminal;
 pub mod undo;

@@ -186,7 +186,9 @@ fn protocol(p: Protocol) -> PortControlProtocol {
 
 fn refusal(e: PortMapError) -> PortControlReport {
     let (status, protocol, code) = match &e {
-        PortMapError::NoAnswer { .. } => (MappingStatus::NotFound, None, None),
+        PortMapError::NoAnswer { .. } | PortMapError::PortUnreachable { .. } => {
+            (MappingStatus::NotFound, None, None)
+        }
         PortMapError::Refused(RefusalCode::Pcp(code)) => (
             MappingStatus::Refused,
             Some(PortControlProtocol::Pcp),

@@ -1,6 +1,7 @@
 //! The port-mapping check: UPnP IGD and PCP / NAT-PMP side by side, each
-//! bounded to about 2 s when nothing answers; and a session's own mapping,
-//! made with the method the check found working.
+//! bounded to about 2 s when nothing answers, and over at once when the
+//! gateway answers "port unreachable"; and a session's own mapping, made
+//! with the method the check found working.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub async fn check(
         } else {
             upnp::SSDP_MULTICAST
         },
+        gateway: (!explicit).then(|| SocketAddr::from((gateway, upnp::SSDP_PORT))),
         search_timeout: SSDP_WAIT,
         request_timeout: SOAP_WAIT,
         lease: LEASE,
@@ -124,6 +126,7 @@ pub async fn map_session_port(
                 let config = upnp::UpnpConfig {
                     local: client.into(),
                     ssdp_target: SocketAddr::new(device, upnp::SSDP_PORT),
+                    gateway: None,
                     search_timeout: SESSION_MAP_WAIT / 2,
                     request_timeout: SESSION_MAP_WAIT / 2,
                     lease,

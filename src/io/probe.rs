@@ -1,5 +1,5 @@
 //! Runs [`Discovery`] machines over real UDP sockets, one per server, all at
-//! once.
+//! once, and the [`Lifetime`] measurement.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::driver::{BindError, Driver};
-use crate::proto::nat::{Discovery, DiscoveryConfig, Observation};
+use crate::proto::nat::{
+    Discovery, DiscoveryConfig, Lifetime, LifetimeConfig, LifetimeEvent, LifetimeResult,
+    Observation,
+};
 
 /// Why one server's discovery could not run.
 #[derive(Debug, thiserror::Error)]
@@ -50,18 +53,52 @@ pub async fn discover_all(
         .collect()
 }
 
-async fn drive(machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
-    let server = machine.server();
-    let mut driver = Driver::bind(machine).await.map_err(|e| match e {
+fn drive_error(server: SocketAddr, e: BindError) -> DriveError {
+    match e {
         BindError::NoRoute { source, .. } => DriveError::NoRoute { server, source },
         BindError::Socket { source, .. }
         | BindError::Connect { source, .. }
         | BindError::Listen { source, .. } => DriveError::Socket(source),
-    })?;
+    }
+}
+
+async fn drive(machine: Discovery, deadline: Instant) -> Result<Observation, DriveError> {
+    let server = machine.server();
+    let mut driver = Driver::bind(machine)
+        .await
+        .map_err(|e| drive_error(server, e))?;
     driver.run(Some(deadline)).await;
     driver
         .machine()
         .observation()
         .cloned()
         .ok_or_else(|| DriveError::Socket(io::Error::other("the discovery stalled")))
+}
+
+/// Measures the binding lifetime (RFC 5780 §4.6) against `config.server`,
+/// telling `on_event` of each round; bounded by
+/// [`LifetimeConfig::worst_case`].
+pub async fn measure_lifetime(
+    config: LifetimeConfig,
+    mut on_event: impl FnMut(LifetimeEvent),
+) -> Result<LifetimeResult, DriveError> {
+    let server = config.server;
+    let limit = Instant::now() + config.worst_case();
+    let mut driver = Driver::bind(Lifetime::new(config, rand::random()))
+        .await
+        .map_err(|e| drive_error(server, e))?;
+    loop {
+        let heard = driver.run_until(Lifetime::has_event, Some(limit)).await;
+        while let Some(event) = driver.machine_mut().poll_event() {
+            on_event(event);
+        }
+        if !heard {
+            break;
+        }
+    }
+    driver
+        .machine()
+        .result()
+        .cloned()
+        .ok_or_else(|| DriveError::Socket(io::Error::other("the measurement stalled")))
 }

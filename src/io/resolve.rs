@@ -5,7 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::config::LookupIpStrategy;
+use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::rr::RData;
+
+use crate::report::{DnsFailure, UnresolvedServer};
 
 /// The STUN port when neither the spec nor SRV gives one (RFC 8489 §18.3).
 pub const DEFAULT_PORT: u16 = 3478;
@@ -108,85 +112,166 @@ pub fn parse_list(list: &str) -> Result<Vec<ServerSpec>, SpecError> {
         .collect()
 }
 
+/// The servers of one address family: the addresses found, in the order
+/// of the specs, and the names that gave no address of this family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FamilyServers {
+    pub found: Vec<ServerAddr>,
+    pub unresolved: Vec<UnresolvedServer>,
+}
+
+/// Every spec resolved, each family on its own: A lookups for IPv4, AAAA
+/// lookups for IPv6 (RFC 3596).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    pub ipv4: FamilyServers,
+    pub ipv6: FamilyServers,
+}
+
+impl Resolved {
+    /// Every address found, IPv4 first.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.ipv4
+            .found
+            .iter()
+            .chain(&self.ipv6.found)
+            .map(|s| s.addr)
+            .collect()
+    }
+}
+
+/// One name's lookups: per family, its addresses or why there are none.
+type Lookups = [Result<Vec<ServerAddr>, DnsFailure>; 2];
+
 /// Resolves every spec, all names at once and within [`RESOLVE_TIMEOUT`]
-/// in all; names that do not resolve in time are reported in the returned
-/// notes, not as errors. IP literals never touch DNS. Results keep the order
-/// of `specs`.
-pub async fn resolve(specs: &[ServerSpec]) -> (Vec<ServerAddr>, Vec<String>) {
-    let mut slots: Vec<Option<Vec<ServerAddr>>> = vec![None; specs.len()];
-    let mut notes = Vec::new();
+/// in all; a name that gives no address of a family (no answer in time
+/// among them) is listed with the reason. IP literals never touch DNS and
+/// belong to their own family only.
+pub async fn resolve(specs: &[ServerSpec]) -> Resolved {
+    let mut lookups: Vec<Option<Lookups>> = vec![None; specs.len()];
     let mut names = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         match spec.host.parse::<IpAddr>() {
             Ok(ip) => {
-                slots[i] = Some(vec![ServerAddr {
+                let found = Ok(vec![ServerAddr {
                     name: None,
                     addr: SocketAddr::new(ip, spec.port.unwrap_or(DEFAULT_PORT)),
                 }]);
+                lookups[i] = Some(if ip.is_ipv4() {
+                    [found, Ok(Vec::new())]
+                } else {
+                    [Ok(Vec::new()), found]
+                });
             }
             Err(_) => names.push(i),
         }
     }
     if !names.is_empty() {
-        match TokioResolver::builder_tokio().and_then(|b| b.build()) {
-            Err(e) => notes.push(format!("no DNS resolver available: {e}")),
-            Ok(resolver) => {
+        match (
+            resolver(LookupIpStrategy::Ipv4Only),
+            resolver(LookupIpStrategy::Ipv6Only),
+        ) {
+            (Some(v4), Some(v6)) => {
                 let mut set = tokio::task::JoinSet::new();
                 for &i in &names {
-                    let (resolver, spec) = (resolver.clone(), specs[i].clone());
-                    set.spawn(async move { (i, lookup(&resolver, &spec).await) });
+                    let (v4, v6, spec) = (v4.clone(), v6.clone(), specs[i].clone());
+                    set.spawn(async move {
+                        let (a, aaaa) = tokio::join!(lookup(&v4, &spec), lookup(&v6, &spec));
+                        (i, [a, aaaa])
+                    });
                 }
                 let collect = async {
-                    while let Some(Ok((i, result))) = set.join_next().await {
-                        match result {
-                            Ok(addrs) if !addrs.is_empty() => slots[i] = Some(addrs),
-                            Ok(_) => notes.push(format!("{} has no address", specs[i].host)),
-                            Err(e) => {
-                                notes.push(format!("could not resolve {}: {e}", specs[i].host))
-                            }
-                        }
+                    while let Some(Ok((i, found))) = set.join_next().await {
+                        lookups[i] = Some(found);
                     }
                 };
-                if tokio::time::timeout(RESOLVE_TIMEOUT, collect)
-                    .await
-                    .is_err()
-                {
-                    let late: Vec<&str> = names
-                        .iter()
-                        .filter(|i| slots[**i].is_none())
-                        .map(|i| specs[*i].host.as_str())
-                        .collect();
-                    notes.push(format!(
-                        "DNS gave no answer within {} s for {}",
-                        RESOLVE_TIMEOUT.as_secs(),
-                        late.join(", ")
-                    ));
+                // What has not resolved by then never answered.
+                let _ = tokio::time::timeout(RESOLVE_TIMEOUT, collect).await;
+            }
+            _ => {
+                for &i in &names {
+                    lookups[i] = Some([Err(DnsFailure::NoResolver), Err(DnsFailure::NoResolver)]);
                 }
             }
         }
     }
-    (slots.into_iter().flatten().flatten().collect(), notes)
+    let mut resolved = Resolved::default();
+    for (spec, lookup) in specs.iter().zip(lookups) {
+        let [a, aaaa] =
+            name_exists(lookup.unwrap_or([Err(DnsFailure::NoAnswer), Err(DnsFailure::NoAnswer)]));
+        for (family, result) in [(&mut resolved.ipv4, a), (&mut resolved.ipv6, aaaa)] {
+            match result {
+                Ok(found) => family.found.extend(found),
+                Err(reason) => family.unresolved.push(UnresolvedServer {
+                    server: spec.to_string(),
+                    reason,
+                }),
+            }
+        }
+    }
+    resolved
+}
+
+/// A name that gave addresses of one family exists: a server that says
+/// it does not (NXDOMAIN) to the other family's lookup merely has no
+/// record of that family for it.
+fn name_exists(lookups: Lookups) -> Lookups {
+    let found = |r: &Result<Vec<ServerAddr>, DnsFailure>| r.as_ref().is_ok_and(|a| !a.is_empty());
+    if lookups.iter().any(found) {
+        lookups.map(|r| match r {
+            Err(DnsFailure::NoSuchName) => Err(DnsFailure::NoAddress),
+            other => other,
+        })
+    } else {
+        lookups
+    }
+}
+
+/// A resolver of the system's configuration (`/etc/resolv.conf`, and the
+/// hosts file) that looks up one family only; `None` without a usable
+/// configuration.
+fn resolver(strategy: LookupIpStrategy) -> Option<TokioResolver> {
+    let mut builder = TokioResolver::builder_tokio().ok()?;
+    builder.options_mut().ip_strategy = strategy;
+    builder.build().ok()
 }
 
 /// The addresses of one host name, within [`RESOLVE_TIMEOUT`].
 pub async fn lookup_host(host: &str) -> Result<Vec<IpAddr>, String> {
     let resolver = TokioResolver::builder_tokio()
         .and_then(|b| b.build())
-        .map_err(|e| format!("no DNS resolver available: {e}"))?;
+        .map_err(|_| DnsFailure::NoResolver.summary().to_string())?;
     match tokio::time::timeout(RESOLVE_TIMEOUT, resolver.lookup_ip(host)).await {
         Ok(Ok(ips)) => Ok(ips.iter().collect()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(failure(&e).summary().to_string()),
         Err(_) => Err(format!(
-            "DNS gave no answer within {} s",
+            "{} within {} s",
+            DnsFailure::NoAnswer.summary(),
             RESOLVE_TIMEOUT.as_secs()
         )),
     }
 }
 
+/// What a failed lookup means, without the resolver's internals.
+fn failure(e: &NetError) -> DnsFailure {
+    if e.is_nx_domain() {
+        DnsFailure::NoSuchName
+    } else if e.is_no_records_found() {
+        DnsFailure::NoAddress
+    } else if matches!(e, NetError::Dns(DnsError::ResponseCode(_))) {
+        DnsFailure::ServerFailure
+    } else {
+        // A timeout, no reachable server, a transport error.
+        DnsFailure::NoAnswer
+    }
+}
+
+/// One spec's addresses of the resolver's family: from `_stun._udp` SRV
+/// records when no port is given (RFC 8489 §8.1), else from the name.
 async fn lookup(
     resolver: &TokioResolver,
     spec: &ServerSpec,
-) -> Result<Vec<ServerAddr>, hickory_resolver::net::NetError> {
+) -> Result<Vec<ServerAddr>, DnsFailure> {
     let mut targets = Vec::new();
     if spec.port.is_none() {
         // RFC 8489 §8.1: with no port given, SRV records name the servers.
@@ -210,14 +295,23 @@ async fn lookup(
         targets.push((spec.host.clone(), spec.port.unwrap_or(DEFAULT_PORT)));
     }
     let mut out = Vec::new();
+    let mut first_failure = None;
     for (target, port) in targets {
-        let ips = resolver.lookup_ip(target.as_str()).await?;
-        out.extend(ips.iter().map(|ip| ServerAddr {
-            name: Some(spec.host.clone()),
-            addr: SocketAddr::new(ip, port),
-        }));
+        match resolver.lookup_ip(target.as_str()).await {
+            Ok(ips) => out.extend(ips.iter().map(|ip| ServerAddr {
+                name: Some(spec.host.clone()),
+                addr: SocketAddr::new(ip, port),
+            })),
+            Err(e) => {
+                first_failure.get_or_insert(failure(&e));
+            }
+        }
     }
-    Ok(out)
+    match first_failure {
+        Some(failure) if out.is_empty() => Err(failure),
+        _ if out.is_empty() => Err(DnsFailure::NoAddress),
+        _ => Ok(out),
+    }
 }
 
 #[cfg(test)]
@@ -254,12 +348,30 @@ mod tests {
         assert_eq!(parse_list("a, b:1,,").unwrap().len(), 2);
     }
 
+    #[test]
+    fn a_name_that_resolved_in_one_family_exists_in_the_other() {
+        let found = Ok(vec![ServerAddr {
+            name: Some("stun.example.org".into()),
+            addr: "192.0.2.1:3478".parse().unwrap(),
+        }]);
+        let [_, aaaa] = name_exists([found.clone(), Err(DnsFailure::NoSuchName)]);
+        assert_eq!(aaaa, Err(DnsFailure::NoAddress));
+        let [_, aaaa] = name_exists([found, Err(DnsFailure::NoAnswer)]);
+        assert_eq!(aaaa, Err(DnsFailure::NoAnswer));
+        let both = [Err(DnsFailure::NoSuchName), Err(DnsFailure::NoSuchName)];
+        assert_eq!(name_exists(both.clone()), both);
+    }
+
     #[tokio::test]
     async fn literals_resolve_without_dns() {
         let specs = parse_list("127.0.0.1,[::1]:5000").unwrap();
-        let (found, notes) = resolve(&specs).await;
-        assert!(notes.is_empty());
-        assert_eq!(found[0].addr, "127.0.0.1:3478".parse().unwrap());
-        assert_eq!(found[1].addr, "[::1]:5000".parse().unwrap());
+        let resolved = resolve(&specs).await;
+        assert!(resolved.ipv4.unresolved.is_empty());
+        assert!(resolved.ipv6.unresolved.is_empty());
+        assert_eq!(
+            resolved.ipv4.found[0].addr,
+            "127.0.0.1:3478".parse().unwrap()
+        );
+        assert_eq!(resolved.ipv6.found[0].addr, "[::1]:5000".parse().unwrap());
     }
 }

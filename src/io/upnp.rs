@@ -27,6 +27,12 @@ pub struct UpnpConfig {
     pub local: IpAddr,
     /// Where the M-SEARCH goes: the SSDP multicast group, or one gateway.
     pub ssdp_target: SocketAddr,
+    /// The default gateway's SSDP port, searched directly beside the
+    /// search at `ssdp_target` (the multicast group): it answers at once
+    /// where a multicast answer may wait a random part of MX seconds (UPnP
+    /// Device Architecture 1.1 §1.3.3), and a "port unreachable" from it
+    /// ends the search.
+    pub gateway: Option<SocketAddr>,
     /// How long to wait for a gateway to answer the search.
     pub search_timeout: Duration,
     /// How long one SOAP request may take.
@@ -169,18 +175,98 @@ pub async fn map_port(
     Ok(SocketAddr::new(external_ip, added.external_port))
 }
 
+/// Searches where `config` says. With a gateway beside a multicast search,
+/// the gateway is asked first by a unicast M-SEARCH of its own: a
+/// "port unreachable" ends the search at once, an answer starts igd-next's
+/// unicast search there (answered at once), and the first device found
+/// wins. One M-SEARCH only goes to a gateway without UPnP, so one ICMP
+/// answer of the few a router sends per second is spent on it.
 async fn search(config: &UpnpConfig) -> Result<Gateway, String> {
+    let multicast = search_at(config, config.ssdp_target);
+    let Some(gateway) = config.gateway else {
+        return multicast.await;
+    };
+    // Outer error: the gateway refused, which ends the search.
+    let direct = async {
+        let asked = timeout(config.search_timeout, ask_gateway(config.local, gateway)).await;
+        match asked {
+            Ok(GatewaySsdp::Refused) => Err(format!(
+                "the gateway {} answered \"port unreachable\" on the SSDP port {SSDP_PORT}: it \
+                 runs no UPnP Internet Gateway Device",
+                gateway.ip()
+            )),
+            Ok(GatewaySsdp::Answered) => Ok(search_at(config, gateway).await),
+            Err(_) => Ok(Err(String::new())),
+        }
+    };
+    tokio::pin!(multicast, direct);
+    tokio::select! {
+        found = &mut direct => match found {
+            Err(refusal) => Err(refusal),
+            Ok(Ok(gateway)) => Ok(gateway),
+            Ok(Err(_)) => multicast.await,
+        },
+        found = &mut multicast => match found {
+            Ok(gateway) => Ok(gateway),
+            Err(why) => match direct.await {
+                Ok(Ok(gateway)) => Ok(gateway),
+                Err(refusal) => Err(refusal),
+                Ok(Err(_)) => Err(why),
+            },
+        },
+    }
+}
+
+/// What a gateway made of a unicast M-SEARCH.
+#[derive(Debug, PartialEq, Eq)]
+enum GatewaySsdp {
+    /// An ICMP "port unreachable": nothing listens on its SSDP port.
+    Refused,
+    /// Any datagram back: something listens.
+    Answered,
+}
+
+/// Sends `gateway` a unicast M-SEARCH (UPnP Device Architecture 1.1
+/// §1.3.2) on a connected socket, so that the kernel reports a refusal;
+/// never completes when nothing comes back at all.
+async fn ask_gateway(local: IpAddr, gateway: SocketAddr) -> GatewaySsdp {
+    let search = format!(
+        "M-SEARCH * HTTP/1.1\r\nHOST: {gateway}\r\nMAN: \"ssdp:discover\"\r\n\
+         ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n"
+    );
+    let asked = async {
+        let socket = UdpSocket::bind(SocketAddr::new(local, 0)).await.ok()?;
+        socket.connect(gateway).await.ok()?;
+        socket.send(search.as_bytes()).await.ok()?;
+        let mut buf = [0; 2048];
+        match socket.recv(&mut buf).await {
+            Ok(_) => Some(GatewaySsdp::Answered),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Some(GatewaySsdp::Refused)
+            }
+            Err(_) => None,
+        }
+    };
+    match asked.await {
+        Some(answer) => answer,
+        None => std::future::pending().await,
+    }
+}
+
+/// An igd-next search, its M-SEARCH sent to `target`; the error is a
+/// sentence for the report.
+async fn search_at(config: &UpnpConfig, target: SocketAddr) -> Result<Gateway, String> {
     let mut options = SearchOptions::default();
     options.bind_addr = SocketAddr::new(config.local, 0);
-    options.broadcast_address = config.ssdp_target;
+    options.broadcast_address = target;
     options.timeout = Some(config.search_timeout);
     options.single_search_timeout = Some(config.search_timeout);
     options.gateway_ip_version = igd_next::GatewayIpVersion::V4;
     // A gateway the user named is trusted even where igd-next would not
     // trust it by itself (a loopback address); multicast discovery keeps
     // igd-next's rule that the device's URLs use the responder's address.
-    if config.ssdp_target != SSDP_MULTICAST {
-        options.allowed_gateway_ips = vec![config.ssdp_target.ip()];
+    if target != SSDP_MULTICAST {
+        options.allowed_gateway_ips = vec![target.ip()];
     }
     // A generous outer bound: igd-next also fetches the description and the
     // service description inside its own timeout.
@@ -446,5 +532,38 @@ fn short(text: &str) -> String {
         format!("{line}…")
     } else {
         line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_closed_ssdp_port_is_a_refusal_and_an_answer_is_not() {
+        let local = IpAddr::from([127, 0, 0, 1]);
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let refused = timeout(Duration::from_secs(5), ask_gateway(local, closed)).await;
+        assert_eq!(refused, Ok(GatewaySsdp::Refused));
+
+        let device = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let at = device.local_addr().unwrap();
+        let answering = async {
+            let mut buf = [0; 2048];
+            let (n, from) = device.recv_from(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"M-SEARCH * HTTP/1.1\r\n"));
+            device
+                .send_to(b"HTTP/1.1 200 OK\r\n\r\n", from)
+                .await
+                .unwrap();
+        };
+        let (answered, ()) = tokio::join!(
+            timeout(Duration::from_secs(5), ask_gateway(local, at)),
+            answering
+        );
+        assert_eq!(answered, Ok(GatewaySsdp::Answered));
     }
 }

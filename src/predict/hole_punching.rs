@@ -104,6 +104,18 @@ pub(crate) fn udp_precondition(method: Method, n: Peer, h: Peer) -> Option<Metho
                     )
                 });
             }
+            FamilyStatus::DnsFailed => {
+                unknown.get_or_insert_with(|| {
+                    MethodVerdict::new(
+                        method,
+                        Feasibility::Unknown,
+                        format!(
+                            "{}'s IPv4 NAT was not measured (no STUN server name resolved: DNS did not work).",
+                            p.title()
+                        ),
+                    )
+                });
+            }
             FamilyStatus::Ok | FamilyStatus::Inconclusive => {}
         }
     }

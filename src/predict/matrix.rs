@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proto::nat::{
@@ -18,7 +19,7 @@ use super::pair::predict;
 use super::prediction::Headline;
 
 /// A classic NAT type as the matrix shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NatProfile {
     /// A public address, no NAT, no filtering.
@@ -94,7 +95,7 @@ impl NatProfile {
 }
 
 /// One cell of the matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MatrixRow {
     pub novice: NatProfile,
     pub helper: NatProfile,
@@ -169,7 +170,9 @@ pub fn synthetic_report(profile: NatProfile, public: Ipv4Addr) -> ProbeReport {
             port_allocation: Some(profile.allocation()),
             servers_agree: Some(true),
             servers: Vec::new(),
+            unresolved: Vec::new(),
             notes: vec![note.clone()],
+            binding_lifetime: None,
         },
         None => {
             let mut f = FamilyReport::unmeasured(FamilyStatus::UdpBlocked, note.clone());

@@ -2,10 +2,13 @@
 //! methods, how each would fare, the verdict on one method, the headline of
 //! an engine, and the whole prediction for a pair.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A way two peers can reach each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Both behind the same NAT: private addresses, or public ones through
@@ -99,7 +102,7 @@ impl Method {
 }
 
 /// How a method would fare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Feasibility {
     Works,
@@ -153,7 +156,7 @@ impl Feasibility {
 }
 
 /// The verdict on one method.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MethodVerdict {
     pub method: Method,
     pub feasibility: Feasibility,
@@ -178,7 +181,7 @@ impl MethodVerdict {
 }
 
 /// A headline verdict for one engine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Headline {
     /// The best feasibility among the methods the engine uses; for a
     /// session only the relay can carry, the relay's.
@@ -192,7 +195,7 @@ pub struct Headline {
 }
 
 /// The whole prediction for a pair of peers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Prediction {
     /// One verdict per method, in [`Method::ALL`] order.
     pub methods: Vec<MethodVerdict>,
@@ -206,7 +209,7 @@ pub struct Prediction {
 
 /// What the live punch (host, server-reflexive and predicted candidates,
 /// no birthday probing) should end with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PunchExpectation {
     Connects,
@@ -238,11 +241,30 @@ impl Prediction {
             .map(|m| self.feasibility(*m))
             .max_by_key(|f| f.rank())
             .unwrap_or(Feasibility::Unknown);
-        match best {
+        expectation(best)
+    }
+
+    /// The outcome expected of the session's punch (`ranat trial`,
+    /// `invite`, `assist`), which checks both sides' IPv6 host candidates
+    /// beside [`Self::punch_expectation`]'s: that expectation, raised to
+    /// the IPv6 method's verdict where IPv6 is expected to connect. An
+    /// IPv6 verdict that is unknown (IPv6 not measured) or negative leaves
+    /// it as it is: those candidates can only add a path.
+    pub fn session_punch_expectation(&self) -> PunchExpectation {
+        let ipv4 = self.punch_expectation();
+        match self.feasibility(Method::Ipv6) {
             Feasibility::Works => PunchExpectation::Connects,
-            Feasibility::Likely => PunchExpectation::Likely,
-            Feasibility::Fails => PunchExpectation::Fails,
-            Feasibility::Unlikely | Feasibility::Unknown => PunchExpectation::Unknown,
+            Feasibility::Likely if ipv4 != PunchExpectation::Connects => PunchExpectation::Likely,
+            _ => ipv4,
         }
+    }
+}
+
+fn expectation(best: Feasibility) -> PunchExpectation {
+    match best {
+        Feasibility::Works => PunchExpectation::Connects,
+        Feasibility::Likely => PunchExpectation::Likely,
+        Feasibility::Fails => PunchExpectation::Fails,
+        Feasibility::Unlikely | Feasibility::Unknown => PunchExpectation::Unknown,
     }
 }

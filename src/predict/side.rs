@@ -87,6 +87,13 @@ impl<'a> Peer<'a> {
                     self.name()
                 ),
             ),
+            FamilyStatus::DnsFailed => (
+                Feasibility::Unknown,
+                format!(
+                    "{}'s {family_name} was not measured (no STUN server name resolved: DNS did not work)",
+                    self.name()
+                ),
+            ),
         }
     }
 }

@@ -86,6 +86,22 @@ pub trait Machine: std::any::Any {
     }
     /// A datagram arrived on `socket` from `from`.
     fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]);
+    /// Whether the machine's client sockets ([`Bind::Toward`]) report ICMP
+    /// errors ([`Machine::handle_unreachable`]). The kernel hands an error
+    /// to whichever call on the socket comes next, so a send may fail in
+    /// its stead: a machine that keeps sending to many destinations, some
+    /// of them dead (a punch), does better without.
+    fn hears_unreachable(&self) -> bool {
+        false
+    }
+    /// A datagram `socket` sent to `destination` drew an ICMP "port
+    /// unreachable" (RFC 792 type 3 code 3, RFC 4443 type 1 code 4):
+    /// nothing listens there, so no answer will come. Only the client
+    /// sockets of a machine that [`Machine::hears_unreachable`] hear of
+    /// it. RFC 1122 §4.1.3.3: UDP passes ICMP errors up to the application.
+    fn handle_unreachable(&mut self, now: Instant, socket: SocketId, destination: SocketAddr) {
+        let _ = (now, socket, destination);
+    }
     /// A stream socket was closed by the other end or failed. Datagram
     /// sockets never close.
     fn handle_closed(&mut self, now: Instant, socket: SocketId) {

@@ -10,5 +10,7 @@ pub mod rendezvous;
 pub mod screen;
 pub mod serve;
 pub mod session;
+pub mod shared_address_space;
 pub mod stun;
 pub mod teredo;
+pub mod ticket;

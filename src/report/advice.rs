@@ -10,38 +10,11 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
+use super::address_family::Family;
 use super::family::{FamilyReport, FamilyStatus, Verdict};
+use super::first_hop::FirstHop;
 use super::model::ProbeReport;
-
-/// An address family of a [`ProbeReport`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// IPv4, [`ProbeReport::ipv4`].
-    Ipv4,
-    /// IPv6, [`ProbeReport::ipv6`].
-    Ipv6,
-}
-
-impl Family {
-    /// Both families, in report order.
-    pub const ALL: [Family; 2] = [Family::Ipv4, Family::Ipv6];
-
-    /// The family's usual name: "IPv4" or "IPv6".
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ipv4 => "IPv4",
-            Self::Ipv6 => "IPv6",
-        }
-    }
-
-    /// This family's part of a report.
-    pub fn of(self, report: &ProbeReport) -> &FamilyReport {
-        match self {
-            Self::Ipv4 => &report.ipv4,
-            Self::Ipv6 => &report.ipv6,
-        }
-    }
-}
+use super::unresolved::DnsFailure;
 
 /// What one family's result means for a session, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -63,7 +36,7 @@ pub fn verdict_line(report: &ProbeReport) -> String {
             .map(|f| format!("{} {}", f.name(), situation(f.of(report).classic)))
             .collect()
     };
-    match report.verdict {
+    let line = match report.verdict {
         Verdict::TraversalFriendly => with_reasons(
             "Your network is friendly to direct connections",
             &families_where(&|r| r.status == FamilyStatus::Ok && r.classic.is_traversal_friendly()),
@@ -86,6 +59,8 @@ pub fn verdict_line(report: &ProbeReport) -> String {
             let head = head.trim_end_matches('.');
             format!("{head}; UDP is blocked or the servers are unreachable.")
         }
+        Verdict::DnsFailed => dns_failed_line(report),
+        Verdict::NoNetwork => no_network_line(report),
         Verdict::Inconclusive => {
             let unclassified: Vec<String> = Family::ALL
                 .into_iter()
@@ -99,7 +74,98 @@ pub fn verdict_line(report: &ProbeReport) -> String {
                 with_reasons("The probe could not classify your network", &unclassified)
             }
         }
+    };
+    if report.first_hop == FirstHop::Partial {
+        format!("{line} Not every server answered: the result rests on those that did.")
+    } else {
+        line
     }
+}
+
+/// The verdict line when no server name resolved: what the lookups said,
+/// and what to do.
+fn dns_failed_line(report: &ProbeReport) -> String {
+    let reasons: Vec<DnsFailure> = Family::ALL
+        .into_iter()
+        .map(|f| f.of(report))
+        .filter(|f| f.status == FamilyStatus::DnsFailed)
+        .flat_map(|f| f.unresolved.iter().map(|u| u.reason))
+        .filter(|r| r.is_dns_trouble())
+        .collect();
+    let all = |reason: DnsFailure| !reasons.is_empty() && reasons.iter().all(|r| *r == reason);
+    if all(DnsFailure::NoResolver) {
+        "Names do not resolve: no DNS server is configured on this machine — check the network \
+         settings."
+            .to_string()
+    } else if all(DnsFailure::NoSuchName) {
+        "Names do not resolve: DNS says no server name exists — check the names given with \
+         --server; on a hotel or guest network, open a web page to log in first."
+            .to_string()
+    } else {
+        "Names do not resolve: this machine is offline or behind a captive portal — open a web \
+         page to log in, or check the network settings."
+            .to_string()
+    }
+}
+
+/// The verdict line when no family that was tried has a route.
+fn no_network_line(report: &ProbeReport) -> String {
+    let routeless: Vec<&str> = Family::ALL
+        .into_iter()
+        .filter(|f| f.of(report).status == FamilyStatus::Unavailable)
+        .map(Family::name)
+        .collect();
+    format!(
+        "This machine has no network: no default route ({}) — connect it to a network (cable \
+         or Wi-Fi) and run the probe again.",
+        routeless.join(" or ")
+    )
+}
+
+/// How far the probe got toward its servers, when that needs saying on its
+/// own: some servers answered and others did not (or had no address).
+/// Empty otherwise: the verdict line and the families say the rest.
+pub fn first_hop_advice(report: &ProbeReport) -> Vec<String> {
+    if report.first_hop != FirstHop::Partial {
+        return Vec::new();
+    }
+    let mut answered = Vec::new();
+    let mut silent = Vec::new();
+    let mut unresolved = Vec::new();
+    for family in Family::ALL {
+        let measured = family.of(report);
+        for server in &measured.servers {
+            let label = match &server.name {
+                Some(name) => format!("{name} ({})", server.address),
+                None => server.address.clone(),
+            };
+            if server.reachable {
+                answered.push(label);
+            } else {
+                silent.push(label);
+            }
+        }
+        unresolved.extend(
+            measured
+                .unresolved
+                .iter()
+                .filter(|u| u.reason.is_dns_trouble())
+                .map(|u| u.line(family)),
+        );
+    }
+    let mut lines = vec![format!(
+        "Some servers answered and others did not, so the result rests on the servers that \
+         answered: {}.",
+        answered.join(", ")
+    )];
+    if !silent.is_empty() {
+        lines.push(format!(
+            "No answer over UDP from {}: that server is down, or UDP to it is blocked.",
+            silent.join(", ")
+        ));
+    }
+    lines.extend(unresolved);
+    lines
 }
 
 /// What one family's result means for a remote-assistance session and what
@@ -114,7 +180,7 @@ pub fn advise_family(family: Family, report: &FamilyReport) -> FamilyAdvice {
             let why = reasons(&report.notes)
                 .unwrap_or_else(|| format!("no {name} STUN server was given or resolved"));
             advice.meaning.push(format!(
-                "{name} was not measured ({why}), so whether {name} could carry a session is \
+                "{name} was not measured: {why}; whether {name} could carry a session is \
                  unknown."
             ));
         }
@@ -122,6 +188,19 @@ pub fn advise_family(family: Family, report: &FamilyReport) -> FamilyAdvice {
             advice.meaning.push(format!(
                 "{name} was not measured: this computer has no usable {name} address or route, \
                  so a session cannot use {name}."
+            ));
+        }
+        FamilyStatus::DnsFailed => {
+            let record = family.record_type();
+            advice.meaning.push(format!(
+                "{name} was not measured: no STUN server name resolved to an {name} address \
+                 (the {record} lookups failed), so whether {name} could carry a session is \
+                 unknown."
+            ));
+            advice.actions.push(format!(
+                "Names do not resolve over {name} (the {record} lookups failed): on a hotel or \
+                 guest network, open a web page to log in; otherwise check the network's DNS \
+                 settings. Then run the probe again."
             ));
         }
         FamilyStatus::UdpBlocked => {

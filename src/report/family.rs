@@ -1,14 +1,17 @@
 //! One address family's part of the report, drawn from what each server
 //! showed, and the overall verdict over the families.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::lifetime::BindingLifetime;
+use super::unresolved::UnresolvedServer;
 use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, Observation, PortAllocation,
 };
 
 /// What one address family measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FamilyReport {
     pub status: FamilyStatus,
     /// The local endpoint of the mapping test ("ip:port").
@@ -28,28 +31,39 @@ pub struct FamilyReport {
     /// servers whose answers classified the NAT).
     pub servers_agree: Option<bool>,
     pub servers: Vec<ServerReport>,
+    /// The server names that gave no address of this family, and why.
+    #[serde(default)]
+    pub unresolved: Vec<UnresolvedServer>,
     /// Plain-language notes on why a result is missing or uncertain.
     pub notes: Vec<String>,
+    /// How long an idle mapping lives (RFC 5780 §4.6), measured only with
+    /// `ranat probe --lifetime`; `None` otherwise.
+    #[serde(default)]
+    pub binding_lifetime: Option<BindingLifetime>,
 }
 
 /// The outcome for an address family as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FamilyStatus {
     /// Classified.
     Ok,
-    /// No server of this family was given or resolved.
+    /// No server of this family was given, or none has an address of it.
     NoServer,
     /// Servers were tried and none answered.
     UdpBlocked,
-    /// Answers came, but not enough to classify (e.g. no behaviour-capable server).
+    /// There is a route, but no server name resolved: DNS does not work
+    /// on this network.
+    DnsFailed,
+    /// Answers came, but not enough to classify (e.g. no behaviour-capable
+    /// server); the behaviour that was measured is still given.
     Inconclusive,
     /// This host has no usable address or route of this family.
     Unavailable,
 }
 
 /// What one server contributed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerReport {
     /// The server endpoint probed ("ip:port").
     pub address: String,
@@ -75,17 +89,23 @@ pub struct ServerReport {
 }
 
 /// The overall verdict of a probe, ordered from best to worst for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Open internet or a cone NAT on some family: hole punching works with most peers.
     TraversalFriendly,
     /// Only symmetric NAT: direct connections need a port mapping, prediction or a relay.
     Symmetric,
-    /// Nothing answered: UDP is blocked or no server was reachable.
+    /// Server addresses were known but nothing answered: UDP is blocked
+    /// or every server is down.
     UdpBlocked,
     /// Measurements were incomplete.
     Inconclusive,
+    /// There is a route, but no server name resolved: DNS does not work
+    /// (offline, or a captive portal).
+    DnsFailed,
+    /// This host has no route off itself: no network.
+    NoNetwork,
 }
 
 impl Verdict {
@@ -96,11 +116,20 @@ impl Verdict {
             Self::Symmetric => 10,
             Self::UdpBlocked => 11,
             Self::Inconclusive => 12,
+            Self::NoNetwork => 13,
+            Self::DnsFailed => 14,
         }
     }
 }
 
 impl FamilyReport {
+    /// Whether this family was not tried at all: skipped (`-4`/`-6`) or
+    /// no server of it was given, as opposed to names that gave no
+    /// address of it.
+    pub fn skipped(&self) -> bool {
+        self.status == FamilyStatus::NoServer && self.unresolved.is_empty()
+    }
+
     /// A family that was not measured, with the reason.
     pub fn unmeasured(status: FamilyStatus, note: impl Into<String>) -> Self {
         let classic = match status {
@@ -119,7 +148,9 @@ impl FamilyReport {
             port_allocation: None,
             servers_agree: None,
             servers: Vec::new(),
+            unresolved: Vec::new(),
             notes: vec![note.into()],
+            binding_lifetime: None,
         }
     }
 
@@ -154,19 +185,30 @@ impl ServerFailure {
     }
 }
 
-/// Combines the servers of one family.
+/// Combines the servers of one family; `unresolved` are the names that
+/// gave no address of it.
 ///
 /// The family's behaviour is taken from the servers that could run the
 /// behaviour tests; where they disagree, the least traversal-friendly
 /// behaviour wins and `servers_agree` is false, so the verdict never
-/// promises more than a server measured.
-pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyReport {
+/// promises more than a server measured. If no server could classify the
+/// NAT, the family is inconclusive but keeps each behaviour a server did
+/// measure, the least traversal-friendly where they differ.
+pub fn combine(results: Vec<ServerResult>, unresolved: Vec<UnresolvedServer>) -> FamilyReport {
+    let report = combine_results(results);
+    FamilyReport {
+        unresolved,
+        ..report
+    }
+}
+
+fn combine_results(results: Vec<ServerResult>) -> FamilyReport {
+    let mut notes = Vec::new();
     if results.is_empty() {
         return FamilyReport::unmeasured(
             FamilyStatus::NoServer,
-            "no server of this family was given or resolved",
-        )
-        .with_notes(notes);
+            "no server of this family was given",
+        );
     }
     if results
         .iter()
@@ -225,14 +267,31 @@ pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyRepo
         .filter(|o| classic(o) != ClassicNatType::Inconclusive)
         .collect();
     let behind_nat = observed.iter().any(|o| o.behind_nat == Some(true));
-    let mapping = capable
+    // With no server that classified the NAT, the behaviours some server
+    // measured are still reported (a server whose alternate address cannot
+    // be reached measures filtering but not mapping).
+    let measured = if capable.is_empty() {
+        &observed
+    } else {
+        &capable
+    };
+    let mappings: Vec<MappingBehavior> = measured.iter().filter_map(|o| o.mapping).collect();
+    let filterings: Vec<FilteringBehavior> = measured.iter().filter_map(|o| o.filtering).collect();
+    let mapping = mappings.iter().copied().max_by_key(|m| mapping_rank(*m));
+    let filtering = filterings
         .iter()
-        .filter_map(|o| o.mapping)
-        .max_by_key(|m| mapping_rank(*m));
-    let filtering = capable
-        .iter()
-        .filter_map(|o| o.filtering)
+        .copied()
         .max_by_key(|f| filtering_rank(*f));
+    if capable.is_empty()
+        && (mappings.iter().any(|m| Some(*m) != mapping)
+            || filterings.iter().any(|f| Some(*f) != filtering))
+    {
+        notes.push(
+            "the servers disagree on the behaviours they measured; the least favourable is \
+             reported"
+                .into(),
+        );
+    }
     let servers_agree = (capable.len() >= 2).then(|| {
         capable
             .iter()
@@ -251,7 +310,8 @@ pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyRepo
     let reference = capable.first().copied().unwrap_or(first);
     let (status, classic) = if capable.is_empty() {
         notes.push(
-            "no server could run the RFC 5780 behaviour tests, so the NAT type is not known".into(),
+            "no server could run all the RFC 5780 behaviour tests, so the NAT type is not known"
+                .into(),
         );
         (FamilyStatus::Inconclusive, ClassicNatType::Inconclusive)
     } else {
@@ -272,7 +332,9 @@ pub fn combine(results: Vec<ServerResult>, mut notes: Vec<String>) -> FamilyRepo
         port_allocation: reference.allocation,
         servers_agree,
         servers,
+        unresolved: Vec::new(),
         notes,
+        binding_lifetime: None,
     }
 }
 
@@ -283,17 +345,30 @@ pub fn verdict(families: &[&FamilyReport]) -> Verdict {
         .iter()
         .filter(|f| f.status == FamilyStatus::Ok)
         .collect();
+    let any = |status: FamilyStatus| families.iter().any(|f| f.status == status);
     if ok.iter().any(|f| f.classic.is_traversal_friendly()) {
         Verdict::TraversalFriendly
     } else if ok.iter().any(|f| f.classic == ClassicNatType::Symmetric) {
         Verdict::Symmetric
-    } else if families
-        .iter()
-        .any(|f| f.status == FamilyStatus::Inconclusive)
-    {
+    } else if any(FamilyStatus::Inconclusive) {
         Verdict::Inconclusive
-    } else {
+    } else if any(FamilyStatus::UdpBlocked) {
         Verdict::UdpBlocked
+    } else if any(FamilyStatus::DnsFailed) {
+        Verdict::DnsFailed
+    } else if any(FamilyStatus::Unavailable)
+        && families
+            .iter()
+            .all(|f| f.status == FamilyStatus::Unavailable || f.skipped())
+    {
+        // No family that was tried has a route. A family whose names
+        // merely have no address of it has one (it was asked), so it
+        // keeps the verdict off "no network".
+        Verdict::NoNetwork
+    } else {
+        // No server was given for any family measured: nothing was
+        // measured, which is no sign of blocked UDP.
+        Verdict::Inconclusive
     }
 }
 

@@ -12,14 +12,17 @@ pub struct RenderOptions {
     /// Whether to color table cells with ANSI escapes; pass true only when
     /// stdout is a terminal.
     pub color: bool,
+    /// Whether to add each server's details (`--verbose`).
+    pub verbose: bool,
 }
 
 impl Default for RenderOptions {
-    /// 80 columns, no colors: deterministic output for pipes, files and tests.
+    /// 80 columns, no colors, no details: deterministic output for pipes, files and tests.
     fn default() -> Self {
         Self {
             width: 80,
             color: false,
+            verbose: false,
         }
     }
 }

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use super::model::{ProbeReport, SCHEMA_VERSION};
 
+/// The oldest report layout still read: version 3 only added fields
+/// (`first_hop`, `unresolved`) that a version 2 report is read without, and
+/// verdicts it never carries.
+const OLDEST_READABLE: u32 = 2;
+
 /// Larger than any report ranat writes by far; a bigger file is not one.
 const MAX_REPORT_BYTES: u64 = 1 << 20;
 
@@ -27,8 +32,8 @@ pub enum LoadError {
     #[error("{path}: no `schema_version` field: not a ranat probe report")]
     NoSchema { path: PathBuf },
     #[error(
-        "{path}: schema_version {found}, but this ranat reads schema_version {SCHEMA_VERSION}; \
-         probe again with this version"
+        "{path}: schema_version {found}, but this ranat reads schema_version \
+         {OLDEST_READABLE} to {SCHEMA_VERSION}; probe again with this version"
     )]
     Schema { path: PathBuf, found: String },
     #[error("{path}: field `{field}`: {message}")]
@@ -74,16 +79,18 @@ pub fn parse(text: &str, path: &Path) -> Result<ProbeReport, LoadError> {
             path: owned(),
             source,
         })?;
-    match value.get("schema_version") {
+    let version = match value.get("schema_version") {
         None => return Err(LoadError::NoSchema { path: owned() }),
-        Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
-        Some(v) => {
-            return Err(LoadError::Schema {
-                path: owned(),
-                found: v.to_string(),
-            });
-        }
-    }
+        Some(v) => match v.as_u64() {
+            Some(n) if (u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION)).contains(&n) => n,
+            _ => {
+                return Err(LoadError::Schema {
+                    path: owned(),
+                    found: v.to_string(),
+                });
+            }
+        },
+    };
     let report: ProbeReport =
         serde_path_to_error::deserialize(&value).map_err(|e| LoadError::Field {
             path: owned(),
@@ -93,11 +100,22 @@ pub fn parse(text: &str, path: &Path) -> Result<ProbeReport, LoadError> {
     // serde takes a missing optional field for "not measured" and skips
     // unknown ones; in a report either means the file was edited, so the
     // file must have exactly the fields ranat writes.
-    let written = serde_json::to_value(&report).map_err(|e| LoadError::Field {
+    let mut written = serde_json::to_value(&report).map_err(|e| LoadError::Field {
         path: owned(),
         field: ".".into(),
         message: e.to_string(),
     })?;
+    if version < 3 {
+        // Version 3 added these; a version 2 report is read without them.
+        if let Some(fields) = written.as_object_mut() {
+            fields.remove("first_hop");
+        }
+        for family in ["ipv4", "ipv6"] {
+            if let Some(fields) = written.get_mut(family).and_then(|f| f.as_object_mut()) {
+                fields.remove("unresolved");
+            }
+        }
+    }
     match same_fields(&written, &value, String::new()) {
         Some((field, message)) => Err(LoadError::Field {
             path: owned(),
@@ -169,10 +187,31 @@ mod tests {
 
     #[test]
     fn another_schema_version_is_named() {
-        let text = sample().replace("\"schema_version\": 2", "\"schema_version\": 1");
+        let text = sample().replace(
+            &format!("\"schema_version\": {SCHEMA_VERSION}"),
+            "\"schema_version\": 1",
+        );
         let e = err(&text);
         assert!(e.starts_with("peer.json: schema_version 1"), "{e}");
         assert!(err("{\"ipv4\": {}}").contains("no `schema_version`"));
+    }
+
+    #[test]
+    fn a_version_2_report_without_the_first_hop_is_still_read() {
+        let mut value: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+        value["schema_version"] = 2.into();
+        value.as_object_mut().unwrap().remove("first_hop");
+        for family in ["ipv4", "ipv6"] {
+            value[family].as_object_mut().unwrap().remove("unresolved");
+        }
+        let report = parse(&value.to_string(), Path::new("old.json")).unwrap();
+        assert_eq!(report.first_hop, crate::report::FirstHop::NotTried);
+        assert!(report.ipv4.unresolved.is_empty());
+        let e = err(&sample().replace(
+            &format!("\"schema_version\": {SCHEMA_VERSION}"),
+            &format!("\"schema_version\": {}", SCHEMA_VERSION + 1),
+        ));
+        assert!(e.contains("reads schema_version 2 to 3"), "{e}");
     }
 
     #[test]

@@ -4,10 +4,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What the port-mapping check found on the local gateway.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PortMappingReport {
     /// The IPv4 gateway the PCP / NAT-PMP requests went to (the default
     /// route's, unless `--gateway` named one).
@@ -18,7 +19,7 @@ pub struct PortMappingReport {
 }
 
 /// How a port-mapping method fared, from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MappingStatus {
     /// A mapping was made and a packet from the STUN server came in through it.
@@ -58,7 +59,7 @@ impl MappingStatus {
 }
 
 /// The UPnP IGD check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UpnpReport {
     pub status: MappingStatus,
     /// The device that answered the SSDP search.
@@ -75,7 +76,7 @@ pub struct UpnpReport {
 }
 
 /// An Internet Gateway Device found by SSDP.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IgdDevice {
     /// Where its description was fetched from.
     pub address: SocketAddr,
@@ -85,7 +86,7 @@ pub struct IgdDevice {
 }
 
 /// The PCP / NAT-PMP check.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PortControlReport {
     pub status: MappingStatus,
     /// The protocol that answered: `pcp` or `nat_pmp`.
@@ -97,7 +98,7 @@ pub struct PortControlReport {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortControlProtocol {
     Pcp,
@@ -114,7 +115,7 @@ impl PortControlProtocol {
 }
 
 /// The short-lived UDP mapping a check made, tested and removed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TestMapping {
     pub internal: SocketAddr,
     pub external: SocketAddr,
@@ -129,7 +130,7 @@ pub struct TestMapping {
 }
 
 /// What the end-to-end test of a mapping saw.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Verification {
     /// The STUN server's answer arrived through the mapping. `public` is the

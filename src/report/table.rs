@@ -7,7 +7,8 @@ use comfy_table::{Cell, Color};
 use crate::proto::nat::PortAllocationKind;
 use crate::proto::nat::{ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation};
 
-use super::advice::{Family, advise_family, verdict_line};
+use super::address_family::Family;
+use super::advice::{advise_family, first_hop_advice, verdict_line};
 use super::family::{FamilyReport, FamilyStatus, ServerReport};
 use super::gateway_view::{gateway_advice, render_gateway};
 use super::layout::{RenderOptions, bullets, clean, new_table, wrap};
@@ -39,6 +40,11 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
         out.push('\n');
         out.push_str(&render_family(family, family.of(report), options));
     }
+    let first_hop = first_hop_advice(report);
+    if !first_hop.is_empty() {
+        out.push_str("\nReaching the servers:\n");
+        out.push_str(&bullets(&first_hop, width));
+    }
     out.push('\n');
     out.push_str(&render_gateway(
         &report.port_mapping,
@@ -48,12 +54,7 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
     out.push('\n');
     out.push_str(&render_teredo(&report.teredo, options));
     out.push('\n');
-    out.push_str(&wrap(
-        &format!("Verdict: {}", verdict_line(report)),
-        width,
-        "",
-        "  ",
-    ));
+    out.push_str(&render_verdict(report, options));
     for family in Family::ALL {
         let measured = family.of(report);
         let advice = advise_family(family, measured);
@@ -91,9 +92,23 @@ pub fn render_with(report: &ProbeReport, options: &RenderOptions) -> String {
     out
 }
 
-/// Whether a family is shown as one line: it was not measured at all.
+/// The verdict line alone (`--quiet`).
+pub fn render_verdict(report: &ProbeReport, options: &RenderOptions) -> String {
+    wrap(
+        &format!("Verdict: {}", verdict_line(report)),
+        usize::from(options.width),
+        "",
+        "  ",
+    )
+}
+
+/// Whether a family is shown as one line (and the names that gave no
+/// address of it): it was not measured at all.
 fn compressed(status: FamilyStatus) -> bool {
-    matches!(status, FamilyStatus::NoServer | FamilyStatus::Unavailable)
+    matches!(
+        status,
+        FamilyStatus::NoServer | FamilyStatus::Unavailable | FamilyStatus::DnsFailed
+    )
 }
 
 fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions) -> String {
@@ -105,7 +120,9 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
         } else {
             report.notes.join(" ")
         };
-        return wrap(&format!("{name}: not measured: {why}"), width, "", "  ");
+        let mut out = wrap(&format!("{name}: not measured: {why}"), width, "", "  ");
+        out.push_str(&bullets(&unresolved_lines(family, report), width));
+        return out;
     }
 
     let mut out = format!("{name}\n");
@@ -153,6 +170,9 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
             ),
         ]);
     }
+    if let Some(lifetime) = &report.binding_lifetime {
+        rows.push(("Binding lifetime", Cell::new(lifetime.words())));
+    }
     let mut table = new_table(options);
     for (label, value) in rows {
         table.add_row(vec![Cell::new(label), value]);
@@ -180,6 +200,15 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
 
     // A server's note may already be among the family's notes; say it once.
     let mut notes = report.notes.clone();
+    notes.extend(unresolved_lines(family, report));
+    if let Some(lifetime) = &report.binding_lifetime {
+        notes.extend(
+            lifetime
+                .notes
+                .iter()
+                .map(|n| format!("binding lifetime: {n}")),
+        );
+    }
     for server in &report.servers {
         for note in &server.notes {
             if !report.notes.contains(note) {
@@ -191,7 +220,54 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
         out.push_str("Notes:\n");
         out.push_str(&bullets(&notes, width));
     }
+    if options.verbose && !report.servers.is_empty() {
+        out.push_str("Each server:\n");
+        let details: Vec<String> = report.servers.iter().map(server_details).collect();
+        out.push_str(&bullets(&details, width));
+    }
     out
+}
+
+/// One line per server name that gave no address of this family:
+/// "stun.example.org: no address (DNS gave no answer to the A lookup)".
+fn unresolved_lines(family: Family, report: &FamilyReport) -> Vec<String> {
+    report
+        .unresolved
+        .iter()
+        .map(|u| clean(&u.line(family)))
+        .collect()
+}
+
+/// Everything the report says of one server, in a sentence or two
+/// (`--verbose`).
+fn server_details(server: &ServerReport) -> String {
+    let mut parts = vec![match &server.name {
+        Some(name) => format!("{} ({})", server.address, name),
+        None => server.address.clone(),
+    }];
+    parts.push(if server.reachable {
+        "answered".to_string()
+    } else {
+        "did not answer".to_string()
+    });
+    if let Some(ms) = server.rtt_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+        parts.push(format!("RTT {ms:.1} ms"));
+    }
+    if let Some(mapped) = &server.mapped_address {
+        parts.push(format!("saw this host as {mapped}"));
+    }
+    if let Some(other) = &server.other_address {
+        parts.push(format!("alternate address {other}"));
+    }
+    if server.reachable {
+        parts.push(format!("saw {}", server.classic.label()));
+    }
+    let mut text = clean(&parts.join(", "));
+    for note in &server.notes {
+        text.push_str("; ");
+        text.push_str(&clean(note));
+    }
+    text
 }
 
 fn server_row(server: &ServerReport, with_view: bool) -> Vec<Cell> {
@@ -230,18 +306,19 @@ fn nat_type_cell(classic: ClassicNatType, color: bool) -> Cell {
     }
 }
 
-fn status_words(status: FamilyStatus) -> &'static str {
+pub(super) fn status_words(status: FamilyStatus) -> &'static str {
     match status {
         FamilyStatus::Ok => "classified",
         FamilyStatus::NoServer => "no server of this family was given or resolved",
         FamilyStatus::UdpBlocked => "no server answered",
+        FamilyStatus::DnsFailed => "no server name resolved (DNS does not work here)",
         FamilyStatus::Inconclusive => "inconclusive",
         FamilyStatus::Unavailable => "no usable address or route of this family",
     }
 }
 
 /// RFC 4787 §4.1 words.
-fn mapping_words(mapping: MappingBehavior) -> String {
+pub(super) fn mapping_words(mapping: MappingBehavior) -> String {
     match mapping {
         MappingBehavior::EndpointIndependent => "endpoint-independent",
         MappingBehavior::AddressDependent => "address-dependent",
@@ -251,7 +328,7 @@ fn mapping_words(mapping: MappingBehavior) -> String {
 }
 
 /// RFC 4787 §5 words.
-fn filtering_words(filtering: FilteringBehavior) -> String {
+pub(super) fn filtering_words(filtering: FilteringBehavior) -> String {
     match filtering {
         FilteringBehavior::EndpointIndependent => "endpoint-independent",
         FilteringBehavior::AddressDependent => "address-dependent",
@@ -260,7 +337,7 @@ fn filtering_words(filtering: FilteringBehavior) -> String {
     .to_string()
 }
 
-fn allocation_words(allocation: PortAllocation) -> String {
+pub(super) fn allocation_words(allocation: PortAllocation) -> String {
     match (allocation.kind, allocation.delta) {
         (PortAllocationKind::Preserving, _) => "preserving".to_string(),
         (PortAllocationKind::Sequential, Some(delta)) => format!("sequential, {delta:+}"),

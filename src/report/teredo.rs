@@ -3,6 +3,7 @@
 
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV4};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::family::FamilyReport;
@@ -10,7 +11,7 @@ use crate::proto::nat::PortAllocationKind;
 use crate::proto::teredo::{QualificationOutcome, TeredoNat, TeredoState};
 
 /// What the Teredo qualification found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TeredoReport {
     /// `qualified`, `offline`, or `skipped` when not run. A client with the
     /// RFC 6081 extensions (Windows 7 and later) keeps its address behind a
@@ -47,7 +48,7 @@ pub struct TeredoReport {
     pub notes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TeredoReportState {
     Qualified,
@@ -57,14 +58,14 @@ pub enum TeredoReportState {
 
 /// netsh's "NAT Special Behaviour: UPNP: …, PortPreserving: …", from the
 /// port-mapping check and the STUN probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct NatSpecial {
     pub upnp: Option<bool>,
     pub port_preserving: Option<bool>,
 }
 
 /// The RFC 6081 extensions (§3.1–§3.6 of its overview; §4 onwards specify them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rfc6081Extension {
     /// Keeps the address behind a symmetric NAT; reaches cone and
@@ -96,7 +97,7 @@ impl Rfc6081Extension {
 }
 
 /// A Teredo interface already on this host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExistingInterface {
     pub name: String,
     pub address: Ipv6Addr,

@@ -83,7 +83,7 @@ pub fn render_teredo(teredo: &TeredoReport, options: &RenderOptions) -> String {
     out
 }
 
-fn nat_words(teredo: &TeredoReport) -> String {
+pub(super) fn nat_words(teredo: &TeredoReport) -> String {
     let ports = match (
         teredo.mapped_port_via_primary,
         teredo.mapped_port_via_secondary,

@@ -5,11 +5,14 @@ use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, PortAllocation, PortAllocationKind,
 };
 
+use super::address_family::Family;
 use super::family::{FamilyReport, FamilyStatus, ServerReport, verdict};
+use super::first_hop::{first_hop, unresolved_family};
 use super::model::{ProbeReport, SCHEMA_VERSION};
 use super::portmap::PortMappingReport;
 use super::teredo::TeredoReport;
 use super::topology::{Topology, TopologyReport};
+use super::unresolved::{DnsFailure, UnresolvedServer};
 
 /// A server that answered, with its own view of the NAT.
 pub fn server(address: &str, capable: bool, rtt_ms: f64, classic: ClassicNatType) -> ServerReport {
@@ -105,7 +108,9 @@ pub fn classified(classic: ClassicNatType) -> FamilyReport {
             server("198.51.100.1:3478", true, 12.34, classic),
             server("192.0.2.1:3478", true, 40.0, classic),
         ],
+        unresolved: Vec::new(),
         notes: Vec::new(),
+        binding_lifetime: None,
     }
 }
 
@@ -128,7 +133,9 @@ pub fn inconclusive() -> FamilyReport {
             20.0,
             ClassicNatType::Inconclusive,
         )],
+        unresolved: Vec::new(),
         notes: vec!["198.51.100.1:3478 sent no OTHER-ADDRESS.".to_string()],
+        binding_lifetime: None,
     }
 }
 
@@ -151,9 +158,36 @@ pub fn no_ipv6() -> FamilyReport {
     )
 }
 
+/// A server name that gave no address of a family.
+pub fn unresolved(server: &str, reason: DnsFailure) -> UnresolvedServer {
+    UnresolvedServer {
+        server: server.to_string(),
+        reason,
+    }
+}
+
+/// A family whose two server names got no answer from DNS; `routed` says
+/// whether the host has a route for it.
+pub fn dns_silent(family: Family, routed: bool) -> FamilyReport {
+    unresolved_family(
+        family,
+        vec![
+            unresolved("stun.example.org", DnsFailure::NoAnswer),
+            unresolved("stun.example.net:3478", DnsFailure::NoAnswer),
+        ],
+        routed,
+    )
+}
+
+/// A family skipped with `-4` or `-6`.
+pub fn skipped(note: &str) -> FamilyReport {
+    FamilyReport::unmeasured(FamilyStatus::NoServer, note)
+}
+
 /// A report of two families with the verdict the probe would give.
 pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
     let verdict = verdict(&[&ipv4, &ipv6]);
+    let first_hop = first_hop(&[&ipv4, &ipv6]);
     ProbeReport {
         schema_version: SCHEMA_VERSION,
         ranat_version: "0.1.0".to_string(),
@@ -162,9 +196,10 @@ pub fn report(ipv4: FamilyReport, ipv6: FamilyReport) -> ProbeReport {
         port_mapping: PortMappingReport::skipped("not checked (--no-portmap)"),
         topology: TopologyReport {
             finding: Topology::Unknown,
-            evidence: vec!["no STUN server answered over IPv4".into()],
+            evidence: vec!["no STUN server reported this host's public IPv4 address".into()],
         },
         teredo: TeredoReport::skipped("not checked (--no-teredo)", None),
+        first_hop,
         verdict,
         duration_ms: 2345,
     }

@@ -4,25 +4,30 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::portmap::{PortControlProtocol, PortMappingReport, Verification};
-use super::shared_address_space::is_shared;
+use crate::proto::shared_address_space::is_shared;
 
 /// The finding, from the most to the least harmful for direct connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Topology {
     /// An address in 100.64.0.0/10 (RFC 6598) on this host or its gateway:
     /// the ISP's carrier-grade NAT is in the path.
     CarrierGradeNatLikely,
     /// The gateway's external address is private, or differs from what the
-    /// Internet sees: a second NAT beyond the local router.
+    /// Internet sees, or a mapping made on it is not reachable from
+    /// outside: a second NAT beyond the local router.
     DoubleNat,
-    /// The gateway's external address is the one the Internet sees.
+    /// The gateway's external address is the one the Internet sees, and a
+    /// packet from outside came in through a mapping made on it.
     SingleNat,
-    /// There is NAT, but no gateway said its external address, so a second
-    /// one cannot be ruled out.
+    /// There is NAT, but no gateway proved that it is the only one: none
+    /// said its external address, or none had a mapping tested from outside.
     Nat,
     /// The host's own address is the one the Internet sees.
     NoNat,
@@ -44,7 +49,7 @@ impl Topology {
 }
 
 /// The finding and the facts behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TopologyReport {
     pub finding: Topology,
     /// Each fact that led to the finding, in words.
@@ -72,7 +77,7 @@ pub fn assess(
     let Some(public) = mapped else {
         return TopologyReport {
             finding: Topology::Unknown,
-            evidence: vec!["no STUN server answered over IPv4".into()],
+            evidence: vec!["no STUN server reported this host's public IPv4 address".into()],
         };
     };
     evidence.push(format!("the STUN server saw this host as {public}"));
@@ -91,16 +96,21 @@ pub fn assess(
         }
     }
     let gateways = [
-        ("the UPnP gateway", ports.upnp.external_address),
+        (
+            "the UPnP gateway",
+            ports.upnp.external_address,
+            ports.upnp.mapping.as_ref(),
+        ),
         (
             ports.pcp.protocol.map_or("the PCP gateway", |p| match p {
                 PortControlProtocol::Pcp => "the PCP gateway",
                 PortControlProtocol::NatPmp => "the NAT-PMP gateway",
             }),
             ports.pcp.external_address,
+            ports.pcp.mapping.as_ref(),
         ),
     ];
-    for (who, external) in gateways {
+    for (who, external, mapping) in gateways {
         let Some(IpAddr::V4(external)) = external else {
             continue;
         };
@@ -133,12 +143,7 @@ pub fn assess(
                 ),
             )
         } else {
-            (
-                Topology::SingleNat,
-                format!(
-                    "{who} reports the external address {external}, the address the Internet sees"
-                ),
-            )
+            same_as_public(who, external, mapping.map(|m| &m.verification))
         };
         findings.push(finding);
         evidence.push(fact);
@@ -151,11 +156,22 @@ pub fn assess(
                 .into(),
         );
     }
-    for (who, mapping) in [
-        ("UPnP", ports.upnp.mapping.as_ref()),
-        ("PCP/NAT-PMP", ports.pcp.mapping.as_ref()),
+    // A gateway reporting the public address had its test said above.
+    for (who, external, mapping) in [
+        (
+            "UPnP",
+            ports.upnp.external_address,
+            ports.upnp.mapping.as_ref(),
+        ),
+        (
+            "PCP/NAT-PMP",
+            ports.pcp.external_address,
+            ports.pcp.mapping.as_ref(),
+        ),
     ] {
-        if let Some(Verification::NotReached { .. }) = mapping.map(|m| &m.verification) {
+        if external != Some(IpAddr::V4(public))
+            && let Some(Verification::NotReached { .. }) = mapping.map(|m| &m.verification)
+        {
             evidence.push(format!(
                 "the {who} mapping was made, but a packet sent to it from outside never arrived"
             ));
@@ -170,17 +186,53 @@ pub fn assess(
     TopologyReport { finding, evidence }
 }
 
+/// A gateway that reports the address the Internet sees is the only NAT
+/// only if the Internet reached a mapping made on it: a gateway can learn
+/// that address from beyond another NAT (miniupnpd does, by STUN, when its
+/// own WAN address is private or shared).
+fn same_as_public(
+    who: &str,
+    external: std::net::Ipv4Addr,
+    verification: Option<&Verification>,
+) -> (Topology, String) {
+    let said =
+        format!("{who} reports the external address {external}, the address the Internet sees");
+    match verification {
+        Some(Verification::Reached { .. }) => (
+            Topology::SingleNat,
+            format!("{said}, and a packet from outside came in through its test mapping"),
+        ),
+        Some(Verification::NotReached { .. }) => (
+            Topology::DoubleNat,
+            format!(
+                "{said}, yet a packet sent from outside to its test mapping never arrived: \
+                 another NAT (or a firewall) lies beyond it"
+            ),
+        ),
+        _ => (
+            Topology::Nat,
+            format!(
+                "{said}, but no mapping on it was tested from outside, so another NAT beyond it \
+                 (which it may have looked through by STUN) is not ruled out"
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{MappingStatus, PortControlReport, UpnpReport};
+    use crate::report::{MappingStatus, PortControlReport, TestMapping, UpnpReport};
 
+    /// Gateways reporting these external addresses, each with a test
+    /// mapping the STUN server reached.
     fn ports(upnp: Option<&str>, pcp: Option<&str>) -> PortMappingReport {
         let mut report = PortMappingReport::skipped("test");
         if let Some(ip) = upnp {
             report.upnp = UpnpReport {
                 status: MappingStatus::Works,
                 external_address: Some(ip.parse().unwrap()),
+                mapping: Some(mapping(ip, reached())),
                 ..UpnpReport::skipped("")
             };
         }
@@ -189,10 +241,32 @@ mod tests {
                 status: MappingStatus::Works,
                 protocol: Some(PortControlProtocol::Pcp),
                 external_address: Some(ip.parse().unwrap()),
+                mapping: Some(mapping(ip, reached())),
                 ..PortControlReport::skipped("")
             };
         }
         report
+    }
+
+    const SERVER: &str = "198.51.100.10:3478";
+
+    fn reached() -> Verification {
+        Verification::Reached {
+            server: SERVER.parse().unwrap(),
+            public: None,
+        }
+    }
+
+    fn mapping(external: &str, verification: Verification) -> TestMapping {
+        TestMapping {
+            internal: "10.0.1.2:40000".parse().unwrap(),
+            external: SocketAddr::new(external.parse().unwrap(), 40_000),
+            lease_seconds: 60,
+            conflicts: 0,
+            verification,
+            deleted: true,
+            delete_error: None,
+        }
     }
 
     const LOCAL: Option<&str> = Some("10.0.1.2:50000");
@@ -206,6 +280,54 @@ mod tests {
             &ports(Some("203.0.113.1"), Some("203.0.113.1")),
         );
         assert_eq!(r.finding, Topology::SingleNat);
+    }
+
+    /// miniupnpd behind a carrier's NAT learns the public address by STUN
+    /// and reports it, but the Internet does not reach its mappings (seen
+    /// in the test bed, `scripts/testnet.sh --only stacked`).
+    #[test]
+    fn the_public_address_with_an_unreachable_mapping_is_double_nat() {
+        let mut p = ports(Some("203.0.113.1"), Some("203.0.113.1"));
+        let server = SERVER.parse().unwrap();
+        for m in [&mut p.upnp.mapping, &mut p.pcp.mapping] {
+            m.as_mut().unwrap().verification = Verification::NotReached { server };
+        }
+        let r = assess(LOCAL, MAPPED, &p);
+        assert_eq!(r.finding, Topology::DoubleNat);
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.contains("UPnP") && e.contains("never arrived")),
+            "{:?}",
+            r.evidence
+        );
+        // One gateway's reached mapping does not outweigh the other's
+        // unreachable one.
+        p.pcp.mapping.as_mut().unwrap().verification = reached();
+        assert_eq!(assess(LOCAL, MAPPED, &p).finding, Topology::DoubleNat);
+    }
+
+    /// The same miniupnpd behind a symmetric NAT refuses every mapping
+    /// (UPnP 501, PCP NO_RESOURCES): its word alone proves no single NAT.
+    #[test]
+    fn the_public_address_without_a_tested_mapping_leaves_the_layers_open() {
+        let mut p = ports(Some("203.0.113.1"), None);
+        p.upnp.status = MappingStatus::Refused;
+        p.upnp.mapping = None;
+        let r = assess(LOCAL, MAPPED, &p);
+        assert_eq!(r.finding, Topology::Nat);
+        assert!(
+            r.evidence.iter().any(|e| e.contains("not ruled out")),
+            "{:?}",
+            r.evidence
+        );
+        p.upnp.status = MappingStatus::Unverified;
+        p.upnp.mapping = Some(mapping("203.0.113.1", Verification::NoServer));
+        assert_eq!(assess(LOCAL, MAPPED, &p).finding, Topology::Nat);
+        // A reached PCP mapping settles it.
+        let mut both = ports(None, Some("203.0.113.1"));
+        both.upnp = p.upnp;
+        assert_eq!(assess(LOCAL, MAPPED, &both).finding, Topology::SingleNat);
     }
 
     #[test]

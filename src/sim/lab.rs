@@ -44,8 +44,13 @@ pub enum Server {
     /// request arrived on, as a server behind a 1:1 NAT or with a wrong
     /// advertised address does.
     IgnoresChangeRequest,
-    /// Advertises an alternate that never answers.
-    SilentAlternate,
+    /// Advertises an alternate address that requests never reach (as when
+    /// it is unreachable from the client), though answers sent from it, to
+    /// a CHANGE-REQUEST, get through.
+    UnreachableAlternate,
+    /// Advertises an alternate address that neither receives nor sends (an
+    /// OTHER-ADDRESS that is not routed at all).
+    DeadAlternate,
 }
 
 /// The lab's network conditions.
@@ -104,6 +109,41 @@ impl Machine for IgnoresChangeRequest {
     }
 }
 
+/// A responder whose answers from the alternate address never leave.
+struct MuteAlternate {
+    responder: Responder,
+    alternate: IpAddr,
+}
+
+impl Machine for MuteAlternate {
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        self.responder.poll_bind()
+    }
+    fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
+        self.responder.handle_bound(now, socket, local);
+    }
+    fn handle_input(&mut self, now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+        self.responder.handle_input(now, socket, from, bytes);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.responder.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        while let Some(t) = self.responder.poll_transmit() {
+            if self.responder.endpoint(t.socket).map(|e| e.ip()) != Some(self.alternate) {
+                return Some(t);
+            }
+        }
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.responder.poll_timeout()
+    }
+    fn is_done(&self) -> bool {
+        self.responder.is_done()
+    }
+}
+
 /// Runs one discovery in the lab; returns its observation and the virtual
 /// time it took.
 pub fn run(
@@ -137,9 +177,19 @@ pub fn run(
                 },
             );
         }
-        Server::SilentAlternate => {
+        Server::UnreachableAlternate => {
             world.silence(alternate.ip());
             world.add(servers, responder);
+        }
+        Server::DeadAlternate => {
+            world.silence(alternate.ip());
+            world.add(
+                servers,
+                MuteAlternate {
+                    responder,
+                    alternate: alternate.ip(),
+                },
+            );
         }
         Server::Full | Server::Basic => {
             world.add(servers, responder);

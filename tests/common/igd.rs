@@ -36,7 +36,35 @@ pub enum Reply {
     Garbage,
     /// Reads the request and never answers (until the fake is dropped).
     Silent,
+    /// An answer meant to exhaust the client.
+    Hostile(Hostile),
 }
+
+/// Answers meant to exhaust a client's memory or patience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// A 200 without a length whose body never ends (until [`ENDLESS_CAP`]
+    /// is sent or the client goes).
+    Endless,
+    /// A 200 promising a megabyte, then one byte every 50 ms.
+    Drip,
+    /// A 302 back to the same URL, every time.
+    RedirectLoop,
+}
+
+impl Hostile {
+    /// The answer in a few words, for figures.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Endless => "a body that never ends",
+            Self::Drip => "a byte every 50 ms",
+            Self::RedirectLoop => "a redirect to itself",
+        }
+    }
+}
+
+/// The most an endless body sends before the fake gives up.
+pub const ENDLESS_CAP: usize = 1 << 30;
 
 /// What the device description offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +87,13 @@ pub struct Script {
     /// The answers to successive AddPortMapping requests; the last repeats.
     pub add: Vec<Reply>,
     pub delete: Reply,
+    /// How the device description is served: normally, or with a hostile
+    /// answer.
+    pub description: Option<Hostile>,
+    /// Junk sent to each M-SEARCH before the true answer: this many
+    /// garbage datagrams and as many answers whose LOCATION is a closed
+    /// port.
+    pub ssdp_flood: usize,
 }
 
 impl Default for Script {
@@ -70,6 +105,8 @@ impl Default for Script {
             status_info: Reply::Ok,
             add: vec![Reply::Ok],
             delete: Reply::Ok,
+            description: None,
+            ssdp_flood: 0,
         }
     }
 }
@@ -216,6 +253,16 @@ fn ssdp_loop(socket: &UdpSocket, shared: &Shared) {
         }
         let st = header(&text, "st").unwrap_or(IGD).to_string();
         shared.log.lock().expect("log").searches.push(st.clone());
+        for i in 0..shared.script.ssdp_flood {
+            let junk = vec![b'H'; 1 + i % 1400];
+            let _ = socket.send_to(&junk, from);
+            let decoy = format!(
+                "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: {st}\r\n\
+                 USN: uuid:decoy-{i}::{st}\r\nLOCATION: http://{}:1/decoy{i}.xml\r\n\r\n",
+                shared.http.ip()
+            );
+            let _ = socket.send_to(decoy.as_bytes(), from);
+        }
         let reply = format!(
             "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nEXT:\r\nST: {st}\r\n\
              USN: uuid:fa4e0000-0000-4000-8000-000000000041::{st}\r\n\
@@ -298,7 +345,10 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         shared.log.lock().expect("log").gets.push(path.to_string());
     }
     let document = match (method, path) {
-        ("GET", "/rootDesc.xml") => documents::description(shared.script.device),
+        ("GET", "/rootDesc.xml") => match shared.script.description {
+            Some(kind) => return hostile(stream, shared, kind, path),
+            None => documents::description(shared.script.device),
+        },
         ("GET", "/WANIPCn.xml") => documents::SCPD.to_string(),
         ("POST", "/ctl/IPConn") => return soap(stream, shared, &request),
         _ => return respond(&mut stream, "404 Not Found", "", 0),
@@ -378,6 +428,55 @@ fn soap(mut stream: TcpStream, shared: &Shared, request: &Request) {
             while !stopped(shared) {
                 std::thread::sleep(POLL);
             }
+        }
+        Reply::Hostile(kind) => hostile(stream, shared, kind, "/ctl/IPConn"),
+    }
+}
+
+/// Serves a hostile answer to a request for `path`.
+fn hostile(mut stream: TcpStream, shared: &Shared, kind: Hostile, path: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    match kind {
+        Hostile::Endless => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nConnection: close\r\n\r\n\
+                        <?xml version=\"1.0\"?><root>";
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = "<a>all work and no play</a>".repeat(2048);
+            let mut sent = 0;
+            while sent < ENDLESS_CAP && !stopped(shared) {
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+                sent += chunk.len();
+            }
+        }
+        Hostile::Drip => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\
+                        Content-Length: 1048576\r\nConnection: close\r\n\r\n";
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            while !stopped(shared) {
+                if stream
+                    .write_all(b"<")
+                    .and_then(|()| stream.flush())
+                    .is_err()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Hostile::RedirectLoop => {
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://{}{path}\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n",
+                shared.http
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 }

@@ -170,9 +170,13 @@ impl Output {
         assert!(self.code.is_some(), "the process died of a signal:\n{self}");
     }
 
+    /// Stdout as one JSON document, checked against the schema shipped for
+    /// it in `schemas/`.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"))
+        let value = serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{self}"));
+        assert_matches_schema(&value);
+        value
     }
 }
 
@@ -686,4 +690,53 @@ fn parse_addr(v: &[u8]) -> Option<SocketAddr> {
         }
         _ => None,
     }
+}
+
+// ---------------------------------------------------------------------------
+// The JSON Schemas shipped in `schemas/`.
+
+/// The shipped schema of the document `value` is, told by its shape: the
+/// matrix is an array; a ticket has a `shape`, a trial `phases`, a check
+/// a `prediction`, a probe report `ipv4`.
+fn schema_name(value: &serde_json::Value) -> Option<&'static str> {
+    if value.is_array() {
+        return Some("matrix");
+    }
+    let has = |key: &str| value.get(key).is_some();
+    if has("shape") {
+        Some("ticket")
+    } else if has("phases") {
+        Some("trial")
+    } else if has("prediction") {
+        Some("check")
+    } else if has("ipv4") {
+        Some("probe")
+    } else {
+        None
+    }
+}
+
+/// Fails the test unless `value` is one of ranat's JSON documents and valid
+/// against its shipped schema (`schemas/NAME.schema.json`).
+pub fn assert_matches_schema(value: &serde_json::Value) {
+    let name = schema_name(value)
+        .unwrap_or_else(|| panic!("not one of ranat's JSON documents:\n{value:#}"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(format!("{name}.schema.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("a schema is JSON");
+    let validator = jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{} is not a valid schema: {e}", path.display()));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the {name} document does not match {}:\n{}\n{value:#}",
+        path.display(),
+        errors.join("\n")
+    );
 }

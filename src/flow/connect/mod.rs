@@ -204,6 +204,7 @@ pub async fn connect(
             Vec::new()
         };
         config.ipv6 = !ipv6.is_empty();
+        let punches_ipv6 = config.ipv6;
         let machine = Punch::new(config, rand::random());
         let (peer, gathered) = tokio::join!(live::exchange_reports(&mut client, &me), async {
             Ok(punch::gather(machine).await?.with_ipv6(ipv6))
@@ -211,7 +212,11 @@ pub async fn connect(
         let peer = peer?;
         let mut gathered = gathered.map_err(LiveError::Bind)?;
         let prediction = live::predict_for(role, &me, &peer);
-        let expected = prediction.punch_expectation();
+        let expected = if punches_ipv6 {
+            prediction.session_punch_expectation()
+        } else {
+            prediction.punch_expectation()
+        };
         // Where no direct path is expected the punch still runs, to prove
         // the prediction, but the session waits for it less: a path that
         // opens at all opens within a few of the checks' rounds (100, 200,

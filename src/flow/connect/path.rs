@@ -2,13 +2,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::proto::punch::{CandidateKind, Path};
 use crate::proto::relay::client::RelayTransport;
 
 /// How the session's channel connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PathOutcome {
     Direct,
@@ -17,7 +18,7 @@ pub enum PathOutcome {
 }
 
 /// The path the channel took.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct PathInfo {
     /// `host`, `srflx`, `prflx`, `predicted`, `mapped`, `teredo` (the
     /// remote is a Teredo address, RFC 4380 §2.14) or `relay`.
@@ -31,7 +32,7 @@ pub struct PathInfo {
 }
 
 /// The relay a relayed channel runs through.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RelayInfo {
     pub server: SocketAddr,
     pub transport: RelayTransport,
@@ -95,7 +96,7 @@ fn family(ip: IpAddr) -> &'static str {
 }
 
 /// How long each step took, in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Phases {
     /// Connecting to the rendezvous and its Welcome.
     pub rendezvous_ms: f64,

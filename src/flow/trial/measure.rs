@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use quinn::{Connection, RecvStream, SendStream};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::proto::session::measure::{
@@ -31,7 +32,7 @@ impl Default for MeasurePlan {
 }
 
 /// The figures, as both sides report them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Figures {
     /// Round trips of the pings, in milliseconds.
     pub rtt_ms: Vec<f64>,

@@ -1,5 +1,6 @@
 //! What a trial found, as the table and the `--json` document show it.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::measure::Figures;
@@ -15,7 +16,7 @@ use crate::report::ProbeReport;
 pub const TRIAL_SCHEMA_VERSION: u32 = 1;
 
 /// Everything the trial learned.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Trial {
     pub schema_version: u32,
     pub role: Role,

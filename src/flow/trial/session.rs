@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::assist::sharing::{FRAME, Sharing};
@@ -39,7 +40,7 @@ const BUSY_COMMAND: &[u8] = b"timeout 4 yes busy terminal line\r";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// The session's figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionFigures {
     /// Keystroke echo times, in milliseconds.
     pub echo_ms: Vec<f64>,

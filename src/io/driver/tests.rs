@@ -86,3 +86,98 @@ async fn a_stream_has_room_for_what_its_write_queue_holds() {
     // Not a stream: a UDP socket's sends wait instead.
     assert!(driver.has_room(SocketId(u16::MAX), usize::MAX));
 }
+
+/// Sends one datagram to `to` from a client socket and waits to hear
+/// what came of it.
+struct Knock {
+    to: SocketAddr,
+    hears: bool,
+    asked: bool,
+    sent: bool,
+    unreachable: Vec<(SocketId, SocketAddr)>,
+}
+
+impl crate::proto::machine::Machine for Knock {
+    fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
+        (!std::mem::replace(&mut self.asked, true)).then_some((SocketId(0), Bind::Toward(self.to)))
+    }
+    fn handle_bound(&mut self, _: Instant, _: SocketId, _: SocketAddr) {}
+    fn handle_input(&mut self, _: Instant, _: SocketId, _: SocketAddr, _: &[u8]) {}
+    fn hears_unreachable(&self) -> bool {
+        self.hears
+    }
+    fn handle_unreachable(&mut self, _: Instant, socket: SocketId, destination: SocketAddr) {
+        self.unreachable.push((socket, destination));
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_transmit(&mut self) -> Option<crate::proto::machine::Transmit> {
+        (!std::mem::replace(&mut self.sent, true)).then(|| crate::proto::machine::Transmit {
+            socket: SocketId(0),
+            destination: self.to,
+            payload: b"anyone?".to_vec(),
+        })
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn is_done(&self) -> bool {
+        !self.unreachable.is_empty()
+    }
+}
+
+/// A port that was just free: nothing listens on it.
+fn closed_port() -> SocketAddr {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_machine_that_does_not_ask_hears_of_no_closed_port() {
+    let knock = Knock {
+        to: closed_port(),
+        hears: false,
+        asked: false,
+        sent: false,
+        unreachable: Vec::new(),
+    };
+    let mut driver = Driver::bind(knock).await.unwrap();
+    driver
+        .run(Some(Instant::now() + Duration::from_millis(300)))
+        .await;
+    assert!(driver.machine().unreachable.is_empty());
+}
+
+#[tokio::test]
+async fn a_closed_port_is_reported_to_the_machine_and_the_socket_handed_back_stays_quiet() {
+    let closed = closed_port();
+    let knock = Knock {
+        to: closed,
+        hears: true,
+        asked: false,
+        sent: false,
+        unreachable: Vec::new(),
+    };
+    let mut driver = Driver::bind(knock).await.unwrap();
+    driver
+        .run(Some(Instant::now() + Duration::from_secs(5)))
+        .await;
+    assert_eq!(driver.machine().unreachable, vec![(SocketId(0), closed)]);
+
+    // Handed on, the socket reports nothing more: another knock's refusal
+    // does not fail the new owner's receive.
+    let (_, mut sockets) = driver.into_parts().await;
+    let (_, socket) = sockets.pop().unwrap();
+    socket.send_to(b"again?", closed).await.unwrap();
+    let echo = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    echo.send_to(b"hello", socket.local_addr().unwrap())
+        .await
+        .unwrap();
+    let mut buf = [0; 16];
+    let got = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        .await
+        .expect("within 5 s");
+    let (n, _) = got.expect("a datagram, not an ICMP error");
+    assert_eq!(&buf[..n], b"hello");
+}

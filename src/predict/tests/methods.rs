@@ -226,6 +226,84 @@ fn ipv6_direct_punched_or_not_by_engine() {
     assert_eq!(feasibility(&ns, &h2, Method::Ipv6), Feasibility::Unknown);
 }
 
+/// `r`'s IPv6 translated by NPTv6 (as the test bed's nptv6 profile does):
+/// its local address leaves under another prefix, port kept; no filtering.
+fn with_nptv6(r: ProbeReport) -> ProbeReport {
+    let mut r = with_ipv6(r, Some(F::EndpointIndependent));
+    r.ipv6.local_address = Some("[2001:db8:1::2]:40000".into());
+    r.ipv6.mapped_address = Some("[2001:db8:f1::2]:40000".into());
+    r
+}
+
+#[test]
+fn a_translated_ipv6_side_is_reached_only_through_an_eif_peer() {
+    use NatProfile::*;
+    let (n, h) = (novice(SymmetricRandom), helper(SymmetricRandom));
+    // Seen in the test bed: nptv6 x firewall fails, nptv6 x open connects
+    // (the open side answers the translated address its checks came from),
+    // nptv6 x nptv6 fails.
+    let firewall = with_ipv6(h.clone(), Some(F::AddressAndPortDependent));
+    let open = with_ipv6(h.clone(), Some(F::EndpointIndependent));
+    let v = predict(&with_nptv6(n.clone()), &firewall);
+    let six = verdict(&v, Method::Ipv6);
+    assert_eq!(six.feasibility, Feasibility::Fails, "{}", six.reason);
+    assert!(
+        six.reason
+            .contains("2001:db8:1::2 leaves as 2001:db8:f1::2"),
+        "{}",
+        six.reason
+    );
+    let v = predict(&with_nptv6(n.clone()), &open);
+    let six = verdict(&v, Method::Ipv6);
+    assert_eq!(six.feasibility, Feasibility::Works, "{}", six.reason);
+    assert!(
+        six.reason.contains("the helper's firewall admits"),
+        "{}",
+        six.reason
+    );
+    assert_eq!(v.session_punch_expectation(), PunchExpectation::Connects);
+    // Remote Assistance's TCP passes only if the translated side connects.
+    assert_eq!(v.windows_remote_assistance.connects, Feasibility::Unlikely);
+    let v = predict(&with_nptv6(n.clone()), &with_nptv6(h.clone()));
+    assert_eq!(verdict(&v, Method::Ipv6).feasibility, Feasibility::Fails);
+    // The same with the roles swapped.
+    let v = predict(&open, &with_nptv6(n));
+    assert_eq!(verdict(&v, Method::Ipv6).feasibility, Feasibility::Works);
+    // The peer's filtering unmeasured: unknown.
+    let unmeasured = with_ipv6(h.clone(), None);
+    let v = predict(&with_nptv6(novice(SymmetricRandom)), &unmeasured);
+    assert_eq!(verdict(&v, Method::Ipv6).feasibility, Feasibility::Unknown);
+    // A socket bound to [::] is no translation.
+    let mut wildcard = with_ipv6(h, Some(F::AddressAndPortDependent));
+    wildcard.ipv6.local_address = Some("[::]:40000".into());
+    let v = predict(
+        &with_ipv6(novice(SymmetricRandom), Some(F::AddressAndPortDependent)),
+        &wildcard,
+    );
+    assert_eq!(verdict(&v, Method::Ipv6).feasibility, Feasibility::Works);
+}
+
+#[test]
+fn the_session_expects_its_ipv6_candidates_to_connect_where_ipv6_works() {
+    use NatProfile::*;
+    // Symmetric NATs on IPv4: the IPv4 punch fails.
+    let (n, h) = (novice(SymmetricRandom), helper(SymmetricRandom));
+    let firewall = |r: ProbeReport| with_ipv6(r, Some(F::AddressAndPortDependent));
+    let v = predict(&firewall(n.clone()), &firewall(h.clone()));
+    assert_eq!(v.punch_expectation(), PunchExpectation::Fails);
+    assert_eq!(v.session_punch_expectation(), PunchExpectation::Connects);
+    // IPv6 failing or not measured adds nothing.
+    let v = predict(&with_nptv6(n.clone()), &with_nptv6(h.clone()));
+    assert_eq!(v.session_punch_expectation(), PunchExpectation::Fails);
+    let mut unmeasured = firewall(n);
+    unmeasured.ipv6 = FamilyReport::unmeasured(FamilyStatus::NoServer, "none");
+    let v = predict(&unmeasured, &firewall(h));
+    assert_eq!(v.session_punch_expectation(), PunchExpectation::Fails);
+    // An IPv4 punch that connects stays so.
+    let v = predict(&novice(FullCone), &helper(FullCone));
+    assert_eq!(v.session_punch_expectation(), PunchExpectation::Connects);
+}
+
 #[test]
 fn a_udp_blocked_side_fails_ranat_s_udp_methods_but_not_windows_tcp() {
     use NatProfile::*;

@@ -1,11 +1,12 @@
 //! The vocabulary of NAT behaviour: RFC 4787 mapping and filtering, and the
 //! classic RFC 3489 labels derived from them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How a NAT reuses an external mapping for one internal endpoint
 /// (RFC 4787 §4.1, tested per RFC 5780 §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MappingBehavior {
     /// The same mapping for every destination.
@@ -27,7 +28,7 @@ impl MappingBehavior {
 
 /// Which inbound packets a NAT or firewall lets through to a mapping
 /// (RFC 4787 §5, tested per RFC 5780 §4.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FilteringBehavior {
     /// Packets from any external endpoint are let in.
@@ -48,7 +49,7 @@ impl FilteringBehavior {
 }
 
 /// The classic RFC 3489 §5 label, derived from mapping and filtering for display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClassicNatType {
     OpenInternet,
@@ -121,7 +122,7 @@ impl ClassicNatType {
 
 /// How a NAT picks external ports for new mappings, measured from a burst of
 /// mappings: the input for port prediction (RFC 5128 §3.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PortAllocationKind {
     /// The external port equals the internal port.
@@ -133,7 +134,7 @@ pub enum PortAllocationKind {
 }
 
 /// A measured port-allocation pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PortAllocation {
     pub kind: PortAllocationKind,
     /// The step between consecutive mappings, for `Sequential`.

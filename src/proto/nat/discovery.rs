@@ -421,13 +421,28 @@ impl Discovery {
             (Some(_), Some(m2), Some(m3)) if m2 == m3 => Some(MappingBehavior::AddressDependent),
             (Some(_), Some(_), Some(_)) => Some(MappingBehavior::AddressAndPortDependent),
             _ => {
-                if self.tests.iter().any(|p| p.test == Test::MappingII) {
-                    notes.push(format!(
-                        "the server's alternate endpoints ({}) did not answer: \
-                         mapping behaviour unknown",
-                        self.unanswered(&[Test::MappingII, Test::MappingIII])
-                    ));
+                if !self.tests.iter().any(|p| p.test == Test::MappingII) {
+                    return None;
                 }
+                let unanswered = self.unanswered(&[Test::MappingII, Test::MappingIII]);
+                // An answer to CHANGE-REQUEST from the alternate shows the
+                // server works and only the way there is closed.
+                let heard = self
+                    .success(Test::FilteringChangeAddressAndPort)
+                    .map(|r| r.source);
+                notes.push(match heard {
+                    Some(alternate) => format!(
+                        "requests to the server's alternate endpoints ({unanswered}) went \
+                         unanswered, though its answers from {alternate} arrived: requests \
+                         to the alternate are lost on the way. Mapping behaviour not measured \
+                         (RFC 5780 §4.3 needs requests to the alternate); filtering measured \
+                         from its answers alone (§4.4)"
+                    ),
+                    None => format!(
+                        "the server's alternate endpoints ({unanswered}) did not answer: \
+                         mapping behaviour not measured"
+                    ),
+                });
                 None
             }
         }
@@ -437,6 +452,12 @@ impl Discovery {
     /// endpoint-independent filtering, from a new port only address-dependent,
     /// none at all address-and-port-dependent — provided the server really
     /// honours CHANGE-REQUEST.
+    ///
+    /// The tests need no request to the alternate address, only its answers,
+    /// so they measure even when Tests II and III cannot. A missing answer
+    /// from the alternate counts, though, only once the alternate has shown
+    /// it can reach this host (Test III answered): else a NAT that filters it
+    /// cannot be told from an alternate that sends nothing.
     fn filtering_behavior(&self, notes: &mut Vec<String>) -> Option<FilteringBehavior> {
         let tests = [
             Test::FilteringChangeAddressAndPort,
@@ -467,6 +488,15 @@ impl Discovery {
         if self.success(tests[0]).is_some() {
             Some(FilteringBehavior::EndpointIndependent)
         } else if !timed_out(tests[0]) {
+            None
+        } else if self.success(Test::MappingIII).is_none() {
+            notes.push(format!(
+                "nothing came from the server's alternate endpoint ({}), neither an answer \
+                 to CHANGE-REQUEST nor one to a request sent to it: a NAT that filters it \
+                 cannot be told from an alternate that cannot reach this host. Filtering \
+                 behaviour not measured",
+                self.unanswered(&[Test::MappingIII])
+            ));
             None
         } else if self.success(tests[1]).is_some() {
             Some(FilteringBehavior::AddressDependent)
@@ -509,8 +539,6 @@ impl Discovery {
     }
 }
 
-/// RFC 5780 §7.4: OTHER-ADDRESS must differ from the primary in both address
-/// and port, and be of the same family.
 impl Machine for Discovery {
     /// Every socket is a fresh port toward the server.
     fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
@@ -579,8 +607,13 @@ impl Machine for Discovery {
     }
 }
 
+/// RFC 5780 §7.4: OTHER-ADDRESS must differ from the primary in both address
+/// and port, and be of the same family.
 fn usable_alternate(primary: SocketAddr, other: SocketAddr) -> bool {
     other.ip() != primary.ip()
         && other.port() != primary.port()
         && other.is_ipv4() == primary.is_ipv4()
 }
+
+#[cfg(test)]
+mod tests;

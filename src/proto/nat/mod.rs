@@ -1,7 +1,10 @@
-//! NAT behaviour discovery (RFC 5780) and classification.
+//! NAT behaviour discovery (RFC 5780) and classification, and the binding
+//! lifetime (RFC 5780 §4.6).
 
 mod behavior;
 mod discovery;
+mod lifetime;
 
 pub use behavior::*;
 pub use discovery::*;
+pub use lifetime::*;

@@ -337,6 +337,23 @@ impl Machine for PortMapper {
         }
     }
 
+    /// A closed port is the clearest "no" there is: the machine sends to
+    /// one server, which it stops doing once refused.
+    fn hears_unreachable(&self) -> bool {
+        true
+    }
+
+    /// The gateway's port 5351 is closed: there is no PCP or NAT-PMP
+    /// server to wait for (RFC 6887 §8.1.1 retransmits only while an
+    /// answer may still come).
+    fn handle_unreachable(&mut self, _now: Instant, socket: SocketId, destination: SocketAddr) {
+        if socket == CONTROL && self.outcome.is_none() && destination == self.config.server() {
+            self.finish(Err(PortMapError::PortUnreachable {
+                server: destination,
+            }));
+        }
+    }
+
     fn is_done(&self) -> bool {
         self.outcome.is_some()
     }

@@ -59,6 +59,13 @@ pub enum PortMapError {
         /// Datagrams from other sources, ignored.
         stray: u32,
     },
+    /// The gateway's port 5351 drew an ICMP "port unreachable": it runs
+    /// neither protocol, so nothing is waited for.
+    #[error(
+        "{server} answered \"port unreachable\": the gateway runs neither PCP nor NAT-PMP \
+         (look for UPnP/NAT-PMP in its settings)"
+    )]
+    PortUnreachable { server: SocketAddr },
     #[error("the gateway refused the request: {0}")]
     Refused(RefusalCode),
     /// PCP's ADDRESS_MISMATCH. The server does not say which address it saw.

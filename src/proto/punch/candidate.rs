@@ -3,12 +3,15 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How a candidate address was learned (RFC 8445 §5.1.1, plus the two
 /// NAT-traversal guesses of RFC 5128 §3.5, a gateway mapping and a Teredo
 /// interface's address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateKind {
     /// The host's own address: reaches a peer on the same LAN, or anywhere
@@ -52,7 +55,7 @@ impl CandidateKind {
 }
 
 /// One address a peer advertises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Candidate {
     pub address: SocketAddr,
     pub kind: CandidateKind,

@@ -5,6 +5,7 @@
 //! the caller asks for permissions and channels and sends to peers, and
 //! hears what happens as [`RelayEvent`]s.
 
+use schemars::JsonSchema;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 pub const SERVER: SocketId = SocketId(0);
 
 /// How the client reaches the TURN server (`udp`, `tcp` in documents).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayTransport {
     Udp,

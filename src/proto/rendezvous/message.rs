@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::code::Code;
@@ -126,7 +127,7 @@ impl fmt::Debug for RelayGrant {
 }
 
 /// Which side of the session a member is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The help desk: it creates the room and reads the code out.
@@ -179,6 +180,10 @@ pub enum RendezvousError {
     WrongCode,
     #[error("too many wrong codes for this room: it is closed; make a new code")]
     TooManyAttempts,
+    #[error("too many requests from this address; wait a minute and try again")]
+    TooManyRequests,
+    #[error("this side took too long to confirm the code; try again")]
+    TooSlow,
 }
 
 impl ServerMessage {

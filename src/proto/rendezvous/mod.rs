@@ -4,6 +4,7 @@
 //! punch candidates, punch outcomes) that the server passes on but can neither read nor
 //! forge, and never to anyone but the other member of the room.
 
+mod admission;
 mod client;
 mod code;
 mod events;
@@ -11,6 +12,7 @@ mod frame;
 mod message;
 mod server;
 
+pub use admission::{Rate, SourceLimits};
 pub use client::{Meeting, Member, STREAM};
 pub(crate) use code::uniform_symbol;
 pub use code::{ALPHABET, CODE_LEN, Code, CodeError, SECRET_LEN, Secret, Symbols};

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::admission::{Action, Admission, Source, SourceLimits};
 use super::code::Code;
 use super::message::{
     Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, RendezvousError, Role, ServerMessage,
@@ -61,6 +62,13 @@ pub struct RendezvousConfig {
     pub max_connections: usize,
     /// How long a new connection may take to send its Hello.
     pub hello_timeout: Duration,
+    /// How long a novice may take, from joining, to send its PAKE message
+    /// and its first sealed one (the key confirmation): one that stays
+    /// silent is sent away, as after a wrong code, so that whoever knows a
+    /// room's public part cannot hold it against the true novice.
+    pub pairing_timeout: Duration,
+    /// What one source address may do.
+    pub per_source: SourceLimits,
 }
 
 impl Default for RendezvousConfig {
@@ -71,6 +79,8 @@ impl Default for RendezvousConfig {
             max_room_lifetime: Duration::from_secs(24 * 60 * 60),
             max_connections: 4096,
             hello_timeout: Duration::from_secs(10),
+            pairing_timeout: Duration::from_secs(30),
+            per_source: SourceLimits::default(),
         }
     }
 }
@@ -146,6 +156,12 @@ pub struct RendezvousStats {
     pub protocol_errors: u64,
     /// Connections closed for sending no Hello in time.
     pub idle_closed: u64,
+    /// Novices sent away for not confirming the key in time (also counted
+    /// in `wrong_codes`).
+    pub slow_novices: u64,
+    /// Connections and Hellos turned away by a per-source limit (also
+    /// counted in `refused`).
+    pub rate_limited: u64,
 }
 
 /// Where a connection stands.
@@ -192,6 +208,8 @@ struct Room {
     expires: Instant,
     helper: Member,
     novice: Option<Member>,
+    /// When the novice must have confirmed the key by.
+    novice_deadline: Option<Instant>,
     /// Wrong codes so far.
     failures: u32,
 }
@@ -221,6 +239,7 @@ pub struct Rendezvous {
     outputs: VecDeque<Output>,
     stats: RendezvousStats,
     relay: Option<RelayOffer>,
+    admission: Admission,
 }
 
 impl Rendezvous {
@@ -236,6 +255,7 @@ impl Rendezvous {
             outputs: VecDeque::new(),
             stats: RendezvousStats::default(),
             relay: None,
+            admission: Admission::new(config.per_source),
         }
     }
 
@@ -259,7 +279,7 @@ impl Rendezvous {
     }
 
     /// A new connection from `peer`. Over the connection limit it is
-    /// refused with ServerFull.
+    /// refused with ServerFull; over its source's, with TooManyRequests.
     pub fn connect(&mut self, now: Instant, id: ConnId, peer: SocketAddr) {
         if self.conns.contains_key(&id) {
             return;
@@ -267,6 +287,18 @@ impl Rendezvous {
         if self.conns.len() >= self.config.max_connections {
             self.stats.refused += 1;
             self.send_error(id, RendezvousError::ServerFull);
+            return;
+        }
+        let source = Source::of(peer.ip());
+        let open = self
+            .conns
+            .values()
+            .filter(|conn| Source::of(conn.peer.ip()) == source)
+            .count();
+        if open >= self.config.per_source.connections {
+            self.stats.refused += 1;
+            self.stats.rate_limited += 1;
+            self.send_error(id, RendezvousError::TooManyRequests);
             return;
         }
         let deadline = later(now, self.config.hello_timeout);
@@ -337,8 +369,19 @@ impl Rendezvous {
     }
 
     /// Ends rooms past their lifetime and connections that sent no Hello
-    /// in time.
+    /// in time, and forgets the sources whose limits have run out.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.admission.forget_idle(now);
+        let slow: Vec<Code> = self
+            .rooms
+            .iter()
+            .filter(|(_, room)| room.novice_deadline.is_some_and(|at| at <= now))
+            .map(|(code, _)| *code)
+            .collect();
+        for code in slow {
+            self.stats.slow_novices += 1;
+            self.send_novice_away(code, RendezvousError::TooSlow);
+        }
         let expired: Vec<Code> = self
             .rooms
             .iter()
@@ -371,7 +414,11 @@ impl Rendezvous {
     /// When [`handle_timeout`](Self::handle_timeout) must next be called:
     /// the earliest room expiry or Hello deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let rooms = self.rooms.values().map(|room| room.expires);
+        let rooms = self
+            .rooms
+            .values()
+            .flat_map(|room| [Some(room.expires), room.novice_deadline])
+            .flatten();
         let hellos = self.conns.values().filter_map(|conn| match conn.state {
             ConnState::AwaitingHello { deadline } => Some(deadline),
             ConnState::Member { .. } => None,
@@ -382,6 +429,9 @@ impl Rendezvous {
     /// A Hello without a code: a new room with this connection as helper,
     /// living as long as it asked, within the server's limit.
     fn create(&mut self, now: Instant, id: ConnId, lifetime: Option<Duration>) {
+        if !self.admit(now, id, Action::Create) {
+            return;
+        }
         if self.rooms.len() >= self.config.max_rooms {
             self.refuse(id, RendezvousError::ServerFull);
             return;
@@ -401,6 +451,7 @@ impl Rendezvous {
             expires,
             helper: Member::new(id),
             novice: None,
+            novice_deadline: None,
             failures: 0,
         };
         self.rooms.insert(code, room);
@@ -418,6 +469,9 @@ impl Rendezvous {
 
     /// A Hello with a code: this connection joins that room as the novice.
     fn join(&mut self, now: Instant, id: ConnId, code: Code) {
+        if !self.admit(now, id, Action::Join) {
+            return;
+        }
         let Some(room) = self.rooms.get_mut(&code) else {
             self.refuse(id, RendezvousError::UnknownCode);
             return;
@@ -432,6 +486,7 @@ impl Rendezvous {
             return;
         }
         room.novice = Some(Member::new(id));
+        room.novice_deadline = Some(later(now, self.config.pairing_timeout));
         let (helper, expires) = (room.helper.conn, room.expires);
         self.set_member(id, code, Role::Novice);
         self.stats.rooms_paired += 1;
@@ -492,6 +547,11 @@ impl Rendezvous {
         member.done = last;
         let both_done = member.done && other.done;
         let (member, other) = (member.conn, other.conn);
+        if role == Role::Novice
+            && let Some(room) = self.rooms.get_mut(&code)
+        {
+            room.novice_deadline = None;
+        }
         self.send(other, ServerMessage::PeerSealed { sealed, last });
         if both_done {
             self.rooms.remove(&code);
@@ -508,18 +568,26 @@ impl Rendezvous {
     /// helper waits for another try, or after [`MAX_ATTEMPTS`] the room is
     /// closed.
     fn confirmation_failed(&mut self, code: Code) {
+        self.send_novice_away(code, RendezvousError::WrongCode);
+    }
+
+    /// Ends the current pairing as a failed attempt: the novice hears
+    /// `error`, the helper PeerFailed, or TooManyAttempts as the room
+    /// closes after the last one.
+    fn send_novice_away(&mut self, code: Code, error: RendezvousError) {
         let Some(room) = self.rooms.get_mut(&code) else {
             return;
         };
         let Some(novice) = room.novice.take() else {
             return;
         };
+        room.novice_deadline = None;
         room.failures += 1;
         room.helper = Member::new(room.helper.conn);
         let (helper, failures) = (room.helper.conn, room.failures);
         self.stats.wrong_codes += 1;
         self.conns.remove(&novice.conn);
-        self.send_error(novice.conn, RendezvousError::WrongCode);
+        self.send_error(novice.conn, error);
         if failures >= MAX_ATTEMPTS {
             self.rooms.remove(&code);
             self.conns.remove(&helper);
@@ -542,6 +610,20 @@ impl Rendezvous {
             self.conns.remove(&conn);
             self.send_error(conn, RendezvousError::Expired);
         }
+    }
+
+    /// Whether connection `id`'s source may `action` now; if not, its
+    /// Hello is turned away with TooManyRequests.
+    fn admit(&mut self, now: Instant, id: ConnId, action: Action) -> bool {
+        let Some(conn) = self.conns.get(&id) else {
+            return false;
+        };
+        if self.admission.take(now, Source::of(conn.peer.ip()), action) {
+            return true;
+        }
+        self.stats.rate_limited += 1;
+        self.refuse(id, RendezvousError::TooManyRequests);
+        false
     }
 
     /// Turns away a connection's Hello.

@@ -30,10 +30,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use xml::reader::{ParserConfig2, XmlEvent};
-
 use super::xml_text::escape;
 use crate::proto::rendezvous::{Code, Role};
+use crate::proto::ticket::document::{self, DocumentError, Limits, decimal, shown};
 
 /// The protocol tag of the invitations this ranat makes and reads.
 pub const PROTOCOL: &str = "ranat/2";
@@ -51,6 +50,13 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// How deep elements may nest (an invitation has two levels).
 const MAX_DEPTH: usize = 8;
+
+/// The caps an invitation is read under.
+const LIMITS: Limits = Limits {
+    size: MAX_INVITATION_SIZE,
+    depth: MAX_DEPTH,
+    elements: 64,
+};
 
 /// The longest `USERNAME`, in characters.
 const MAX_NAME: usize = 64;
@@ -245,7 +251,7 @@ impl Invitation {
         if bytes.len() > MAX_INVITATION_SIZE {
             return Err(InvitationError::TooLarge { size: bytes.len() });
         }
-        Self::from_xml(&decode(bytes)?)
+        Self::from_xml(&document::decode(bytes)?)
     }
 
     /// Reads an invitation's text. The XML declaration's encoding is
@@ -337,113 +343,39 @@ struct UploadData {
     attributes: Vec<(String, String)>,
 }
 
-/// Streams through the whole document (so that it is checked to be
-/// well-formed) and keeps the root's `TYPE` and `UPLOADDATA`'s attributes.
+/// Reads the whole document (so that it is checked to be well-formed) and
+/// keeps the root's `TYPE` and `UPLOADDATA`'s attributes.
 fn upload_data(text: &str) -> Result<UploadData, InvitationError> {
-    // A DTD is where entities are declared (and expanded, and fetched):
-    // refused before parsing.
-    if text.contains("<!DOCTYPE") {
-        return Err(InvitationError::Doctype);
+    let elements = document::elements(text, LIMITS)?;
+    let root = &elements[0];
+    if root.name != "UPLOADINFO" {
+        return Err(InvitationError::NotAnInvitation(shown(&root.name)));
     }
-    let config = ParserConfig2::new()
-        .override_encoding(Some(xml::Encoding::Utf8))
-        .ignore_invalid_encoding_declarations(true)
-        .allow_multiple_root_elements(false)
-        .max_attributes(64)
-        .max_name_length(256)
-        .max_attribute_length(4096)
-        .max_data_length(MAX_INVITATION_SIZE);
-    let mut reader = config.create_reader(text.as_bytes());
-    let mut depth = 0;
-    let mut data = UploadData {
-        kind: None,
-        attributes: Vec::new(),
-    };
-    let mut found = false;
-    loop {
-        let event = reader
-            .next()
-            .map_err(|e| InvitationError::Xml(e.to_string()))?;
-        match event {
-            XmlEvent::StartElement {
-                name, attributes, ..
-            } => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(InvitationError::TooDeep);
-                }
-                let plain = |n: &xml::name::OwnedName| n.prefix.is_none();
-                match (depth, name.local_name.as_str()) {
-                    (1, "UPLOADINFO") if plain(&name) => {
-                        data.kind = attributes
-                            .into_iter()
-                            .find(|a| plain(&a.name) && a.name.local_name == "TYPE")
-                            .map(|a| a.value);
-                    }
-                    (1, _) => {
-                        return Err(InvitationError::NotAnInvitation(shown(&name.to_string())));
-                    }
-                    (2, "UPLOADDATA") if plain(&name) => {
-                        if found {
-                            return Err(InvitationError::TwoUploadData);
-                        }
-                        found = true;
-                        for attribute in attributes.into_iter().filter(|a| plain(&a.name)) {
-                            let name = attribute.name.local_name;
-                            // XML 1.0 §3.1 (Unique Att Spec), which the
-                            // parser does not check.
-                            if data.attributes.iter().any(|(n, _)| *n == name) {
-                                return Err(InvitationError::Xml(format!(
-                                    "UPLOADDATA has two {} attributes",
-                                    shown(&name)
-                                )));
-                            }
-                            data.attributes.push((name, attribute.value));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            XmlEvent::EndElement { .. } => depth -= 1,
-            XmlEvent::EndDocument => break,
-            _ => {}
-        }
+    let mut data = elements
+        .iter()
+        .filter(|e| e.parent == Some(0) && e.name == "UPLOADDATA");
+    let upload = data.next().ok_or(InvitationError::Missing("UPLOADDATA"))?;
+    if data.next().is_some() {
+        return Err(InvitationError::TwoUploadData);
     }
-    if !found {
-        return Err(InvitationError::Missing("UPLOADDATA"));
-    }
-    Ok(data)
+    Ok(UploadData {
+        kind: root.get("TYPE").map(str::to_string),
+        attributes: upload.attributes.clone(),
+    })
 }
 
-/// The text of a file: UTF-8 (with or without a byte order mark) or
-/// UTF-16 (with a byte order mark, or little-endian starting with `<`).
-fn decode(bytes: &[u8]) -> Result<String, InvitationError> {
-    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
-        let (pairs, odd) = rest.as_chunks::<2>();
-        if !odd.is_empty() {
-            return Err(InvitationError::NotText);
+impl From<DocumentError> for InvitationError {
+    fn from(error: DocumentError) -> Self {
+        match error {
+            DocumentError::TooLarge { size, .. } => Self::TooLarge { size },
+            DocumentError::NotText => Self::NotText,
+            DocumentError::Doctype => Self::Doctype,
+            DocumentError::TooDeep(_) => Self::TooDeep,
+            DocumentError::Xml(e) => Self::Xml(e),
+            other @ (DocumentError::TooManyElements(_)
+            | DocumentError::DuplicateAttribute { .. }) => Self::Xml(other.to_string()),
         }
-        char::decode_utf16(pairs.iter().map(|pair| unit(*pair)))
-            .collect::<Result<String, _>>()
-            .map_err(|_| InvitationError::NotText)
-    };
-    match bytes {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => {
-            String::from_utf8(rest.to_vec()).map_err(|_| InvitationError::NotText)
-        }
-        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
-        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
-        [b'<', 0, ..] => utf16(bytes, u16::from_le_bytes),
-        _ => String::from_utf8(bytes.to_vec()).map_err(|_| InvitationError::NotText),
     }
-}
-
-/// A number in plain decimal digits (no sign, no spaces).
-fn decimal(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 fn garbled(attribute: &'static str, expected: &'static str, value: &str) -> InvitationError {
@@ -452,16 +384,6 @@ fn garbled(attribute: &'static str, expected: &'static str, value: &str) -> Invi
         expected,
         value: shown(value),
     }
-}
-
-/// A value from the file, cut short for an error message.
-fn shown(value: &str) -> String {
-    const LIMIT: usize = 40;
-    let mut out: String = value.chars().take(LIMIT).collect();
-    if value.chars().nth(LIMIT).is_some() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

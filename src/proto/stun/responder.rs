@@ -5,110 +5,28 @@
 //! (RFC 5780 §6.1), and answers RFC 3489 clients in their own dialect. It
 //! only ever answers toward the requester's own address, and never with more
 //! bytes than the RFCs require or the request brought.
+//!
+//! Two ways in, one set of rules: as a [`Machine`] (its answers queued as
+//! transmits), or [`Responder::answer_into`], which writes the answer into
+//! the caller's buffer, as the server's workers do.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use stun_types::attribute::{
-    AttributeType, ErrorCode, Fingerprint, UnknownAttributes, XorMappedAddress,
-};
-use stun_types::message::{Message, MessageClass, MessageType, MessageWriteVec};
+use stun_types::attribute::{AttributeType, ErrorCode};
+use stun_types::message::Message;
 use stun_types::prelude::*;
 
-use super::attributes::{
-    ChangeRequest, ChangedAddress, MappedAddress, OtherAddress, Padding, ResponseOrigin,
-    ResponsePort, SourceAddress,
-};
+use super::attributes::{ChangeRequest, Padding, ResponsePort};
 use super::datagram::Datagram;
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 
-/// Where the responder listens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResponderConfig {
-    /// The primary address and port.
-    pub primary: SocketAddr,
-    /// The alternate address and port (RFC 5780 §3); `None` runs in basic mode,
-    /// with no OTHER-ADDRESS and no CHANGE-REQUEST.
-    pub alternate: Option<SocketAddr>,
-}
+mod config;
+mod write;
 
-/// Why a configuration is unusable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error(
-        "the alternate address {alternate} must differ from the primary {primary} in both IP and port"
-    )]
-    NotDistinct {
-        primary: SocketAddr,
-        alternate: SocketAddr,
-    },
-    #[error("the primary {primary} and alternate {alternate} addresses must be of one family")]
-    MixedFamilies {
-        primary: SocketAddr,
-        alternate: SocketAddr,
-    },
-}
-
-impl ResponderConfig {
-    /// Checks the RFC 5780 §3 requirements on the two endpoints.
-    pub fn new(primary: SocketAddr, alternate: Option<SocketAddr>) -> Result<Self, ConfigError> {
-        if let Some(alternate) = alternate {
-            if primary.is_ipv4() != alternate.is_ipv4() {
-                return Err(ConfigError::MixedFamilies { primary, alternate });
-            }
-            if primary.ip() == alternate.ip() || primary.port() == alternate.port() {
-                return Err(ConfigError::NotDistinct { primary, alternate });
-            }
-        }
-        Ok(Self { primary, alternate })
-    }
-
-    /// Every local endpoint the server must listen on: one in basic mode,
-    /// four in full mode.
-    pub fn endpoints(&self) -> Vec<SocketAddr> {
-        match self.alternate {
-            None => vec![self.primary],
-            Some(alt) => vec![
-                self.primary,
-                SocketAddr::new(self.primary.ip(), alt.port()),
-                SocketAddr::new(alt.ip(), self.primary.port()),
-                alt,
-            ],
-        }
-    }
-
-    /// The endpoint a response leaves from when a request that arrived on
-    /// `local` asks for the given changes; `None` in basic mode.
-    fn changed(&self, local: SocketAddr, change: ChangeRequest) -> Option<SocketAddr> {
-        let alt = self.alternate?;
-        let other_ip = |ip: IpAddr| {
-            if ip == alt.ip() {
-                self.primary.ip()
-            } else {
-                alt.ip()
-            }
-        };
-        let other_port = |port: u16| {
-            if port == alt.port() {
-                self.primary.port()
-            } else {
-                alt.port()
-            }
-        };
-        let ip = if change.change_ip {
-            other_ip(local.ip())
-        } else {
-            local.ip()
-        };
-        let port = if change.change_port {
-            other_port(local.port())
-        } else {
-            local.port()
-        };
-        Some(SocketAddr::new(ip, port))
-    }
-}
+pub use config::{ConfigError, ResponderConfig};
+pub use write::MAX_ANSWER;
 
 /// What the responder has seen, for the operator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,6 +39,17 @@ pub struct ResponderStats {
     /// Well-formed STUN that is not a Binding request (responses, indications,
     /// other methods): dropped.
     pub ignored: u64,
+}
+
+impl std::ops::AddAssign for ResponderStats {
+    /// Sums the counts of responders that share the work (one per thread).
+    fn add_assign(&mut self, other: Self) {
+        self.requests += other.requests;
+        self.responses += other.responses;
+        self.error_responses += other.error_responses;
+        self.malformed += other.malformed;
+        self.ignored += other.ignored;
+    }
 }
 
 /// The attributes a request may carry that the responder understands or may
@@ -149,7 +78,7 @@ pub struct Responder {
 }
 
 /// How a request is answered.
-enum Answer {
+enum Decision {
     Success {
         source: SocketAddr,
         destination: SocketAddr,
@@ -158,6 +87,15 @@ enum Answer {
         code: u16,
         unknown: Vec<AttributeType>,
     },
+}
+
+/// An answer [`Responder::answer_into`] wrote: its first `len` bytes of the
+/// buffer, to send from `socket` to `destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub socket: SocketId,
+    pub destination: SocketAddr,
+    pub len: usize,
 }
 
 impl Responder {
@@ -185,47 +123,66 @@ impl Responder {
         u16::try_from(i).ok().map(SocketId)
     }
 
-    /// A datagram arrived on `local` from `from`.
-    fn answer(&mut self, local: SocketAddr, from: SocketAddr, bytes: &[u8]) {
+    /// A datagram arrived on `socket` from `from`: writes the answer, if it
+    /// earns one, into `out` instead of queueing a transmit. The rules are
+    /// those of [`Machine::handle_input`], which answers through this.
+    pub fn answer_into(
+        &mut self,
+        socket: SocketId,
+        from: SocketAddr,
+        bytes: &[u8],
+        out: &mut [u8; MAX_ANSWER],
+    ) -> Option<Reply> {
+        let local = self.endpoint(socket)?;
         let Ok(datagram) = Datagram::parse(bytes) else {
             self.stats.malformed += 1;
-            return;
+            return None;
         };
         if !datagram.is_binding_request() {
             self.stats.ignored += 1;
-            return;
+            return None;
         }
         self.stats.requests += 1;
         let Ok(message) = datagram.message() else {
             self.stats.malformed += 1;
-            return;
+            return None;
         };
-        let answer = self.decide(&message, local, from);
-        let (source, destination, payload) = match answer {
-            Answer::Success {
+        let (source, destination, len) = match self.decide(&message, local, from) {
+            Decision::Success {
                 source,
                 destination,
             } => {
                 self.stats.responses += 1;
-                let payload = self.success(&datagram, &message, from, source);
-                (source, destination, payload)
+                // OTHER-ADDRESS (RFC 5780 §7.4) and CHANGED-ADDRESS (RFC 3489
+                // §11.2.3) name the endpoint the answer would have left from
+                // had the request asked to change both IP and port: the
+                // alternate of `local`, where the request arrived, whatever
+                // this request asked and whichever endpoint answers it (as
+                // stuntman does, and coturn and stund for requests to their
+                // primary endpoint).
+                let at = write::Addresses {
+                    from,
+                    source,
+                    other: self.config.changed(local, ChangeRequest::new(true, true)),
+                };
+                let len = write::success(&datagram, &message, &at, out);
+                (source, destination, len)
             }
-            Answer::Error { code, unknown } => {
+            Decision::Error { code, unknown } => {
                 self.stats.error_responses += 1;
-                (local, from, error(&datagram, &message, code, &unknown))
+                let len = write::error(&datagram, &message, code, &unknown, out);
+                (local, from, len)
             }
         };
         // Every source `decide` picks is one of the configured endpoints.
-        if let Some(socket) = self.socket(source) {
-            self.transmits.push_back(Transmit {
-                socket,
-                destination,
-                payload,
-            });
-        }
+        Some(Reply {
+            socket: self.socket(source)?,
+            destination,
+            len,
+        })
     }
 
-    fn decide(&self, message: &Message<'_>, local: SocketAddr, from: SocketAddr) -> Answer {
+    fn decide(&self, message: &Message<'_>, local: SocketAddr, from: SocketAddr) -> Decision {
         let unknown: Vec<AttributeType> = message
             .iter_attributes()
             .map(|(_, raw)| raw.get_type())
@@ -234,12 +191,12 @@ impl Responder {
             })
             .collect();
         if !unknown.is_empty() {
-            return Answer::Error {
+            return Decision::Error {
                 code: ErrorCode::UNKNOWN_ATTRIBUTE,
                 unknown,
             };
         }
-        let bad_request = Answer::Error {
+        let bad_request = Decision::Error {
             code: ErrorCode::BAD_REQUEST,
             unknown: Vec::new(),
         };
@@ -269,7 +226,7 @@ impl Responder {
             // RFC 5780 §6.1: a server without an alternate address answers a
             // CHANGE-REQUEST it cannot honour with 420.
             None => {
-                return Answer::Error {
+                return Decision::Error {
                     code: ErrorCode::UNKNOWN_ATTRIBUTE,
                     unknown: vec![ChangeRequest::TYPE],
                 };
@@ -278,51 +235,10 @@ impl Responder {
         // RFC 5780 §7.5: the response goes to the request's source address;
         // only the port may be chosen, never another host.
         let destination = SocketAddr::new(from.ip(), response_port.unwrap_or(from.port()));
-        Answer::Success {
+        Decision::Success {
             source,
             destination,
         }
-    }
-
-    fn success(
-        &self,
-        datagram: &Datagram<'_>,
-        request: &Message<'_>,
-        from: SocketAddr,
-        source: SocketAddr,
-    ) -> Vec<u8> {
-        let mut out = response_builder(request, MessageClass::Success);
-        let other = self.config.alternate.and_then(|_| {
-            self.config.changed(
-                source,
-                ChangeRequest {
-                    change_ip: true,
-                    change_port: true,
-                },
-            )
-        });
-        // Writing into a growable buffer cannot fail for these attributes; a
-        // failure would only drop an attribute, never panic.
-        if datagram.is_classic() {
-            // RFC 3489 §11.2: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS.
-            let _ = out.add_attribute(&MappedAddress::new(from));
-            let _ = out.add_attribute(&SourceAddress::new(source));
-            if let Some(other) = other {
-                let _ = out.add_attribute(&ChangedAddress::new(other));
-            }
-        } else {
-            // RFC 8489 §14.2 and RFC 5780 §6.1.
-            let _ = out.add_attribute(&XorMappedAddress::new(from, request.transaction_id()));
-            let _ = out.add_attribute(&MappedAddress::new(from));
-            let _ = out.add_attribute(&ResponseOrigin::new(source));
-            if let Some(other) = other {
-                let _ = out.add_attribute(&OtherAddress::new(other));
-            }
-        }
-        if request.has_attribute(Padding::TYPE) {
-            let _ = out.add_attribute(&Padding(padding_for(datagram.len(), out.len())));
-        }
-        finish(out, datagram, request)
     }
 }
 
@@ -338,8 +254,13 @@ impl Machine for Responder {
     fn handle_bound(&mut self, _now: Instant, _socket: SocketId, _local: SocketAddr) {}
 
     fn handle_input(&mut self, _now: Instant, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
-        if let Some(local) = self.endpoint(socket) {
-            self.answer(local, from, bytes);
+        let mut out = [0; MAX_ANSWER];
+        if let Some(reply) = self.answer_into(socket, from, bytes, &mut out) {
+            self.transmits.push_back(Transmit {
+                socket: reply.socket,
+                destination: reply.destination,
+                payload: out[..reply.len].to_vec(),
+            });
         }
     }
 
@@ -357,48 +278,6 @@ impl Machine for Responder {
     fn is_done(&self) -> bool {
         false
     }
-}
-
-/// RFC 5780 §6.1 asks for padding up to the path MTU; ranat pads only up to
-/// the request's own size, so a padded answer is never larger than what the
-/// requester sent.
-fn padding_for(request_len: usize, response_len: usize) -> u16 {
-    let room = request_len.saturating_sub(response_len + 4);
-    (room - room % 4).min(usize::from(Padding::MAX)) as u16
-}
-
-fn response_builder(request: &Message<'_>, class: MessageClass) -> MessageWriteVec {
-    let mtype = MessageType::from_class_method(class, request.method());
-    Message::builder(mtype, request.transaction_id(), MessageWriteVec::new())
-}
-
-fn error(
-    datagram: &Datagram<'_>,
-    request: &Message<'_>,
-    code: u16,
-    unknown: &[AttributeType],
-) -> Vec<u8> {
-    let mut out = response_builder(request, MessageClass::Error);
-    if let Ok(error) = ErrorCode::builder(code).build() {
-        let _ = out.add_attribute(&error);
-    }
-    if !unknown.is_empty() {
-        let _ = out.add_attribute(&UnknownAttributes::new(unknown));
-    }
-    finish(out, datagram, request)
-}
-
-/// Adds FINGERPRINT when the request had one (RFC 8489 §7.3: mirror the
-/// client), and restores an RFC 3489 client's own transaction id.
-fn finish(mut out: MessageWriteVec, datagram: &Datagram<'_>, request: &Message<'_>) -> Vec<u8> {
-    if !datagram.is_classic() && request.has_attribute(Fingerprint::TYPE) {
-        let _ = out.add_fingerprint();
-    }
-    let mut bytes = out.finish();
-    if datagram.is_classic() {
-        bytes[4..20].copy_from_slice(&datagram.wire_transaction());
-    }
-    bytes
 }
 
 #[cfg(test)]

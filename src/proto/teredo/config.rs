@@ -16,7 +16,8 @@ pub struct QualificationConfig {
     pub secondary: SocketAddrV4,
     /// The schedule of the cone and primary solicitations.
     pub schedule: Schedule,
-    /// The schedule of the secondary solicitation; `None` derives it from
+    /// The schedule of what follows the primary answer: the secondary
+    /// solicitation, and the rest of the cone test; `None` derives it from
     /// the RTT the primary answer measured
     /// ([`crate::proto::nat::adapted_schedule`]).
     pub secondary_schedule: Option<Schedule>,

@@ -3,6 +3,7 @@
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::address::TeredoAddress;
@@ -22,7 +23,7 @@ pub enum TeredoState {
 
 /// The NAT type as Teredo sees it (RFC 4380 §5.2.1). Teredo does not tell
 /// address-restricted from port-restricted NATs apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TeredoNat {
     /// The answer from the server's other address came in:
@@ -105,6 +106,8 @@ pub(super) struct Evidence<'a> {
     pub last_invalid: Option<InvalidAnswer>,
     /// The server answered the cone solicitation from the primary address.
     pub cone_from_primary: bool,
+    /// How long the cone test waited, from its first solicitation.
+    pub cone_waited: Option<Duration>,
     pub cut_short: bool,
 }
 
@@ -177,6 +180,18 @@ impl Evidence<'_> {
             ));
         }
         match (nat, o1, o2) {
+            (TeredoNat::Unknown, None, _) if self.primary == ProbeEnd::Refused => {
+                notes.push(format!(
+                    "the Teredo server {primary} answered \"port unreachable\": no Teredo \
+                     server runs there"
+                ))
+            }
+            (TeredoNat::Unknown, Some(_), None) if self.secondary == ProbeEnd::Refused => notes
+                .push(format!(
+                    "the server's secondary address {secondary} answered \"port \
+                     unreachable\": no Teredo server listens there, so restricted and \
+                     symmetric NAT cannot be told apart"
+                )),
             (TeredoNat::Unknown, None, _) if !self.cut_short => notes.push(format!(
                 "no valid answer from the Teredo server {primary} within {:.1} s: UDP to \
                  port {} is blocked on the way, or no Teredo server runs there",
@@ -201,6 +216,15 @@ impl Evidence<'_> {
                  on the destination, so peers may not reach the advertised mapping"
             )),
             _ => {}
+        }
+        if let (TeredoNat::Restricted | TeredoNat::Symmetric, ProbeEnd::TimedOut, Some(waited)) =
+            (nat, &self.cone, self.cone_waited)
+        {
+            notes.push(format!(
+                "the cone test got no answer from {secondary} within {:.2} s (paced by the \
+                 measured round trip): the NAT drops what the server's other address sends",
+                waited.as_secs_f64()
+            ));
         }
         if self.cone_from_primary {
             notes.push(format!(

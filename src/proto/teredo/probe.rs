@@ -123,6 +123,8 @@ pub(super) enum ProbeEnd {
     Running,
     Answered(Answer),
     TimedOut,
+    /// Its destination answered "port unreachable": no Teredo server there.
+    Refused,
 }
 
 impl ProbeEnd {
@@ -147,6 +149,8 @@ pub(super) struct Pending {
     /// When the first transmission was due: the RTT's origin.
     pub started: Instant,
     next_send: Option<Instant>,
+    /// When the last transmission went out.
+    last_sent: Instant,
     sent: u32,
     rto: Duration,
     /// `None` while running.
@@ -175,15 +179,22 @@ impl Pending {
             schedule,
             started: now,
             next_send: Some(now),
+            last_sent: now,
             sent: 0,
             rto: schedule.rto,
             end: None,
         }
     }
 
+    /// Where the solicitation goes.
+    pub fn destination(&self) -> SocketAddrV4 {
+        self.destination
+    }
+
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         let due = self.next_send.filter(|at| *at <= now)?;
         self.sent += 1;
+        self.last_sent = now;
         self.next_send = (self.sent < self.schedule.transmissions).then(|| {
             let next = due + self.rto;
             if self.schedule.backoff {
@@ -198,8 +209,28 @@ impl Pending {
         })
     }
 
+    /// The last transmission's wait is over.
     fn give_up_at(&self) -> Instant {
-        self.started + self.schedule.give_up_after()
+        self.last_sent + self.schedule.last_wait
+    }
+
+    /// Paces the rest of the probe by `schedule` (its transmissions count
+    /// those already sent): for a wait that a measured round trip now
+    /// bounds better than the first guess did.
+    pub fn adapt(&mut self, schedule: Schedule, now: Instant) {
+        if self.end.is_some() {
+            return;
+        }
+        self.schedule = schedule;
+        self.rto = schedule.rto;
+        self.next_send =
+            (self.sent < schedule.transmissions).then(|| (self.last_sent + schedule.rto).max(now));
+    }
+
+    /// The wait this probe was given: from its first transmission to the
+    /// end of its last one's.
+    pub fn waited(&self) -> Duration {
+        self.give_up_at().saturating_duration_since(self.started)
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -18,10 +18,13 @@
 //! of N = 3 tries per stage, and runs the stages one after the other: up to
 //! 36 s. A diagnosis cannot wait that long, so the cone and primary probes
 //! share one schedule (by default sends at 0, 0.3, 0.9 and 2.1 s, given up at
-//! 3 s) and run in parallel, and the secondary probe, which starts once the
-//! primary answered, uses a schedule derived from the measured RTT. Timing
-//! changes only how long an absent answer is waited for, never how an answer
-//! is judged.
+//! 3 s) and run in parallel. Once the primary answered, its round trip
+//! bounds the rest: the secondary probe starts with a schedule derived from
+//! it, and the cone probe, still unanswered, goes on at that pace too (its
+//! answer travels as far as the primary's did, so a cone NAT shows within a
+//! few round trips, not seconds). A "port unreachable" from the server ends
+//! the probes sent there at once. Timing changes only how long an absent
+//! answer is waited for, never how an answer is judged.
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -138,6 +141,9 @@ impl Qualification {
                 .config
                 .secondary_schedule
                 .unwrap_or_else(|| adapted_schedule(rtt));
+            if let Some(cone) = self.probes.iter_mut().find(|p| p.probe == Probe::Cone) {
+                cone.adapt(schedule, now);
+            }
             let secondary = Pending::new(
                 Probe::Secondary,
                 &self.config,
@@ -186,6 +192,11 @@ impl Qualification {
             invalid: self.invalid,
             last_invalid: self.last_invalid.clone(),
             cone_from_primary: self.cone_from_primary,
+            cone_waited: self
+                .probes
+                .iter()
+                .find(|p| p.probe == Probe::Cone)
+                .map(Pending::waited),
             cut_short,
         }
         .conclude()
@@ -252,6 +263,30 @@ impl Machine for Qualification {
                 from,
                 error,
             });
+        }
+        self.advance(now);
+    }
+
+    /// A closed port is the clearest "no" there is: the machine sends to
+    /// one server, which it stops doing once refused.
+    fn hears_unreachable(&self) -> bool {
+        true
+    }
+
+    /// The server's address drew "port unreachable": the probes sent
+    /// there from `socket` end, refused.
+    fn handle_unreachable(&mut self, now: Instant, socket: SocketId, destination: SocketAddr) {
+        if self.outcome.is_some() {
+            return;
+        }
+        let destination = unmap(destination);
+        for p in &mut self.probes {
+            if p.end.is_none()
+                && p.probe.socket() == socket
+                && SocketAddr::V4(p.destination()) == destination
+            {
+                p.finish(ProbeEnd::Refused);
+            }
         }
         self.advance(now);
     }

@@ -179,3 +179,61 @@ fn garbage_on_any_socket_is_counted_never_fatal() {
     assert_eq!(o.invalid_answers, 2_000);
     assert_eq!(o.state, TeredoState::Offline);
 }
+
+#[test]
+fn a_closed_port_at_the_server_ends_the_probes_sent_there_at_once() {
+    let t0 = Instant::now();
+    let mut q = started(t0);
+    let at = t0 + Duration::from_millis(2);
+    let elsewhere = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 99), 3544));
+    q.handle_unreachable(at, RESTRICTED_SOCKET, elsewhere);
+    q.handle_unreachable(at, RESTRICTED_SOCKET, SocketAddr::V4(PRIMARY));
+    assert!(
+        !q.is_done(),
+        "the cone probe, on its own socket, still runs"
+    );
+    q.handle_unreachable(at, CONE_SOCKET, SocketAddr::V4(PRIMARY));
+    let o = q.outcome().expect("every probe ended");
+    assert_eq!(o.state, TeredoState::Offline);
+    assert_eq!(o.nat, TeredoNat::Unknown);
+    assert_eq!(o.rfc4380_qualifies, Some(false));
+    assert_eq!(o.notes.len(), 1, "{:?}", o.notes);
+    assert!(o.notes[0].contains("port unreachable"), "{:?}", o.notes);
+    assert_eq!(q.poll_transmit(), None);
+}
+
+#[test]
+fn a_closed_secondary_leaves_restricted_and_symmetric_untold() {
+    let t0 = Instant::now();
+    let mut q = started(t0);
+    let at = t0 + Duration::from_millis(40);
+    q.handle_input(
+        at,
+        RESTRICTED_SOCKET,
+        SocketAddr::V4(PRIMARY),
+        &ra(NONCES.primary, RsKind::Restricted),
+    );
+    let secondary: Vec<Transmit> = std::iter::from_fn(|| q.poll_transmit()).collect();
+    assert!(
+        secondary
+            .iter()
+            .any(|t| t.destination == SocketAddr::V4(SECONDARY))
+    );
+    q.handle_unreachable(at, RESTRICTED_SOCKET, SocketAddr::V4(SECONDARY));
+    assert!(!q.is_done(), "the cone probe waits on");
+    let mut now = at;
+    while !q.is_done() && now < t0 + Duration::from_secs(5) {
+        now = q.poll_timeout().unwrap();
+        q.handle_timeout(now);
+        while q.poll_transmit().is_some() {}
+    }
+    assert!(now < t0 + Duration::from_secs(1), "paced by the round trip");
+    let o = q.outcome().unwrap();
+    assert_eq!(o.state, TeredoState::Qualified);
+    assert_eq!(o.nat, TeredoNat::Unknown);
+    assert!(
+        o.notes.iter().any(|n| n.contains("port unreachable")),
+        "{:?}",
+        o.notes
+    );
+}

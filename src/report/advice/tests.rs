@@ -200,18 +200,18 @@ fn unmeasured_families_say_not_measured() {
     assert_eq!(
         none.meaning,
         [
-            "IPv6 was not measured (No IPv6 STUN server was given or resolved), so whether \
+            "IPv6 was not measured: No IPv6 STUN server was given or resolved; whether \
           IPv6 could carry a session is unknown."
         ]
     );
     assert!(none.actions.is_empty());
     let skipped = FamilyReport::unmeasured(FamilyStatus::NoServer, "not probed (-4)");
     let advice = advise_family(Family::Ipv6, &skipped);
-    assert!(advice.meaning[0].contains("(not probed (-4))"));
+    assert!(advice.meaning[0].contains("not measured: not probed (-4);"));
     let mut silent = skipped;
     silent.notes.clear();
     let advice = advise_family(Family::Ipv6, &silent);
-    assert!(advice.meaning[0].contains("(no IPv6 STUN server was given or resolved)"));
+    assert!(advice.meaning[0].contains("not measured: no IPv6 STUN server was given or resolved;"));
     let unavailable = FamilyReport::unmeasured(FamilyStatus::Unavailable, "no route");
     let advice = advise_family(Family::Ipv6, &unavailable);
     assert!(advice.meaning[0].contains("no usable IPv6 address or route"));
@@ -247,4 +247,106 @@ fn contradictory_reports_do_not_panic_or_overclaim() {
     family.filtering = None;
     let advice = text(&advise_family(Family::Ipv4, &family));
     assert!(advice.contains("whose filtering was not measured"));
+}
+
+#[test]
+fn dns_failing_says_names_do_not_resolve_and_what_to_do() {
+    use crate::report::testing::dns_silent;
+    let report = testing::report(
+        dns_silent(Family::Ipv4, true),
+        dns_silent(Family::Ipv6, true),
+    );
+    assert_eq!(report.verdict, Verdict::DnsFailed);
+    assert_eq!(
+        verdict_line(&report),
+        "Names do not resolve: this machine is offline or behind a captive portal — open a web \
+         page to log in, or check the network settings."
+    );
+    let ipv4 = text(&advise_family(Family::Ipv4, &report.ipv4));
+    assert!(ipv4.contains("the A lookups failed"), "{ipv4}");
+    assert!(!ipv4.contains("AAAA") && !ipv4.contains("UDP"), "{ipv4}");
+    let ipv6 = text(&advise_family(Family::Ipv6, &report.ipv6));
+    assert!(ipv6.contains("the AAAA lookups failed"), "{ipv6}");
+    assert!(!ipv6.contains(" A lookup"), "{ipv6}");
+    assert!(ipv6.contains("open a web page to log in"), "{ipv6}");
+
+    // What the lookups said changes the advice.
+    let mut report = report;
+    for family in [&mut report.ipv4, &mut report.ipv6] {
+        for u in &mut family.unresolved {
+            u.reason = DnsFailure::NoSuchName;
+        }
+    }
+    assert!(verdict_line(&report).contains("check the names given with --server"));
+    for family in [&mut report.ipv4, &mut report.ipv6] {
+        for u in &mut family.unresolved {
+            u.reason = DnsFailure::NoResolver;
+        }
+    }
+    assert!(verdict_line(&report).contains("no DNS server is configured"));
+}
+
+#[test]
+fn no_route_says_no_network() {
+    use crate::report::testing::{dns_silent, skipped};
+    let report = testing::report(dns_silent(Family::Ipv4, false), skipped("not probed (-4)"));
+    assert_eq!(report.verdict, Verdict::NoNetwork);
+    assert_eq!(
+        verdict_line(&report),
+        "This machine has no network: no default route (IPv4) — connect it to a network (cable \
+         or Wi-Fi) and run the probe again."
+    );
+    let report = testing::report(
+        dns_silent(Family::Ipv4, false),
+        dns_silent(Family::Ipv6, false),
+    );
+    assert!(verdict_line(&report).contains("no default route (IPv4 or IPv6)"));
+    assert!(!verdict_line(&report).contains("UDP"));
+}
+
+#[test]
+fn partial_answers_name_who_answered_and_who_did_not() {
+    let mut ipv4 = testing::classified(ClassicNatType::FullCone);
+    ipv4.servers
+        .push(testing::silent_server("198.51.100.9:3478"));
+    ipv4.unresolved.push(crate::report::testing::unresolved(
+        "stun.example.com",
+        DnsFailure::NoAnswer,
+    ));
+    ipv4.unresolved.push(crate::report::testing::unresolved(
+        "v6only.example.com",
+        DnsFailure::NoAddress,
+    ));
+    let report = testing::report(ipv4, testing::no_ipv6());
+    assert_eq!(report.first_hop, FirstHop::Partial);
+    assert_eq!(report.verdict, Verdict::TraversalFriendly);
+    assert!(
+        verdict_line(&report)
+            .ends_with("Not every server answered: the result rests on those that did."),
+        "{}",
+        verdict_line(&report)
+    );
+    let lines = first_hop_advice(&report);
+    assert!(
+        lines[0].contains("stun.example.net (198.51.100.1:3478)"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("No answer over UDP from 198.51.100.9:3478"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[2],
+        "stun.example.com: no address (DNS gave no answer to the A lookup)"
+    );
+    // A name without an A record is no failure of the first hop.
+    assert_eq!(lines.len(), 3, "{lines:?}");
+
+    let whole = testing::report(
+        testing::classified(ClassicNatType::FullCone),
+        testing::no_ipv6(),
+    );
+    assert_eq!(whole.first_hop, FirstHop::AllAnswered);
+    assert!(first_hop_advice(&whole).is_empty());
+    assert!(!verdict_line(&whole).contains("Not every server"));
 }

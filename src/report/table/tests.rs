@@ -1,4 +1,6 @@
 use super::*;
+use crate::proto::nat::LifetimeOutcome;
+use crate::report::BindingLifetime;
 use crate::report::testing::{self, CLASSIFIED};
 
 /// The value cell of the row labelled `label` in the first table that has one.
@@ -194,11 +196,35 @@ fn colors_only_when_asked() {
     let colored = render_with(
         &report,
         &RenderOptions {
-            width: 80,
             color: true,
+            ..RenderOptions::default()
         },
     );
     assert!(colored.contains('\u{1b}'));
+}
+
+#[test]
+fn verbose_adds_each_servers_details_and_quiet_keeps_the_verdict() {
+    let report = testing::report(
+        testing::classified(ClassicNatType::FullCone),
+        testing::no_ipv6(),
+    );
+    let plain = render(&report);
+    let verbose = render_with(
+        &report,
+        &RenderOptions {
+            verbose: true,
+            ..RenderOptions::default()
+        },
+    );
+    assert!(!plain.contains("Each server:"), "{plain}");
+    assert!(verbose.contains("Each server:"), "{verbose}");
+    let server = &report.ipv4.servers[0];
+    assert!(verbose.contains(&server.address), "{verbose}");
+    assert!(verbose.contains("answered, RTT"), "{verbose}");
+    let verdict = render_verdict(&report, &RenderOptions::default());
+    assert!(verdict.starts_with("Verdict: "), "{verdict}");
+    assert!(plain.contains(&verdict), "{plain}");
 }
 
 #[test]
@@ -221,6 +247,7 @@ fn hostile_input_never_panics_or_reaches_the_terminal() {
             &RenderOptions {
                 width,
                 color: false,
+                verbose: true,
             },
         );
         assert!(!text.contains('\u{1b}'));
@@ -234,4 +261,112 @@ fn hostile_input_never_panics_or_reaches_the_terminal() {
 fn the_duration_is_in_ms_under_a_second_then_in_tenths() {
     assert_eq!(duration(999), "took 999 ms");
     assert_eq!(duration(2345), "took 2.3 s");
+}
+
+#[test]
+fn names_that_did_not_resolve_take_a_line_each_in_their_familys_words() {
+    use crate::report::testing::{dns_silent, unresolved};
+    use crate::report::{DnsFailure, Family};
+    let report = testing::report(
+        dns_silent(Family::Ipv4, true),
+        dns_silent(Family::Ipv6, true),
+    );
+    let text = render(&report);
+    assert_fits(&text, 80);
+    assert!(
+        text.contains(
+            "\nIPv4: not measured: no server name resolved to an IPv4 address: DNS does not\n  \
+             work on this network\n  \
+             - stun.example.org: no address (DNS gave no answer to the A lookup)\n  \
+             - stun.example.net:3478: no address (DNS gave no answer to the A lookup)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - stun.example.org: no address (DNS gave no answer to the AAAA lookup)\n")
+    );
+    assert!(!text.contains("Query") && !text.contains('{'), "{text}");
+    assert!(text.contains("Verdict: Names do not resolve"), "{text}");
+    assert!(text.contains("IPv4: what to do"), "{text}");
+    assert!(!text.contains("UDP"), "{text}");
+    let quiet = render_verdict(&report, &RenderOptions::default());
+    assert!(quiet.starts_with("Verdict: Names do not resolve: this machine is offline"));
+
+    let offline = testing::report(
+        dns_silent(Family::Ipv4, false),
+        testing::skipped("not probed (-4)"),
+    );
+    let text = render(&offline);
+    assert!(
+        text.contains("\nIPv4: not measured: this host has no IPv4 route: no network over IPv4\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Verdict: This machine has no network: no default route (IPv4)"),
+        "{text}"
+    );
+
+    // Beside servers that answered: a note, and the servers' summary.
+    let mut ipv4 = testing::classified(ClassicNatType::PortRestrictedCone);
+    ipv4.unresolved
+        .push(unresolved("stun.example.com", DnsFailure::NoAnswer));
+    let text = render(&testing::report(ipv4, testing::no_ipv6()));
+    assert_fits(&text, 80);
+    assert!(
+        text.contains(
+            "Notes:\n  - stun.example.com: no address (DNS gave no answer to the A lookup)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nReaching the servers:\n  - Some servers answered and others did not"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_binding_lifetime_shows_only_when_measured_and_says_why_not() {
+    let plain = render(&testing::report(
+        testing::classified(ClassicNatType::PortRestrictedCone),
+        testing::no_ipv6(),
+    ));
+    assert!(!plain.contains("Binding lifetime"), "{plain}");
+    let server: std::net::SocketAddr = "198.51.100.1:3478".parse().unwrap();
+    let result = |outcome| crate::proto::nat::LifetimeResult {
+        server,
+        bound: std::time::Duration::from_secs(180),
+        outcome,
+        probes: 30,
+        rounds: 2,
+        notes: Vec::new(),
+    };
+    let shown = |result: &crate::proto::nat::LifetimeResult| {
+        let mut ipv4 = testing::classified(ClassicNatType::PortRestrictedCone);
+        ipv4.binding_lifetime = Some(BindingLifetime::from_result(result, 20_000));
+        render(&testing::report(ipv4, testing::no_ipv6()))
+    };
+    let measured = shown(&result(LifetimeOutcome::Measured {
+        alive: std::time::Duration::from_millis(7_780),
+        expired: std::time::Duration::from_millis(8_004),
+    }));
+    assert_fits(&measured, 80);
+    assert_eq!(
+        row(&measured, "Binding lifetime"),
+        "expires after 7.8–8.0 s idle"
+    );
+    let longer = shown(&result(LifetimeOutcome::Longer {
+        alive: std::time::Duration::from_secs(180),
+    }));
+    assert_eq!(
+        row(&longer, "Binding lifetime"),
+        "more than 180.0 s (the longest wait tested)"
+    );
+    let ignored = shown(&result(LifetimeOutcome::NotMeasured {
+        reason: "198.51.100.1:3478 ignores RESPONSE-PORT".into(),
+    }));
+    assert_eq!(row(&ignored, "Binding lifetime"), "not measured");
+    assert!(
+        ignored.contains("binding lifetime: 198.51.100.1:3478 ignores RESPONSE-PORT"),
+        "{ignored}"
+    );
 }

@@ -169,7 +169,7 @@ fn a_server_that_ignores_change_request_yields_no_filtering_verdict() {
 }
 
 #[test]
-fn a_silent_alternate_yields_no_behaviour_verdict() {
+fn an_unreachable_alternate_yields_no_mapping_verdict() {
     let gateway = nat(
         M::AddressAndPortDependent,
         F::AddressAndPortDependent,
@@ -178,7 +178,7 @@ fn a_silent_alternate_yields_no_behaviour_verdict() {
     );
     let (o, took) = run(
         gateway,
-        Server::SilentAlternate,
+        Server::UnreachableAlternate,
         Conditions::default(),
         DiscoveryConfig::new,
     );
@@ -294,5 +294,163 @@ fn a_probe_cut_short_keeps_what_it_measured_and_claims_nothing_else() {
         o.notes.iter().any(|n| n.contains("time limit")),
         "{:?}",
         o.notes
+    );
+}
+
+/// The report `ranat probe` would give from this one observation.
+fn family(o: &Observation) -> crate::report::FamilyReport {
+    crate::report::combine(
+        vec![crate::report::ServerResult {
+            name: None,
+            address: o.server,
+            observation: Ok(o.clone()),
+        }],
+        Vec::new(),
+    )
+}
+
+/// Requests to the alternate address are lost, answers from it arrive:
+/// the filtering tests (RFC 5780 §4.4, answers from the alternate only)
+/// measure, the mapping tests (§4.3, requests to it) cannot.
+#[test]
+fn an_unreachable_alternate_leaves_filtering_measured_and_mapping_not() {
+    for mapping in M::ALL {
+        let gateway = nat(
+            mapping,
+            F::EndpointIndependent,
+            Allocation::Preserving,
+            true,
+        );
+        let (o, _) = run(
+            gateway,
+            Server::UnreachableAlternate,
+            Conditions::default(),
+            DiscoveryConfig::new,
+        );
+        assert_eq!(o.filtering, Some(F::EndpointIndependent), "{mapping:?}");
+        assert_eq!(o.mapping, None, "{mapping:?}");
+        assert!(
+            o.notes
+                .iter()
+                .any(|n| n.contains("Mapping behaviour not measured")
+                    && n.contains("198.51.100.2")),
+            "{mapping:?}: {:?}",
+            o.notes
+        );
+        let report = family(&o);
+        assert_eq!(
+            report.filtering,
+            Some(F::EndpointIndependent),
+            "{mapping:?}"
+        );
+        assert_eq!(report.mapping, None, "{mapping:?}");
+        assert_eq!(report.status, crate::report::FamilyStatus::Inconclusive);
+        assert_eq!(report.classic, ClassicNatType::Inconclusive);
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("Mapping behaviour not measured")),
+            "{mapping:?}: {:?}",
+            report.notes
+        );
+    }
+}
+
+/// Behind a filtering NAT the answers from an unreachable alternate are
+/// lost: nothing from the alternate ever arrived, so the filtering cannot
+/// be told from a dead alternate and is not claimed.
+#[test]
+fn an_unreachable_alternate_behind_a_filtering_nat_claims_no_filtering() {
+    for filtering in [F::AddressDependent, F::AddressAndPortDependent] {
+        let gateway = nat(
+            M::EndpointIndependent,
+            filtering,
+            Allocation::Preserving,
+            true,
+        );
+        let (o, _) = run(
+            gateway,
+            Server::UnreachableAlternate,
+            Conditions::default(),
+            DiscoveryConfig::new,
+        );
+        assert_eq!((o.mapping, o.filtering), (None, None), "{filtering:?}");
+        assert!(
+            o.notes
+                .iter()
+                .any(|n| n.contains("Filtering behaviour not measured")),
+            "{filtering:?}: {:?}",
+            o.notes
+        );
+        let report = family(&o);
+        assert_eq!((report.mapping, report.filtering), (None, None));
+    }
+}
+
+/// An alternate that neither receives nor sends must not pass for a NAT
+/// (or firewall) that filters its answers.
+#[test]
+fn a_dead_alternate_fakes_no_filtering() {
+    let gateways = [
+        Gateway::None,
+        nat(
+            M::EndpointIndependent,
+            F::EndpointIndependent,
+            Allocation::Preserving,
+            false,
+        ),
+    ];
+    for gateway in gateways {
+        let (o, _) = run(
+            gateway,
+            Server::DeadAlternate,
+            Conditions::default(),
+            DiscoveryConfig::new,
+        );
+        assert!(o.reachable);
+        assert_eq!((o.mapping, o.filtering), (None, None), "{gateway:?}");
+        assert!(!o.behavior_capable);
+        let report = family(&o);
+        assert_eq!(report.classic, ClassicNatType::Inconclusive, "{gateway:?}");
+    }
+}
+
+/// Two servers that each measured only filtering, and disagree: the least
+/// favourable is reported, with a note.
+#[test]
+fn partial_results_that_disagree_give_the_least_favourable_with_a_note() {
+    let gateway = nat(
+        M::EndpointIndependent,
+        F::EndpointIndependent,
+        Allocation::Preserving,
+        false,
+    );
+    let (o, _) = run(
+        gateway,
+        Server::UnreachableAlternate,
+        Conditions::default(),
+        DiscoveryConfig::new,
+    );
+    let mut other = o.clone();
+    other.server = "192.0.2.10:3478".parse().unwrap();
+    other.filtering = Some(F::AddressDependent);
+    let report = crate::report::combine(
+        [o, other]
+            .into_iter()
+            .map(|o| crate::report::ServerResult {
+                name: None,
+                address: o.server,
+                observation: Ok(o),
+            })
+            .collect(),
+        Vec::new(),
+    );
+    assert_eq!(report.filtering, Some(F::AddressDependent));
+    assert_eq!(report.mapping, None);
+    assert!(
+        report.notes.iter().any(|n| n.contains("disagree")),
+        "{:?}",
+        report.notes
     );
 }

@@ -352,3 +352,23 @@ fn hostile_datagrams_never_panic_or_forge_a_mapping() {
         }
     }
 }
+
+#[test]
+fn a_closed_port_5351_ends_the_exchange_at_once() {
+    let t0 = Instant::now();
+    let mut m = PortMapper::new(config(), t0).unwrap();
+    drain(&mut m);
+    let elsewhere: SocketAddr = "192.168.1.2:5351".parse().unwrap();
+    m.handle_unreachable(t0 + ms(3), CONTROL, elsewhere);
+    assert_eq!(m.outcome(), None, "another host's refusal says nothing");
+    m.handle_unreachable(t0 + ms(3), SocketId(7), server());
+    assert_eq!(m.outcome(), None, "not the control socket");
+    m.handle_unreachable(t0 + ms(3), CONTROL, server());
+    assert_eq!(
+        m.outcome(),
+        Some(&Err(PortMapError::PortUnreachable { server: server() }))
+    );
+    assert!(m.is_done());
+    assert_eq!(m.poll_timeout(), None);
+    assert!(drain(&mut m).is_empty(), "nothing more is sent");
+}

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::proto::rendezvous::lcg;
 
+mod abuse;
+
 /// The server, its clock, and the connections' addresses.
 struct Bench {
     server: Rendezvous,
@@ -615,7 +617,8 @@ fn a_member_that_disconnects_ends_the_room() {
 fn rooms_expire_ten_minutes_after_creation_paired_or_not() {
     let mut bench = Bench::new();
     let (lonely, _) = bench.create(0);
-    let (helper, novice, _) = bench.pair(60);
+    let (helper, novice, _) = bench.paked(60);
+    assert_eq!(bench.message(60, novice, sealed("n1", false)).len(), 1);
     assert_eq!(bench.server.poll_timeout(), Some(bench.at(600)));
 
     bench.server.handle_timeout(bench.at(599));

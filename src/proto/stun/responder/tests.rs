@@ -1,5 +1,11 @@
 use super::*;
-use stun_types::message::{BINDING, MAGIC_COOKIE, TransactionId};
+use crate::proto::stun::{
+    ChangedAddress, MappedAddress, OtherAddress, ResponseOrigin, SourceAddress,
+};
+use stun_types::attribute::{Fingerprint, RawAttribute, UnknownAttributes, XorMappedAddress};
+use stun_types::message::{
+    BINDING, MAGIC_COOKIE, MessageClass, MessageType, MessageWriteVec, TransactionId,
+};
 
 const P: &str = "198.51.100.1:3478";
 const A: &str = "198.51.100.2:3479";
@@ -188,8 +194,95 @@ fn classic_rfc3489_request_gets_a_classic_answer() {
     let m = d.message().unwrap();
     assert_eq!(m.attribute::<MappedAddress>().unwrap().addr(), addr(CLIENT));
     assert_eq!(m.attribute::<SourceAddress>().unwrap().addr(), addr(A));
-    assert_eq!(m.attribute::<ChangedAddress>().unwrap().addr(), addr(P));
+    // RFC 3489 §11.2.3: where the answer would come from with both flags
+    // set, relative to where the request arrived, not to where it left from.
+    assert_eq!(m.attribute::<ChangedAddress>().unwrap().addr(), addr(A));
     assert!(!m.has_attribute(XorMappedAddress::TYPE));
+}
+
+/// The four endpoints, and for each the one differing in both IP and port.
+const ALTERNATES: [(&str, &str); 4] = [
+    (P, A),
+    ("198.51.100.1:3479", "198.51.100.2:3478"),
+    ("198.51.100.2:3478", "198.51.100.1:3479"),
+    (A, P),
+];
+
+/// The endpoint `local` becomes when IP and/or port are changed.
+fn moved(local: &str, ip: bool, port: bool) -> SocketAddr {
+    let local = addr(local);
+    let (p, a) = (addr(P), addr(A));
+    let other_ip = if local.ip() == p.ip() { a.ip() } else { p.ip() };
+    let other_port = if local.port() == p.port() {
+        a.port()
+    } else {
+        p.port()
+    };
+    SocketAddr::new(
+        if ip { other_ip } else { local.ip() },
+        if port { other_port } else { local.port() },
+    )
+}
+
+/// RFC 5780 §7.4: OTHER-ADDRESS is "the source IP address and port that
+/// would be used if the client requested the 'change IP' and 'change port'
+/// behavior", so it names the alternate of the endpoint the request arrived
+/// on, also in answers that a CHANGE-REQUEST (§6.1) sends from elsewhere.
+#[test]
+fn other_address_is_the_alternate_of_the_receiving_endpoint_whatever_the_change() {
+    for (local, alternate) in ALTERNATES {
+        for (ip, port) in [(false, false), (true, false), (false, true), (true, true)] {
+            let what = format!("arrived on {local}, change IP {ip}, change port {port}");
+            let mut r = full();
+            let t = answer(&mut r, local, &request(&[&ChangeRequest::new(ip, port)])).unwrap();
+            assert_eq!(t.source, moved(local, ip, port), "{what}");
+            let m = Message::from_bytes(&t.payload).unwrap();
+            assert!(m.has_class(MessageClass::Success), "{what}");
+            assert_eq!(
+                m.attribute::<ResponseOrigin>().unwrap().addr(),
+                t.source,
+                "{what}"
+            );
+            let other = m.attribute::<OtherAddress>().unwrap().addr();
+            assert_eq!(other, addr(alternate), "{what}");
+            let local = addr(local);
+            assert!(
+                other.ip() != local.ip() && other.port() != local.port(),
+                "{what}: OTHER-ADDRESS {other} must differ in both IP and port"
+            );
+        }
+    }
+}
+
+/// RFC 3489 §11.2.3: CHANGED-ADDRESS is where answers "would have been sent
+/// from if the 'change IP' and 'change port' flags had been set", and "is
+/// always present in a Binding Response, independent of the value of the
+/// flags": the alternate of the endpoint the request arrived on.
+#[test]
+fn changed_address_is_the_alternate_of_the_receiving_endpoint_whatever_the_change() {
+    for (local, alternate) in ALTERNATES {
+        for (ip, port) in [(false, false), (true, false), (false, true), (true, true)] {
+            let what = format!("arrived on {local}, change IP {ip}, change port {port}");
+            let mut req = request(&[&ChangeRequest::new(ip, port)]);
+            req[4..8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+            let mut r = full();
+            let t = answer(&mut r, local, &req).unwrap();
+            assert_eq!(t.source, moved(local, ip, port), "{what}");
+            let d = Datagram::parse(&t.payload).unwrap();
+            let m = d.message().unwrap();
+            assert_eq!(
+                m.attribute::<SourceAddress>().unwrap().addr(),
+                t.source,
+                "{what}"
+            );
+            assert_eq!(
+                m.attribute::<ChangedAddress>().unwrap().addr(),
+                addr(alternate),
+                "{what}"
+            );
+            assert!(!m.has_attribute(OtherAddress::TYPE), "{what}");
+        }
+    }
 }
 
 #[test]
@@ -223,7 +316,7 @@ fn hostile_input_is_counted_and_never_answered() {
         wrong_cookie_response,
     ];
     for input in &inputs {
-        r.answer(addr(P), addr(CLIENT), input);
+        r.handle_input(Instant::now(), SocketId(0), addr(CLIENT), input);
         assert_eq!(r.poll_transmit(), None, "{input:?}");
     }
     let stats = r.stats();
@@ -242,4 +335,63 @@ fn indications_and_responses_are_not_answered() {
     .finish();
     assert_eq!(answer(&mut r, P, &ind), None);
     assert_eq!(MAGIC_COOKIE.to_be_bytes(), ind[4..8]);
+}
+
+#[test]
+fn answers_written_in_place_are_the_machines_and_owe_nothing_to_the_buffer() {
+    let padded = request(&[&Padding(400)]);
+    let mut classic = request(&[&ChangeRequest::new(true, false)]);
+    classic[4..8].copy_from_slice(&[9, 9, 9, 9]);
+    let mut unknown = Message::builder_request(BINDING, MessageWriteVec::new());
+    unknown
+        .add_attribute(&RawAttribute::new(AttributeType::new(0x0002), &[1, 2, 3]))
+        .unwrap();
+    let mut fingerprinted = Message::builder_request(BINDING, MessageWriteVec::new());
+    fingerprinted.add_fingerprint().unwrap();
+    let requests = [
+        request(&[]),
+        request(&[&ChangeRequest::new(true, true)]),
+        request(&[&ResponsePort(5000)]),
+        padded,
+        classic,
+        unknown.finish(),
+        fingerprinted.finish(),
+    ];
+    let mut machine = full();
+    let mut in_place = full();
+    // Stale bytes from an earlier, larger answer: none may show through.
+    let mut out = [0xa5; MAX_ANSWER];
+    for (i, req) in requests.iter().enumerate() {
+        let sent = answer(&mut machine, P, req).unwrap();
+        let reply = in_place
+            .answer_into(SocketId(0), addr(CLIENT), req, &mut out)
+            .unwrap();
+        assert_eq!(&out[..reply.len], &sent.payload[..], "request {i}");
+        assert_eq!(
+            in_place.endpoint(reply.socket),
+            Some(sent.source),
+            "request {i}"
+        );
+        assert_eq!(reply.destination, sent.destination, "request {i}");
+    }
+    assert_eq!(in_place.stats(), machine.stats());
+}
+
+#[test]
+fn stats_of_responders_sharing_the_work_add_up() {
+    let (mut a, mut b) = (full(), full());
+    answer(&mut a, P, &request(&[]));
+    answer(&mut b, P, &[0; 30]);
+    answer(&mut b, P, &request(&[]));
+    let mut sum = a.stats();
+    sum += b.stats();
+    assert_eq!(
+        sum,
+        ResponderStats {
+            requests: 2,
+            responses: 2,
+            malformed: 1,
+            ..ResponderStats::default()
+        }
+    );
 }
