@@ -406,6 +406,24 @@ relay_cases() {
         echo "   relay:$name: $(tn_relay_summary "$out/relay-$name")$verdict" >&2
         rows+=("$(printf '%-21s %-58s' "relay:$name" "c1 udp_blocked (TCP) <-> c2 symmetric_random (UDP)")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
     done
+    # A public port handed on while its allocation lives: 437, then a new
+    # socket (testnet/relay.sh tn_relay_mismatch), on both relays.
+    local first second rc
+    for entry in "ranat ${TN_SERVER_RANAT[0]}:3478" "coturn ${TN_SERVER_COTURN_RELAY[0]}:3478"; do
+        read -r name server <<<"$entry"
+        local start=$(date +%s%N)
+        result=$(tn_relay_mismatch "$server" "$out/relay-mismatch-$name") || abort "could not set up relay:mismatch:$name"
+        local ms=$((($(date +%s%N) - start) / 1000000))
+        read -r first second rc <<<"$result"
+        if [ "$rc" = 0 ] && [ "$first" != - ] && [ "$second" != - ] && [ "$first" != "$second" ]; then
+            passed=$((passed + 1)) verdict=PASS
+        else
+            failed=$((failed + 1)) verdict=FAIL
+            details+=("relay:mismatch:$name: relayed addresses/exit code $result, want two addresses and 0 (output in $out/relay-mismatch-$name-*)")
+        fi
+        echo "   relay:mismatch:$name: $verdict ($result)" >&2
+        rows+=("$(printf '%-21s %-58s' "relay:mismatch:$name" "c2 sequential NAT reuses a held port: $first, then $second")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $verdict")
+    done
 }
 # Remote Assistance sessions (testnet/session.sh): scripts/session-tmux.sh
 # plays the novice on c1 and the expert on c2 in tmux through the whole

@@ -49,3 +49,38 @@ tn_relay_summary() {
         printf '%s: %s; ' "$side" "${line:-no exchange}"
     done
 }
+
+# tn_relay_mismatch SERVER OUT: a NAT that hands a new host the public port
+# of an allocation that still lives. c2, behind symmetric_sequential, takes
+# an allocation on SERVER and vanishes without giving it back (kill -9);
+# router2 is reloaded, so that its next flow gets the same public port
+# again, and c2 allocates once more. The relay answers 437 Allocation
+# Mismatch on that 5-tuple (RFC 8656 §7.2), and the client moves to a new
+# socket (§7.4). Prints "first second rc": the two relayed addresses and
+# the second relay-test's exit code ("- - rc" when the first failed).
+tn_relay_mismatch() {
+    local server=$1 out=$2 bin secret pid first second rc
+    bin=$(tn_ranat_bin) || { tn_die "no ranat binary"; return 1; }
+    secret=$(tn_relay_secret_file) || return 1
+    load_profile r2 symmetric_sequential || return 1
+    rm -f "$out"-first.addr "$out"-second.addr
+    # Waits for a peer address that never comes, holding the allocation.
+    tn_exec c2 "$bin" relay-test --relay "$server" --secret-file "$secret" --timeout 20 \
+        --write-relayed "$out-first.addr" --peer-file "$out-none.addr" \
+        >"$out-first.out" 2>"$out-first.err" &
+    pid=$!
+    local waited=0
+    while [ ! -s "$out-first.addr" ] && [ $waited -lt 50 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    first=$(cat "$out-first.addr" 2>/dev/null)
+    load_profile r2 symmetric_sequential || return 1
+    tn_exec c2 timeout 10 "$bin" relay-test --relay "$server" --secret-file "$secret" --timeout 5 \
+        --write-relayed "$out-second.addr" >"$out-second.out" 2>"$out-second.err"
+    rc=$?
+    second=$(cat "$out-second.addr" 2>/dev/null)
+    echo "${first:--} ${second:--} $rc"
+}

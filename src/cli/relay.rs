@@ -136,7 +136,7 @@ pub async fn run(args: RelayTestArgs) -> anyhow::Result<i32> {
     };
     let result = match relay::relay_test(options, show).await {
         Ok(result) => result,
-        Err(e @ (relay::RelayTestError::Allocation | relay::RelayTestError::Unauthorized)) => {
+        Err(e @ (relay::RelayTestError::Allocation(_) | relay::RelayTestError::Unauthorized)) => {
             super::print(&format!("relay {server} over {over}: no allocation: {e}\n"))?;
             return Ok(EXIT_NO_ALLOCATION);
         }

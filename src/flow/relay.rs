@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::io::driver::Driver;
+use crate::io::quic::relayed::{self, RelayedError};
 use crate::proto::relay::client::{RelayClient, RelayEvent, RelayTransport};
 use crate::proto::relay::credentials::Credentials;
 
@@ -101,8 +102,9 @@ impl Exchange {
 pub enum RelayTestError {
     #[error("cannot open a socket toward the relay: {0}")]
     Bind(String),
-    #[error("the relay refused the allocation or never answered")]
-    Allocation,
+    /// Refused, or no answer: which, and the code.
+    #[error("{0}")]
+    Allocation(String),
     #[error("the relay refused the credentials (401): wrong secret, user or password, or expired")]
     Unauthorized,
     #[error("no peer address within the time limit ({0})")]
@@ -168,27 +170,22 @@ pub async fn relay_test(
     mut progress: impl FnMut(RelayTestEvent),
 ) -> Result<RelayTest, RelayTestError> {
     let limit = Instant::now() + options.timeout;
-    let client = RelayClient::new(
-        options.server,
-        options.transport,
-        options.credentials.clone(),
-        Instant::now(),
-    );
-    let mut driver = Driver::bind(client)
+    let allocated = async {
+        relayed::start(
+            options.server,
+            options.transport,
+            options.credentials.clone(),
+            options.timeout,
+        )
+        .await?
+        .allocated()
         .await
-        .map_err(|e| RelayTestError::Bind(e.to_string()))?;
-    let relayed = loop {
-        match next_event(&mut driver, limit).await {
-            Some(RelayEvent::Allocated(relayed)) => break relayed,
-            Some(RelayEvent::AllocationFailed | RelayEvent::Closed) | None => {
-                if driver.machine().credentials_refused() {
-                    return Err(RelayTestError::Unauthorized);
-                }
-                return Err(RelayTestError::Allocation);
-            }
-            Some(_) => {}
-        }
     };
+    let (mut driver, relayed) = allocated.await.map_err(|e| match e {
+        RelayedError::Bind(e) => RelayTestError::Bind(e.to_string()),
+        RelayedError::Unauthorized => RelayTestError::Unauthorized,
+        e => RelayTestError::Allocation(e.to_string()),
+    })?;
     progress(RelayTestEvent::Allocated(relayed));
     if let Some(path) = &options.write_relayed {
         write_atomically(path, &format!("{relayed}\n")).map_err(RelayTestError::Write)?;

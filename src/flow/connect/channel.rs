@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quinn::{AsyncUdpSocket, Connection, Endpoint};
+use tokio::task::JoinHandle;
 
 use super::path::{PathInfo, PathOutcome, RelayInfo};
 use crate::io::punch::Winner;
@@ -145,6 +146,10 @@ pub struct Channel {
     relay: Option<Relayed>,
     /// The punched socket a direct channel runs over.
     direct: Option<Direct>,
+    /// A direct channel's allocation being given back beside the session,
+    /// waited for at its end, so that the relay hears it before this
+    /// process ends.
+    releasing: Option<JoinHandle<()>>,
 }
 
 pub enum Opened {
@@ -186,6 +191,9 @@ impl Channel {
         if let Some(relay) = self.relay {
             relay.release().await;
         }
+        if let Some(releasing) = self.releasing {
+            let _ = tokio::time::timeout(CLOSE_WAIT, releasing).await;
+        }
     }
 }
 
@@ -204,9 +212,7 @@ pub async fn open(sides: Sides<'_>) -> Opened {
         Ok((path, Ok((endpoint, connection)))) => {
             // The allocation goes back beside the session, not before it:
             // the relay's answer to the Refresh is no reason to wait.
-            if let Ok(relay) = relay {
-                tokio::spawn(relay.release());
-            }
+            let releasing = relay.ok().map(|relay| tokio::spawn(relay.release()));
             let info = PathInfo::direct(&path.path, path.direct.local_addr().ok());
             let why = format!(
                 "both punches connected; QUIC runs over the {} path to {}",
@@ -219,6 +225,7 @@ pub async fn open(sides: Sides<'_>) -> Opened {
                 endpoint,
                 relay: None,
                 direct: Some(path.direct),
+                releasing,
             }));
         }
         Ok((_, Err(e))) => tried.push(format!("the direct QUIC handshake failed ({e})")),
@@ -256,6 +263,7 @@ pub async fn open(sides: Sides<'_>) -> Opened {
                 endpoint,
                 relay: Some(relay),
                 direct: None,
+                releasing: None,
             }))
         }
         Err(e) => {

@@ -51,6 +51,7 @@ use crate::io::driver::{BindError, Driver};
 use crate::proto::machine::Machine;
 use crate::proto::relay::client::{RelayClient, RelayEvent, RelayTransport, SERVER};
 use crate::proto::relay::credentials::Credentials;
+use stun_types::attribute::ErrorCode;
 
 /// Datagrams waiting to go out through the relay.
 const OUTBOUND: usize = 1024;
@@ -65,6 +66,10 @@ const BATCH: usize = 64;
 /// whole batch (sent before the next flush), and some left for the
 /// client's own requests (refreshes, channels).
 const STREAM_ROOM: usize = BATCH + 16;
+
+/// Client transport addresses an allocation tries before a 437 is final
+/// (RFC 8656 §7.4: three).
+const MISMATCH_TRIES: u32 = 3;
 
 /// Requests waiting for the task ([`Relayed::permit`], the release).
 const CONTROL: usize = 16;
@@ -141,6 +146,7 @@ pub async fn allocate(
 pub struct Allocating {
     server: SocketAddr,
     transport: RelayTransport,
+    credentials: Credentials,
     driver: Driver<RelayClient>,
     limit: Instant,
     wait: Duration,
@@ -157,43 +163,81 @@ pub async fn start(
     wait: Duration,
 ) -> Result<Allocating, RelayedError> {
     let limit = Instant::now() + wait;
-    let client = RelayClient::new(server, transport, credentials, Instant::now());
-    let mut driver = tokio::time::timeout(wait, Driver::bind(client))
-        .await
-        .map_err(|_| RelayedError::NoAnswer(wait))??;
-    driver.flush().await;
+    let driver = first_request(server, transport, credentials.clone(), limit, wait).await?;
     Ok(Allocating {
         server,
         transport,
+        credentials,
         driver,
         limit,
         wait,
     })
 }
 
+/// Binds a new socket toward `server` and sends the first Allocate from
+/// it, by `limit`.
+async fn first_request(
+    server: SocketAddr,
+    transport: RelayTransport,
+    credentials: Credentials,
+    limit: Instant,
+    wait: Duration,
+) -> Result<Driver<RelayClient>, RelayedError> {
+    let client = RelayClient::new(server, transport, credentials, Instant::now());
+    let left = limit.saturating_duration_since(Instant::now());
+    let mut driver = tokio::time::timeout(left, Driver::bind(client))
+        .await
+        .map_err(|_| RelayedError::NoAnswer(wait))??;
+    driver.flush().await;
+    Ok(driver)
+}
+
 impl Allocating {
     /// Runs the allocation to its answer, within what is left of the wait.
-    pub async fn finish(self) -> Result<Relayed, RelayedError> {
+    ///
+    /// A 437 (Allocation Mismatch: the NAT gave this socket's public port
+    /// to someone whose allocation still lives) moves to a new socket, up
+    /// to [`MISMATCH_TRIES`] in all (RFC 8656 §7.4); the socket refused
+    /// stays open until the next one is bound, so that it is another.
+    /// Returns the driver of the client that holds the allocation, and
+    /// the relayed address.
+    pub async fn allocated(self) -> Result<(Driver<RelayClient>, SocketAddr), RelayedError> {
         let Allocating {
             server,
             transport,
+            credentials,
             mut driver,
             limit,
             wait,
         } = self;
-        let relayed = loop {
+        let mut tries = 1;
+        loop {
             let event = driver.next(RelayClient::poll_event, Some(limit)).await;
             let refused = driver.machine().credentials_refused();
             match event {
-                Some(RelayEvent::Allocated(relayed)) => break relayed,
+                Some(RelayEvent::Allocated(relayed)) => return Ok((driver, relayed)),
                 _ if refused => return Err(RelayedError::Unauthorized),
                 Some(RelayEvent::AllocationFailed | RelayEvent::Closed) => {
-                    return Err(RelayedError::Refused(driver.machine().allocate_refusal()));
+                    let code = driver.machine().allocate_refusal();
+                    if code != Some(ErrorCode::ALLOCATION_MISMATCH) || tries >= MISMATCH_TRIES {
+                        return Err(RelayedError::Refused(code));
+                    }
+                    tries += 1;
+                    let credentials = credentials.clone();
+                    driver = first_request(server, transport, credentials, limit, wait).await?;
                 }
                 None => return Err(RelayedError::NoAnswer(wait)),
                 Some(_) => {}
             }
-        };
+        }
+    }
+
+    /// Runs the allocation to its answer, within what is left of the wait,
+    /// and keeps it alive in the background (see the module
+    /// documentation).
+    pub async fn finish(self) -> Result<Relayed, RelayedError> {
+        let (server, transport) = (self.server, self.transport);
+        let (driver, relayed) = self.allocated().await?;
         let (outbound_tx, outbound) = mpsc::channel(OUTBOUND);
         let (inbound, inbound_rx) = mpsc::channel(INBOUND);
         let (control, control_rx) = mpsc::channel(CONTROL);

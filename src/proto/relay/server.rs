@@ -113,7 +113,7 @@ impl Side {
 struct Relayed {
     side: Side,
     client: SocketAddr,
-    user: String,
+    user: Login,
     born: Instant,
 }
 
@@ -123,8 +123,16 @@ struct PendingSocket {
     side: Side,
     client: SocketAddr,
     family: AddressFamily,
-    user: String,
+    user: Login,
     tries: u32,
+}
+
+/// Who a client authenticated as: the whole REST username
+/// (`EXPIRY:NAME`), and its NAME, the unit of the per-user quotas.
+#[derive(Debug, Clone, Default)]
+struct Login {
+    username: String,
+    name: String,
 }
 
 /// A TCP connection from a client.
@@ -150,7 +158,7 @@ pub struct Relay {
     /// The usernames each side's crate knows.
     known: HashMap<Side, HashSet<String>>,
     /// The user (NAME) each client last authenticated as.
-    client_user: HashMap<(Side, SocketAddr), String>,
+    client_user: HashMap<(Side, SocketAddr), Login>,
     users: HashMap<String, User>,
     bandwidth: Bucket,
     relayed: HashMap<SocketId, Relayed>,
@@ -292,16 +300,23 @@ impl Relay {
         // look up, past the expiry check; REST usernames go in the clear.
         if msg.has_attribute(stun_types::attribute::Userhash::TYPE) {
             self.stats.refused += 1;
-            return Some(self.unauthorized(msg));
+            return Some(self.refused(msg));
         }
         // Without a username the crate answers with its challenge (401
-        // with REALM and NONCE).
-        let username = msg.attribute::<Username>().ok()?.username().to_string();
+        // with REALM and NONCE); but on a 5-tuple that holds an
+        // allocation it answers with a 401 signed with the holder's key,
+        // which a newcomer cannot read: the relay challenges it instead,
+        // so that its signed Allocate can be told 437 (RFC 8656 §7.2).
+        let Ok(username) = msg.attribute::<Username>() else {
+            let held = msg.method() == ALLOCATE && self.holds_allocation(side, client, None);
+            return held.then(|| self.unauthorized(msg, "Unauthorized", "ranat-challenge"));
+        };
+        let username = username.username().to_string();
         let Ok(user) =
             RestUsername::parse(&username).and_then(|u| u.check(self.config.clock.seconds(now)))
         else {
             self.stats.refused += 1;
-            return Some(self.unauthorized(msg));
+            return Some(self.refused(msg));
         };
         let name = user.name.to_string();
         let password = self.config.secret.password(&username);
@@ -316,10 +331,23 @@ impl Relay {
             return None;
         };
         if self.known.entry(side).or_default().insert(username.clone()) {
-            self.server(side).add_user(username, password);
+            self.server(side).add_user(username.clone(), password);
         }
-        self.client_user.insert((side, client), name.clone());
         let refuse = |code| Some(signed_error(msg, code, &key, algorithm));
+        // RFC 8656 §7.2 step 2: the 5-tuple holds another user's
+        // allocation (a NAT gave this port to another host while the first
+        // allocation lives). The crate's own answer, 441, is for
+        // non-Allocate requests (§6), and would not tell the client to
+        // move (§7.4); the 5-tuple stays its first user's.
+        if msg.method() == ALLOCATE && self.holds_allocation(side, client, Some(&username)) {
+            self.stats.refused += 1;
+            return refuse(ErrorCode::ALLOCATION_MISMATCH);
+        }
+        let login = Login {
+            username,
+            name: name.clone(),
+        };
+        self.client_user.insert((side, client), login);
         match msg.method() {
             ALLOCATE => {
                 let udp = msg
@@ -375,12 +403,36 @@ impl Relay {
         None
     }
 
+    /// Whether `client`'s 5-tuple on `side` holds an allocation (made or
+    /// being made), under a username other than `other_than` if given.
+    /// The same username is the crate's to judge: a retransmission is
+    /// answered as the first request was, a new request with 437 (RFC
+    /// 8656 §7.2).
+    fn holds_allocation(&self, side: Side, client: SocketAddr, other_than: Option<&str>) -> bool {
+        let held = |s: Side, c: SocketAddr, user: &Login| {
+            s == side && c == client && other_than.is_none_or(|name| user.username != name)
+        };
+        self.relayed
+            .values()
+            .any(|r| held(r.side, r.client, &r.user))
+            || self
+                .pending
+                .values()
+                .any(|p| held(p.side, p.client, &p.user))
+    }
+
     /// A 401 for credentials the relay will never take (RFC 8489 §9.2.4
     /// asks for REALM and NONCE; a retry with them fails the same way).
-    fn unauthorized(&self, msg: &Message<'_>) -> Vec<u8> {
+    fn refused(&self, msg: &Message<'_>) -> Vec<u8> {
+        let reason = "Unauthorized: credentials malformed or expired";
+        self.unauthorized(msg, reason, "ranat-refused")
+    }
+
+    /// A 401 with `reason`, the realm and `nonce` (RFC 8489 §9.2.4).
+    fn unauthorized(&self, msg: &Message<'_>, reason: &str, nonce: &str) -> Vec<u8> {
         let mut out = Message::builder_error(msg, MessageWriteVec::new());
         if let Ok(error) = ErrorCode::builder(ErrorCode::UNAUTHORIZED)
-            .reason("Unauthorized: credentials malformed or expired")
+            .reason(reason)
             .build()
         {
             let _ = out.add_attribute(&error);
@@ -388,7 +440,7 @@ impl Relay {
         if let Ok(realm) = Realm::new(&self.config.realm) {
             let _ = out.add_attribute(&realm);
         }
-        if let Ok(nonce) = Nonce::new("ranat-refused") {
+        if let Ok(nonce) = Nonce::new(nonce) {
             let _ = out.add_attribute(&nonce);
         }
         out.finish()
@@ -457,7 +509,7 @@ impl Relay {
         };
         let bytes = bytes as u64;
         let alive = now.duration_since(r.born) < self.config.limits.lifetime;
-        let user = self.users.get_mut(&r.user);
+        let user = self.users.get_mut(&r.user.name);
         let fits = alive
             && user.is_some_and(|u| u.bandwidth.take(now, bytes))
             && self.bandwidth.take(now, bytes);
@@ -675,7 +727,7 @@ impl Relay {
             self.stats.allocations += 1;
             let limits = self.config.limits;
             self.users
-                .entry(p.user.clone())
+                .entry(p.user.name.clone())
                 .or_insert_with(|| User {
                     allocations: 0,
                     bandwidth: Bucket::new(limits.user_bandwidth),
@@ -712,11 +764,11 @@ impl Relay {
         };
         self.relayed_addr.remove(&id);
         if let Some(r) = self.relayed.remove(&id)
-            && let Some(u) = self.users.get_mut(&r.user)
+            && let Some(u) = self.users.get_mut(&r.user.name)
         {
             u.allocations = u.allocations.saturating_sub(1);
             if u.allocations == 0 {
-                self.users.remove(&r.user);
+                self.users.remove(&r.user.name);
             }
         }
         self.closes.push_back(id);

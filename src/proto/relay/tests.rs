@@ -555,3 +555,63 @@ fn hostile_input_gets_clear_errors_or_silence_and_never_a_panic() {
     assert_eq!(t.socket, stream);
     assert_eq!(error_code(&t.payload), Some(401));
 }
+
+/// RFC 8656 §7.2 step 2: an Allocate from a 5-tuple that already holds an
+/// allocation is refused with 437 Allocation Mismatch, whoever asks (a NAT
+/// that reuses a port for another host while the first allocation lives),
+/// after the usual challenge (RFC 8489 §9.2.4), and the allocation that
+/// holds it is left alone.
+#[test]
+fn an_allocate_on_a_five_tuple_in_use_is_an_allocation_mismatch() {
+    let start = Instant::now();
+    let mut relay = Relay::new(config(start, Limits::default()));
+    bind_all(&mut relay, start);
+    let client: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    // The challenge, then the signed request (again with the nonce of a
+    // 438 Stale Nonce, RFC 8489 §9.2.5): the last answer.
+    let ask = |relay: &mut Relay, c: &Credentials| {
+        relay.handle_input(start, LISTEN_UDP, client, &allocate(None));
+        let mut reply = answer(relay);
+        assert_eq!(
+            error_code(&reply),
+            Some(401),
+            "{}: the challenge",
+            c.username
+        );
+        for _ in 0..2 {
+            let m = Message::from_bytes(&reply).unwrap();
+            assert!(m.attribute::<Realm>().is_ok(), "{}: no realm", c.username);
+            let nonce = m.attribute::<Nonce>().unwrap().nonce().to_string();
+            relay.handle_input(
+                start,
+                LISTEN_UDP,
+                client,
+                &allocate(Some((c, REALM, &nonce))),
+            );
+            reply = answer(relay);
+            if error_code(&reply) != Some(438) {
+                break;
+            }
+        }
+        reply
+    };
+    let first = good("novice");
+    let reply = ask(&mut relay, &first);
+    assert!(
+        Message::from_bytes(&reply)
+            .unwrap()
+            .has_class(MessageClass::Success)
+    );
+    // The same user again, the same name with a later expiry (another
+    // session of the same person), and another user.
+    let later = secret().issue("novice", EPOCH + 7200).unwrap();
+    for c in [first.clone(), later, good("expert")] {
+        assert_eq!(
+            error_code(&ask(&mut relay, &c)),
+            Some(437),
+            "{}",
+            c.username
+        );
+    }
+    assert_eq!(relay.stats().allocations, 1);
+}
