@@ -265,13 +265,24 @@ fn assert_open_internet(out: &Output, j: &Value, alternate: SocketAddr) {
 
 /// coturn in STUN-only mode on two loopback addresses.
 fn start_coturn(dir: &TempDir, primary: IpAddr, alternate: IpAddr) -> (Daemon, u16, u16) {
+    start_coturn_on(dir, primary, alternate, &["--no-tcp"])
+}
+
+/// coturn in STUN-only mode, with `extra` arguments.
+fn start_coturn_on(
+    dir: &TempDir,
+    primary: IpAddr,
+    alternate: IpAddr,
+    extra: &[&str],
+) -> (Daemon, u16, u16) {
     let mut last = String::new();
     for _ in 0..3 {
         let (port, alt_port) = free_ports(&[primary, alternate]);
         let path = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
         let mut cmd = Command::new(tool_path("turnserver"));
         cmd.args(["-n", "--stun-only", "--no-auth", "--no-cli"])
-            .args(["--no-tls", "--no-dtls", "--no-tcp"])
+            .args(["--no-tls", "--no-dtls"])
+            .args(extra)
             .args(["-L", &primary.to_string(), "-L", &alternate.to_string()])
             .args(["-p", &port.to_string()])
             .args(["--alt-listening-port", &alt_port.to_string()])
@@ -360,4 +371,48 @@ fn ranat_probe_classifies_open_internet_against_stund() {
     let (_stund, port, alt_port) = start_stund(a, b);
     let (out, j) = probe_json(SocketAddr::new(a, port));
     assert_open_internet(&out, &j, SocketAddr::new(b, alt_port));
+}
+
+/// `ranat probe --tcp` (RFC 5382 over STUN over TCP, RFC 8489 §6.2.2):
+/// the three connections of RFC 5780 §4.3 from one local endpoint, each
+/// answered with that endpoint, so no NAT on TCP.
+fn assert_tcp_without_nat(server: SocketAddr, alternate: SocketAddr) {
+    let out = probe(
+        &["-4", "--json", "--tcp", "--server", &server.to_string()],
+        PROBE_LIMIT,
+    );
+    out.assert_no_panic();
+    let j = out.json();
+    let tcp = &j["ipv4"]["tcp"];
+    assert_eq!(tcp["server"], server.to_string(), "{out}");
+    assert_eq!(tcp["no_nat"], true, "{out}");
+    assert_eq!(tcp["simultaneous_open"], "possible", "{out}");
+    let local = tcp["local_address"].as_str().expect("a local endpoint");
+    let tests = tcp["tests"].as_array().expect("the tests");
+    let servers: Vec<&str> = tests
+        .iter()
+        .map(|t| t["server"].as_str().unwrap())
+        .collect();
+    let second = SocketAddr::new(alternate.ip(), server.port()).to_string();
+    assert_eq!(
+        servers,
+        [server.to_string(), second, alternate.to_string()],
+        "{out}"
+    );
+    for test in tests {
+        assert_eq!(test["mapped_address"], local, "{out}");
+    }
+}
+
+#[test]
+fn ranat_probe_measures_tcp_against_ranat_serve_and_coturn() {
+    let server = RanatServer::start(lo4(31, 5), Some(lo4(31, 6)));
+    assert_tcp_without_nat(server.primary, server.alternate.unwrap());
+    if !have_tool("turnserver") {
+        return;
+    }
+    let (a, b) = (lo4(31, 7), lo4(31, 8));
+    let dir = TempDir::new("coturn-tcp");
+    let (_coturn, port, alt_port) = start_coturn_on(&dir, a, b, &[]);
+    assert_tcp_without_nat(SocketAddr::new(a, port), SocketAddr::new(b, alt_port));
 }

@@ -76,7 +76,9 @@ fn bind<M: Machine>(machine: &mut M, now: Instant, sockets: &mut Vec<SocketId>) 
     while let Some((id, how)) = machine.poll_bind() {
         let local = match how {
             Bind::At(address) | Bind::Listen(address) => address,
-            Bind::Toward(_) | Bind::Connect(_) => SocketAddr::from(([10, 0, 0, 2], port)),
+            Bind::Toward(_) | Bind::Connect(_) | Bind::ConnectFrom(..) => {
+                SocketAddr::from(([10, 0, 0, 2], port))
+            }
         };
         port = port.wrapping_add(1);
         machine.handle_bound(now, id, local);

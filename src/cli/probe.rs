@@ -32,6 +32,12 @@ pub struct ProbeCommand {
         value_parser = parse_lifetime
     )]
     lifetime: Option<Duration>,
+    /// Also measure the NAT's behaviour over TCP (RFC 5382): the mapping
+    /// and port preservation, with STUN over TCP to the first server that
+    /// answered (ranat serve and coturn answer over TCP), and whether a
+    /// simultaneous-open TCP punch could work. Reported apart from UDP.
+    #[arg(long)]
+    tcp: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +89,7 @@ pub async fn run(command: ProbeCommand, ui: Ui) -> anyhow::Result<i32> {
     let args = command.probe;
     let options = ProbeOptions {
         lifetime: command.lifetime,
+        tcp: command.tcp,
         ..args.options_or_defaults()?
     };
     let mut progress = Progress::new(ui, args.json);
@@ -133,6 +140,7 @@ impl ProbeArgs {
             gateway: self.gateway,
             teredo,
             lifetime: None,
+            tcp: false,
         }
     }
 

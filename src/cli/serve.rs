@@ -227,8 +227,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         "ranat serve: {mode}, {threads}, listening on {}",
         endpoints.join(", ")
     );
+    let streams: Vec<String> = server
+        .stream_endpoints()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if !streams.is_empty() {
+        eprintln!("ranat serve: STUN over TCP on {}", streams.join(", "));
+    }
     if relay_on {
-        eprintln!("ranat serve: TURN relay on UDP and TCP {primary}");
+        eprintln!("ranat serve: TURN relay on UDP and TCP {primary} (STUN over TCP there too)");
     }
     if let Some(rendezvous) = &rendezvous {
         eprintln!(

@@ -6,15 +6,17 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::io::probe::{DriveError, discover_all, measure_lifetime};
+use crate::io::probe::{DriveError, discover_all, measure_lifetime, measure_tcp};
 use crate::io::resolve::{self, FamilyServers, Resolved, ServerAddr, ServerSpec};
 use crate::io::undo::UndoLog;
 use crate::io::{gateway, portmap, teredo};
-use crate::proto::nat::{DiscoveryConfig, LifetimeConfig, LifetimeEvent};
+use crate::proto::nat::{
+    DiscoveryConfig, LifetimeConfig, LifetimeEvent, TCP_TEST_BOUND, TcpMappingConfig,
+};
 use crate::proto::teredo::QualificationOutcome;
 use crate::report::{
     self, BindingLifetime, Family, FamilyReport, MappingStatus, NatSpecial, PortMappingReport,
-    ProbeReport, ServerFailure, ServerResult, TeredoReport,
+    ProbeReport, ServerFailure, ServerResult, TcpBehavior, TeredoReport,
 };
 
 /// Public RFC 5780-capable servers (two addresses × two ports), for a
@@ -84,6 +86,9 @@ pub struct ProbeOptions {
     /// Measure the binding lifetime (RFC 5780 §4.6), testing idle times
     /// up to this bound: minutes, so only when asked (`--lifetime`).
     pub lifetime: Option<Duration>,
+    /// Measure the NAT's behaviour over TCP too (RFC 5382), with STUN over
+    /// TCP to each family's first server that answered (`--tcp`).
+    pub tcp: bool,
 }
 
 /// The probe's progress, in the order it happens.
@@ -193,6 +198,11 @@ async fn measure(
         .map(|s| s.address.clone())
         .collect();
     port_mapping.discount_silent_server(|server| answered.contains(&server.to_string()));
+    let (ipv4, ipv6) = if options.tcp {
+        with_tcp(ipv4, ipv6).await
+    } else {
+        (ipv4, ipv6)
+    };
     let (ipv4, ipv6) = match options.lifetime {
         Some(bound) => with_lifetimes(ipv4, ipv6, bound, on_event).await,
         None => (ipv4, ipv6),
@@ -260,6 +270,36 @@ async fn with_lifetimes(
                 .then(|| BindingLifetime::not_measured(bound, "no server of this family answered"))
         });
     }
+    (ipv4, ipv6)
+}
+
+/// Measures each measured family's TCP behaviour against its first server
+/// that answered over UDP, both families at once, with that server's
+/// alternate from the UDP tests as the fallback for OTHER-ADDRESS.
+async fn with_tcp(mut ipv4: FamilyReport, mut ipv6: FamilyReport) -> (FamilyReport, FamilyReport) {
+    let measure = |report: &FamilyReport| {
+        let server = lifetime_server(report);
+        let alternate_hint = report
+            .servers
+            .iter()
+            .find(|s| Some(s.address.as_str()) == server.map(|a| a.to_string()).as_deref())
+            .and_then(|s| s.other_address.as_deref()?.parse().ok());
+        async move {
+            let server = server?;
+            let config = TcpMappingConfig {
+                server,
+                alternate_hint,
+                bound: TCP_TEST_BOUND,
+            };
+            Some(TcpBehavior::from_outcome(
+                server,
+                &measure_tcp(config).await,
+            ))
+        }
+    };
+    let (v4, v6) = tokio::join!(measure(&ipv4), measure(&ipv6));
+    ipv4.tcp = v4;
+    ipv6.tcp = v6;
     (ipv4, ipv6)
 }
 

@@ -38,6 +38,7 @@ fn offline(servers: Vec<ServerSpec>) -> ProbeOptions {
         gateway: None,
         teredo: TeredoChoice::Skip,
         lifetime: None,
+        tcp: false,
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -93,6 +93,8 @@ pub struct Driver<M> {
     sockets: Vec<Socket>,
     /// Each stream's queue to its writer task.
     streams: HashMap<SocketId, mpsc::Sender<Vec<u8>>>,
+    /// The local endpoint of each stream the driver connected.
+    stream_locals: HashMap<SocketId, SocketAddr>,
     arrivals: mpsc::Receiver<Arrival>,
     /// For the receivers of sockets bound later.
     arrivals_tx: mpsc::Sender<Arrival>,
@@ -145,6 +147,7 @@ impl<M: Machine> Driver<M> {
             machine,
             sockets: Vec::new(),
             streams: HashMap::new(),
+            stream_locals: HashMap::new(),
             arrivals,
             arrivals_tx,
             receivers: JoinSet::new(),
@@ -168,12 +171,17 @@ impl<M: Machine> Driver<M> {
         adopted: &mut Vec<Socket>,
     ) -> Result<(), BindError> {
         match bind {
-            Bind::Connect(server) => {
-                let stream = connect(server).await?;
+            Bind::Connect(server) | Bind::ConnectFrom(server, _) => {
+                let from = match bind {
+                    Bind::ConnectFrom(_, beside) => self.stream_locals.get(&beside).copied(),
+                    _ => None,
+                };
+                let stream = connect(server, from).await?;
                 let local = stream
                     .local_addr()
                     .map_err(|source| BindError::Connect { server, source })?;
                 self.adopt_stream(id, stream, server);
+                self.stream_locals.insert(id, local);
                 self.machine.handle_bound(Instant::now(), id, local);
                 return Ok(());
             }
@@ -270,6 +278,7 @@ impl<M: Machine> Driver<M> {
             receiver.abort();
         }
         self.sockets.retain(|(s, _)| *s != id);
+        self.stream_locals.remove(&id);
         self.streams.remove(&id).is_some()
     }
 
@@ -475,9 +484,24 @@ impl<M: Machine> Driver<M> {
     }
 }
 
-/// Connects a stream to `server`, within [`STREAM_WAIT`].
-async fn connect(server: SocketAddr) -> Result<TcpStream, BindError> {
-    match tokio::time::timeout(STREAM_WAIT, TcpStream::connect(server)).await {
+/// Connects a stream to `server` (from `from`, when given), within
+/// [`STREAM_WAIT`]. Every stream's endpoint may be shared
+/// (SO_REUSEADDR, SO_REUSEPORT), so that [`Bind::ConnectFrom`] can make
+/// another connection from it.
+async fn connect(server: SocketAddr, from: Option<SocketAddr>) -> Result<TcpStream, BindError> {
+    let failed = |source| BindError::Connect { server, source };
+    let socket = match server {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(failed)?;
+    socket.set_reuseaddr(true).map_err(failed)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true).map_err(failed)?;
+    if let Some(from) = from {
+        socket.bind(from).map_err(failed)?;
+    }
+    match tokio::time::timeout(STREAM_WAIT, socket.connect(server)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(source)) => Err(BindError::Connect { server, source }),
         Err(_) => Err(BindError::Connect {
@@ -531,7 +555,7 @@ async fn open_udp(
     routes: &mut HashMap<SocketAddr, IpAddr>,
 ) -> Result<UdpSocket, BindError> {
     let at = match bind {
-        Bind::At(at) | Bind::Connect(at) | Bind::Listen(at) => at,
+        Bind::At(at) | Bind::Connect(at) | Bind::ConnectFrom(at, _) | Bind::Listen(at) => at,
         Bind::Toward(toward) => {
             let ip = match routes.get(&toward) {
                 Some(ip) => *ip,

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::driver::{BindError, Driver};
+use crate::proto::machine::Machine;
 use crate::proto::nat::{
     Discovery, DiscoveryConfig, Lifetime, LifetimeConfig, LifetimeEvent, LifetimeResult,
-    Observation,
+    Observation, TcpAnswer, TcpMapping, TcpMappingConfig, TcpMappingOutcome, classify,
 };
 
 /// Why one server's discovery could not run.
@@ -101,4 +102,30 @@ pub async fn measure_lifetime(
         .result()
         .cloned()
         .ok_or_else(|| DriveError::Socket(io::Error::other("the measurement stalled")))
+}
+
+/// Runs the TCP mapping tests ([`TcpMapping`]) within their bound; a first
+/// connection that fails (nothing listens, or no SYN-ACK) is an outcome
+/// too.
+pub async fn measure_tcp(config: TcpMappingConfig) -> TcpMappingOutcome {
+    let limit = Instant::now() + config.bound;
+    let unreached = || {
+        let answers = vec![TcpAnswer::NoConnection {
+            server: config.server,
+        }];
+        classify(None, answers, config.alternate_hint)
+    };
+    let bound = tokio::time::timeout(
+        config.bound,
+        Driver::bind(TcpMapping::new(config, rand::random())),
+    );
+    let mut driver = match bound.await {
+        Ok(Ok(driver)) => driver,
+        Ok(Err(_)) | Err(_) => return unreached(),
+    };
+    driver.run(Some(limit)).await;
+    driver.machine_mut().cut_short();
+    let outcome = driver.machine().outcome().cloned();
+    driver.close_streams().await;
+    outcome.unwrap_or_else(unreached)
 }

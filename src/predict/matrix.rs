@@ -173,6 +173,7 @@ pub fn synthetic_report(profile: NatProfile, public: Ipv4Addr) -> ProbeReport {
             unresolved: Vec::new(),
             notes: vec![note.clone()],
             binding_lifetime: None,
+            tcp: None,
         },
         None => {
             let mut f = FamilyReport::unmeasured(FamilyStatus::UdpBlocked, note.clone());

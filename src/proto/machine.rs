@@ -30,6 +30,12 @@ pub enum Bind {
     /// chunks in order, however the stream cut them; a transmit on it is
     /// written to the stream whatever its destination says.
     Connect(SocketAddr),
+    /// A stream (TCP) connection to this endpoint from the local endpoint
+    /// of the machine's stream socket named second (RFC 5780 §4.3 asks
+    /// the same local address and port of every mapping test; RFC 5382
+    /// mappings are per local endpoint). Every stream connection is made
+    /// so that another can share its endpoint.
+    ConnectFrom(SocketAddr, SocketId),
     /// A stream (TCP) listener on exactly this local endpoint (port 0: a
     /// fresh port). Nothing arrives on the listener itself: each connection
     /// it accepts is offered to [`Machine::handle_accept`], which names the

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::lifetime::BindingLifetime;
+use super::tcp::TcpBehavior;
 use super::unresolved::UnresolvedServer;
 use crate::proto::nat::{
     ClassicNatType, FilteringBehavior, MappingBehavior, Observation, PortAllocation,
@@ -40,6 +41,10 @@ pub struct FamilyReport {
     /// `ranat probe --lifetime`; `None` otherwise.
     #[serde(default)]
     pub binding_lifetime: Option<BindingLifetime>,
+    /// NAT behaviour over TCP (RFC 5382), measured only with `ranat probe
+    /// --tcp`; `None` otherwise.
+    #[serde(default)]
+    pub tcp: Option<TcpBehavior>,
 }
 
 /// The outcome for an address family as a whole.
@@ -151,6 +156,7 @@ impl FamilyReport {
             unresolved: Vec::new(),
             notes: vec![note.into()],
             binding_lifetime: None,
+            tcp: None,
         }
     }
 
@@ -335,6 +341,7 @@ fn combine_results(results: Vec<ServerResult>) -> FamilyReport {
         unresolved: Vec::new(),
         notes,
         binding_lifetime: None,
+        tcp: None,
     }
 }
 

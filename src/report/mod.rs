@@ -12,6 +12,7 @@ mod load;
 mod model;
 mod portmap;
 mod table;
+mod tcp;
 mod teredo;
 mod teredo_view;
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use portmap::{
     TestMapping, UpnpReport, Verification,
 };
 pub use table::{render, render_verdict, render_with};
+pub use tcp::{SimultaneousOpenVerdict, TcpBehavior, TcpTest};
 pub use teredo::{
     ExistingInterface, NatSpecial, Rfc6081Extension, TeredoReport, TeredoReportState,
 };

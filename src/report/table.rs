@@ -173,6 +173,9 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
     if let Some(lifetime) = &report.binding_lifetime {
         rows.push(("Binding lifetime", Cell::new(lifetime.words())));
     }
+    if let Some(tcp) = &report.tcp {
+        rows.push(("TCP (RFC 5382)", Cell::new(tcp.summary())));
+    }
     let mut table = new_table(options);
     for (label, value) in rows {
         table.add_row(vec![Cell::new(label), value]);
@@ -208,6 +211,9 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
                 .iter()
                 .map(|n| format!("binding lifetime: {n}")),
         );
+    }
+    if let Some(tcp) = &report.tcp {
+        notes.extend(tcp.notes.iter().map(|n| format!("TCP: {n}")));
     }
     for server in &report.servers {
         for note in &server.notes {

@@ -111,6 +111,7 @@ pub fn classified(classic: ClassicNatType) -> FamilyReport {
         unresolved: Vec::new(),
         notes: Vec::new(),
         binding_lifetime: None,
+        tcp: None,
     }
 }
 
@@ -136,6 +137,7 @@ pub fn inconclusive() -> FamilyReport {
         unresolved: Vec::new(),
         notes: vec!["198.51.100.1:3478 sent no OTHER-ADDRESS.".to_string()],
         binding_lifetime: None,
+        tcp: None,
     }
 }
 

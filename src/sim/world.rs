@@ -227,7 +227,7 @@ impl World {
             }
             table.insert(local, (id, socket));
             node.locals.insert(socket, local);
-            if let Bind::Connect(server) = bind {
+            if let Bind::Connect(server) | Bind::ConnectFrom(server, _) = bind {
                 node.streams.insert(socket, server);
             }
             node.machine.handle_bound(self.now, socket, local);
@@ -293,7 +293,11 @@ impl World {
         let ip = match bind {
             Bind::At(at) | Bind::Listen(at) if at.port() != 0 => return at,
             Bind::At(at) | Bind::Listen(at) if h.ips.contains(&at.ip()) => at.ip(),
-            Bind::At(_) | Bind::Listen(_) | Bind::Toward(_) | Bind::Connect(_) => h.ips[0],
+            Bind::At(_)
+            | Bind::Listen(_)
+            | Bind::Toward(_)
+            | Bind::Connect(_)
+            | Bind::ConnectFrom(..) => h.ips[0],
         };
         let port = h.next_port;
         h.next_port = h.next_port.wrapping_add(PORT_STRIDE);

@@ -14,12 +14,13 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 
 use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::driver::{BindError, Driver};
 use crate::proto::machine::SocketId;
 use crate::proto::relay::server::{Relay, RelayConfig, RelayStats};
 use crate::proto::serve::Service;
-use crate::proto::stun::{Responder, ResponderConfig, ResponderStats};
+use crate::proto::stun::{Responder, ResponderConfig, ResponderStats, StreamResponder};
 use worker::Worker;
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,7 @@ pub async fn bind_threads(
         .map(std::net::UdpSocket::local_addr)
         .collect::<io::Result<Vec<_>>>()
         .map_err(ServeError::Threads)?;
+    let has_relay = relay.is_some();
     let (driver, inlet) = match relay {
         None => (None, None),
         Some(relay) => {
@@ -70,6 +72,7 @@ pub async fn bind_threads(
         }
     };
     let (stop, stopped) = watch::channel(false);
+    let stream = serve_streams(config, has_relay, stopped.clone()).await?;
     let mut finished = Vec::with_capacity(groups.len());
     for (k, sockets) in groups.into_iter().enumerate() {
         let worker = Worker::new(sockets, Responder::new(config), inlet.clone())
@@ -86,10 +89,39 @@ pub async fn bind_threads(
     }
     Ok(Server {
         endpoints,
+        stream_endpoints: stream.0,
         driver,
         stop,
         finished,
+        stream: stream.1,
     })
+}
+
+/// Listens for STUN over TCP on every endpoint but the primary when the
+/// relay's TCP listener holds it (the relay answers Binding there too),
+/// and answers on a task of its own until `stopped`; returns the
+/// endpoints and the task, whose end gives the answers' counts.
+async fn serve_streams(
+    config: ResponderConfig,
+    has_relay: bool,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(Vec<SocketAddr>, JoinHandle<ResponderStats>), ServeError> {
+    let listeners: Vec<SocketAddr> = config
+        .endpoints()
+        .into_iter()
+        .skip(usize::from(has_relay))
+        .collect();
+    let machine = StreamResponder::new(config, listeners.clone());
+    let mut driver = Driver::bind(machine).await.map_err(bind_error)?;
+    let task = tokio::spawn(async move {
+        driver
+            .serve(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+        driver.machine().stats()
+    });
+    Ok((listeners, task))
 }
 
 fn bind_error(e: BindError) -> ServeError {
@@ -113,12 +145,21 @@ pub struct Server {
     stop: watch::Sender<bool>,
     /// Each worker's counts, when it has stopped.
     finished: Vec<oneshot::Receiver<ResponderStats>>,
+    /// Where STUN over TCP is answered, by the task below.
+    stream_endpoints: Vec<SocketAddr>,
+    stream: JoinHandle<ResponderStats>,
 }
 
 impl Server {
     /// The UDP endpoints of the responder.
     pub fn endpoints(&self) -> Vec<SocketAddr> {
         self.endpoints.clone()
+    }
+
+    /// The endpoints answering STUN over TCP (the relay answers on the
+    /// primary's when it runs).
+    pub fn stream_endpoints(&self) -> Vec<SocketAddr> {
+        self.stream_endpoints.clone()
     }
 
     /// Serves until `shutdown` completes; returns what it saw, the workers'
@@ -132,7 +173,7 @@ impl Server {
             None => shutdown.await,
         }
         let _ = self.stop.send(true);
-        let mut stats = ResponderStats::default();
+        let mut stats = self.stream.await.unwrap_or_default();
         for finished in self.finished {
             // A worker that died (a panic) has no counts to give.
             if let Ok(counts) = finished.await {

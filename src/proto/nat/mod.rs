@@ -4,7 +4,9 @@
 mod behavior;
 mod discovery;
 mod lifetime;
+mod tcp;
 
 pub use behavior::*;
 pub use discovery::*;
 pub use lifetime::*;
+pub use tcp::*;

@@ -51,6 +51,18 @@ impl Framer {
     }
 }
 
+impl Framer {
+    /// The next whole STUN message of a stream that carries STUN only
+    /// (RFC 8489 §6.2.2: messages back to back); ChannelData or anything
+    /// else is an error.
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, NotTurn> {
+        match self.buf.first() {
+            Some(64..=127) => Err(NotTurn),
+            _ => self.next_frame(),
+        }
+    }
+}
+
 /// Pads a ChannelData to a multiple of four bytes for a stream; anything
 /// else is left as it is.
 pub fn pad_for_stream(mut frame: Vec<u8>) -> Vec<u8> {

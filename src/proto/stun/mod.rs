@@ -5,10 +5,12 @@ mod attributes;
 mod datagram;
 mod reachability;
 mod responder;
+mod stream;
 mod transaction;
 
 pub use attributes::*;
 pub use datagram::*;
 pub use reachability::*;
 pub use responder::*;
+pub use stream::{IDLE, MAX_CONNECTIONS, StreamResponder};
 pub use transaction::*;

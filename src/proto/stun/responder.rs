@@ -182,6 +182,59 @@ impl Responder {
         })
     }
 
+    /// A request that came over a stream (TCP, RFC 8489 §6.2.2) to
+    /// endpoint `local` from `from`: writes the answer into `out` and
+    /// returns its length. The answer goes back on that stream, so a
+    /// request for another source (CHANGE-REQUEST) or port
+    /// (RESPONSE-PORT) gets 400: no other endpoint can answer on this
+    /// connection. OTHER-ADDRESS names `local`'s alternate, as over UDP.
+    pub fn answer_stream(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+        out: &mut [u8; MAX_ANSWER],
+    ) -> Option<usize> {
+        let Ok(datagram) = Datagram::parse(bytes) else {
+            self.stats.malformed += 1;
+            return None;
+        };
+        if !datagram.is_binding_request() {
+            self.stats.ignored += 1;
+            return None;
+        }
+        self.stats.requests += 1;
+        let Ok(message) = datagram.message() else {
+            self.stats.malformed += 1;
+            return None;
+        };
+        let decision = match self.decide(&message, local, from) {
+            Decision::Success {
+                source,
+                destination,
+            } if source != local || destination != from => Decision::Error {
+                code: ErrorCode::BAD_REQUEST,
+                unknown: Vec::new(),
+            },
+            decision => decision,
+        };
+        Some(match decision {
+            Decision::Success { .. } => {
+                self.stats.responses += 1;
+                let at = write::Addresses {
+                    from,
+                    source: local,
+                    other: self.config.changed(local, ChangeRequest::new(true, true)),
+                };
+                write::success(&datagram, &message, &at, out)
+            }
+            Decision::Error { code, unknown } => {
+                self.stats.error_responses += 1;
+                write::error(&datagram, &message, code, &unknown, out)
+            }
+        })
+    }
+
     fn decide(&self, message: &Message<'_>, local: SocketAddr, from: SocketAddr) -> Decision {
         let unknown: Vec<AttributeType> = message
             .iter_attributes()
