@@ -578,6 +578,52 @@ lifetime_cases() {
     done
     load_profile r1 port_restricted_cone || abort "could not restore r1's profile"
 }
+# NAT behaviour over TCP (testnet/tcp.sh): ranat probe --tcp behind
+# profiles whose TCP mapping differs, then simultaneous-open TCP punches
+# between the clients, each against what the two probes judged of it.
+tcp_cases() {
+    selected tcp || return 0
+    command -v socat >/dev/null || abort "the tcp cases need socat (scripts/test.sh installs it)"
+    local profile name result expected start ms outcome
+    for profile in public udp_blocked port_restricted_cone symmetric_random symmetric_sequential; do
+        name=tcp:$profile
+        { load_profile r1 "$profile" && tn_reset_nat r1; } || abort "could not load $profile"
+        expected=$(tn_tcp_expected "$profile")
+        start=$(date +%s%N)
+        result=$(tn_tcp_probe c1 "$out/tcp-$profile")
+        ms=$((($(date +%s%N) - start) / 1000000))
+        if [ "$result" = "$expected" ]; then
+            passed=$((passed + 1)) outcome=PASS
+        else
+            failed=$((failed + 1)) outcome=FAIL
+            details+=("$name: got '$result', want '$expected' (output in $out/tcp-$profile.json)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "$name" "probe --tcp: $result")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $outcome")
+        echo "   $name: $outcome ($result)" >&2
+    done
+    local p1 p2 v1 v2 c1 c2 want
+    for pair in "port_restricted_cone port_restricted_cone" "symmetric_random port_restricted_cone"; do
+        read -r p1 p2 <<<"$pair"
+        name="tcp_punch:$p1+$p2"
+        start=$(date +%s%N)
+        result=$(tn_tcp_punch "$p1" "$p2" "$out/tcp-punch-$p1-$p2") || abort "could not set up $name"
+        ms=$((($(date +%s%N) - start) / 1000000))
+        read -r v1 v2 c1 c2 <<<"$result"
+        want=no
+        [ "$v1" = possible ] && [ "$v2" = possible ] && want=yes
+        if [ "$c1" = "$want" ] && [ "$c2" = "$want" ] && [ "$v1" != unknown ] && [ "$v2" != unknown ]; then
+            passed=$((passed + 1)) outcome=PASS
+        else
+            failed=$((failed + 1)) outcome=FAIL
+            details+=("$name: judged $v1/$v2, connected $c1/$c2, want $want (output in $out/tcp-punch-$p1-$p2-*)")
+        fi
+        rows+=("$(printf '%-21s %-58s' "$name" "simultaneous open judged $v1/$v2, connected $c1/$c2")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $outcome")
+        echo "   $name: $outcome ($result)" >&2
+    done
+    for r in r1 r2; do
+        load_profile "$r" port_restricted_cone || abort "could not restore $r's profile"
+    done
+}
 # The test bed's IPv6 (testnet/ipv6.sh), in either mode: the clients reach
 # the servers through "firewall" routers, which drop what is unsolicited and
 # let a UDP punch between c1 and c2 through, in order and simultaneously;
@@ -703,6 +749,7 @@ if [ "$mode" = ranat ]; then
     ticket_cases
     offline_cases
     lifetime_cases
+    tcp_cases
     gateway_cases
     stacked_cases
     if [ ${#only[@]} -eq 0 ]; then

@@ -748,6 +748,8 @@ set_delay() {
 . "$TN_LIB_DIR/stacked.sh"
 # shellcheck source=testnet/relay.sh
 . "$TN_LIB_DIR/relay.sh"
+# shellcheck source=testnet/tcp.sh
+. "$TN_LIB_DIR/tcp.sh"
 # shellcheck source=testnet/trial.sh
 . "$TN_LIB_DIR/trial.sh"
 # shellcheck source=testnet/session.sh

@@ -35,9 +35,9 @@ tn_check_case_names() {
     local name names
     names=$(printf '%s\n' "${TN_CASES[@]}" | awk '{ print $1 }')
     for name in "$@"; do
-        case $name in punch | trial | relay | ipv6 | ipv6_probe | session | ticket | offline | lifetime | stacked) continue ;; esac
+        case $name in punch | trial | relay | ipv6 | ipv6_probe | session | ticket | offline | lifetime | stacked | tcp) continue ;; esac
         grep -qxF "$name" <<<"$names" && continue
-        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6 ipv6_probe session ticket offline lifetime stacked)"
+        tn_die "unknown case '$name' (cases: ${names//$'\n'/ } punch trial relay ipv6 ipv6_probe session ticket offline lifetime stacked tcp)"
         return 1
     done
 }

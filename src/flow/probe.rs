@@ -274,11 +274,14 @@ async fn with_lifetimes(
 }
 
 /// Measures each measured family's TCP behaviour against its first server
-/// that answered over UDP, both families at once, with that server's
+/// that answered over UDP (else its first), both families at once, with that server's
 /// alternate from the UDP tests as the fallback for OTHER-ADDRESS.
 async fn with_tcp(mut ipv4: FamilyReport, mut ipv6: FamilyReport) -> (FamilyReport, FamilyReport) {
     let measure = |report: &FamilyReport| {
-        let server = lifetime_server(report);
+        // A network that blocks UDP may still pass TCP: then the first
+        // server given is asked.
+        let server = lifetime_server(report)
+            .or_else(|| report.servers.iter().find_map(|s| s.address.parse().ok()));
         let alternate_hint = report
             .servers
             .iter()

@@ -64,7 +64,8 @@ pub async fn bind_threads(
                 .map(|(s, i)| Ok((SocketId(i), s.try_clone()?)))
                 .collect::<io::Result<Vec<_>>>()
                 .map_err(ServeError::Threads)?;
-            let machine = Service::new(Responder::new(config), Some(Relay::new(relay)));
+            let relay = Relay::new(relay).with_other_address(config.alternate);
+            let machine = Service::new(Responder::new(config), Some(relay));
             let (driver, inlet) = Driver::bind_sharing(machine, shared)
                 .await
                 .map_err(bind_error)?;

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use stun_types::TransportType;
-use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
+use stun_types::attribute::{ErrorCode, Nonce, Realm, Username, XorMappedAddress};
 use stun_types::message::{
     BINDING, IntegrityAlgorithm, LongTermCredentials, Message, MessageClass,
     MessageIntegrityCredentials, MessageWriteVec,
@@ -153,6 +153,9 @@ struct User {
 #[derive(Debug)]
 pub struct Relay {
     config: RelayConfig,
+    /// OTHER-ADDRESS for Binding answers over TCP (RFC 5780 §7.4), when
+    /// the relay shares its port with an RFC 5780 responder.
+    other_address: Option<SocketAddr>,
     udp: TurnServer,
     tcp: TurnServer,
     /// The usernames each side's crate knows.
@@ -184,6 +187,7 @@ impl Relay {
         let udp = TurnServer::new(TransportType::Udp, config.listen, config.realm.clone());
         let tcp = TurnServer::new(TransportType::Tcp, config.listen, config.realm.clone());
         Self {
+            other_address: None,
             bandwidth: Bucket::new(config.limits.total_bandwidth),
             udp,
             tcp,
@@ -261,6 +265,13 @@ impl Relay {
         None
     }
 
+    /// Names `other` in the OTHER-ADDRESS of Binding answers over TCP: the
+    /// responder's alternate, whose port this relay shares.
+    pub fn with_other_address(mut self, other: Option<SocketAddr>) -> Self {
+        self.other_address = other;
+        self
+    }
+
     /// A datagram or a whole TCP frame from a client.
     fn handle_client(&mut self, now: Instant, side: Side, client: SocketAddr, frame: &[u8]) {
         if let Ok(msg) = Message::from_bytes(frame)
@@ -294,7 +305,12 @@ impl Relay {
         msg: &Message<'_>,
     ) -> Option<Vec<u8>> {
         if msg.method() == BINDING {
-            return None;
+            // Over UDP the responder answers Binding (proto::serve); over
+            // the relay's TCP listener the relay does, with the client's
+            // endpoint (RFC 8489 §14.2), so that STUN over TCP works on the
+            // primary's port too (RFC 5382 mapping tests).
+            let other = self.other_address;
+            return (side == Side::Tcp).then(|| binding_success(msg, client, other));
         }
         // RFC 8489 §9.2.4: a USERHASH names a user only the crate could
         // look up, past the expiry check; REST usernames go in the clear.
@@ -885,4 +901,16 @@ impl Machine for Relay {
     fn is_done(&self) -> bool {
         false
     }
+}
+
+/// A Binding success answer naming `client` in XOR-MAPPED-ADDRESS, and
+/// `other` in OTHER-ADDRESS when given.
+fn binding_success(msg: &Message<'_>, client: SocketAddr, other: Option<SocketAddr>) -> Vec<u8> {
+    let mut out = Message::builder_success(msg, MessageWriteVec::new());
+    let _ = out.add_attribute(&XorMappedAddress::new(client, msg.transaction_id()));
+    if let Some(other) = other {
+        let _ = out.add_attribute(&crate::proto::stun::OtherAddress::new(other));
+    }
+    let _ = out.add_fingerprint();
+    out.finish()
 }
