@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use stun_types::attribute::{ErrorCode, Nonce, Realm, Username};
+use crate::proto::stun::OtherAddress;
+use stun_types::attribute::{ErrorCode, Nonce, Realm, Username, XorMappedAddress};
+use stun_types::message::BINDING;
 use stun_types::message::{
     LongTermCredentials, Message, MessageClass, MessageIntegrityCredentials, MessageWriteVec,
 };
@@ -614,4 +616,29 @@ fn an_allocate_on_a_five_tuple_in_use_is_an_allocation_mismatch() {
         );
     }
     assert_eq!(relay.stats().allocations, 1);
+}
+
+/// STUN over TCP on the relay's port (RFC 8489 §6.2.2): a Binding request
+/// on a client's TCP connection is answered on it with the client's
+/// endpoint, and OTHER-ADDRESS when the relay shares its port with an RFC
+/// 5780 responder, so that TCP mapping tests work on the primary's port.
+#[test]
+fn a_binding_request_over_tcp_gets_the_client_s_endpoint_and_the_alternate() {
+    let start = Instant::now();
+    let other: SocketAddr = "198.51.100.2:3479".parse().unwrap();
+    let mut relay = Relay::new(config(start, Limits::default())).with_other_address(Some(other));
+    bind_all(&mut relay, start);
+    let client: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    let id = relay
+        .handle_accept(start, LISTEN_TCP, client)
+        .expect("the connection is taken");
+    let request = Message::builder_request(BINDING, MessageWriteVec::new()).finish();
+    relay.handle_input(start, id, client, &request);
+    let t = relay.poll_transmit().expect("an answer");
+    assert_eq!(t.socket, id, "answered on the connection");
+    let m = Message::from_bytes(&t.payload).unwrap();
+    assert!(m.has_class(MessageClass::Success));
+    let mapped = m.attribute::<XorMappedAddress>().unwrap();
+    assert_eq!(mapped.addr(m.transaction_id()), client);
+    assert_eq!(m.attribute::<OtherAddress>().unwrap().addr(), other);
 }
