@@ -174,7 +174,9 @@ fn render_family(family: Family, report: &FamilyReport, options: &RenderOptions)
         rows.push(("Binding lifetime", Cell::new(lifetime.words())));
     }
     if let Some(tcp) = &report.tcp {
-        rows.push(("TCP (RFC 5382)", Cell::new(tcp.summary())));
+        // The mapping on one line, the punch on the next: 80 columns.
+        let summary = tcp.summary().replacen("; ", "\n", 1);
+        rows.push(("TCP (RFC 5382)", Cell::new(summary)));
     }
     let mut table = new_table(options);
     for (label, value) in rows {

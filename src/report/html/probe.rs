@@ -292,6 +292,16 @@ fn family_details(family: Family, measured: &FamilyReport) -> String {
             measured.mapped_address.clone().unwrap_or_default(),
         ),
     ]);
+    let mut measured_apart = Vec::new();
+    if let Some(lifetime) = &measured.binding_lifetime {
+        measured_apart.push(("Binding lifetime (RFC 5780 §4.6)", lifetime.words()));
+    }
+    if let Some(tcp) = &measured.tcp {
+        measured_apart.push(("TCP (RFC 5382)", tcp.summary()));
+    }
+    if !measured_apart.is_empty() {
+        out.push_str(&facts(&measured_apart));
+    }
     if !measured.servers.is_empty() {
         out.push_str(
             "<table><tr><th>Server</th><th>Answered</th><th>Round trip</th><th>Saw</th><th>Notes</th></tr>",

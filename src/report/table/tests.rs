@@ -1,7 +1,7 @@
 use super::*;
 use crate::proto::nat::LifetimeOutcome;
-use crate::report::BindingLifetime;
 use crate::report::testing::{self, CLASSIFIED};
+use crate::report::{BindingLifetime, TcpBehavior};
 
 /// The value cell of the row labelled `label` in the first table that has one.
 fn row<'a>(text: &'a str, label: &str) -> &'a str {
@@ -368,5 +368,45 @@ fn the_binding_lifetime_shows_only_when_measured_and_says_why_not() {
     assert!(
         ignored.contains("binding lifetime: 198.51.100.1:3478 ignores RESPONSE-PORT"),
         "{ignored}"
+    );
+}
+
+#[test]
+fn tcp_shows_only_when_measured_apart_from_udp() {
+    use crate::proto::nat::{TcpAnswer, classify};
+    let plain = render(&testing::report(
+        testing::classified(ClassicNatType::PortRestrictedCone),
+        testing::no_ipv6(),
+    ));
+    assert!(!plain.contains("TCP"), "{plain}");
+    let addr = |s: &str| s.parse::<std::net::SocketAddr>().unwrap();
+    let server = addr("198.51.100.1:3478");
+    let mapped = |server: &str, public: &str| TcpAnswer::Mapped {
+        server: addr(server),
+        mapped: addr(public),
+    };
+    let shown = |answers: Vec<TcpAnswer>| {
+        let outcome = classify(Some(addr("10.0.0.2:40000")), answers, None);
+        let mut ipv4 = testing::classified(ClassicNatType::PortRestrictedCone);
+        ipv4.tcp = Some(TcpBehavior::from_outcome(server, &outcome));
+        render(&testing::report(ipv4, testing::no_ipv6()))
+    };
+    let cone = shown(vec![
+        mapped("198.51.100.1:3478", "203.0.113.1:40000"),
+        mapped("198.51.100.2:3478", "203.0.113.1:40000"),
+        mapped("198.51.100.2:3479", "203.0.113.1:40000"),
+    ]);
+    assert_fits(&cone, 80);
+    assert_eq!(
+        row(&cone, "TCP (RFC 5382)"),
+        "endpoint-independent, port preserved"
+    );
+    assert!(cone.contains("simultaneous open possible"), "{cone}");
+    let silent = shown(vec![TcpAnswer::NoConnection { server }]);
+    assert_eq!(row(&silent, "TCP (RFC 5382)"), "mapping unknown");
+    assert!(silent.contains("simultaneous open unknown"), "{silent}");
+    assert!(
+        silent.contains("TCP: the server answered no Binding request over TCP"),
+        "{silent}"
     );
 }
