@@ -77,6 +77,14 @@ pub struct Responder {
     stats: ResponderStats,
 }
 
+/// How a request came: one in a datagram may be answered from another
+/// endpoint or to another port; one on a stream only on that stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carried {
+    Datagram,
+    Stream,
+}
+
 /// How a request is answered.
 enum Decision {
     Success {
@@ -134,6 +142,42 @@ impl Responder {
         out: &mut [u8; MAX_ANSWER],
     ) -> Option<Reply> {
         let local = self.endpoint(socket)?;
+        let (source, destination, len) = self.answer(local, from, bytes, out, Carried::Datagram)?;
+        // Every source `decide` picks is one of the configured endpoints.
+        Some(Reply {
+            socket: self.socket(source)?,
+            destination,
+            len,
+        })
+    }
+
+    /// A request that came over a stream (TCP, RFC 8489 §6.2.2) to
+    /// endpoint `local` from `from`: writes the answer into `out` and
+    /// returns its length. The answer goes back on that stream, so a
+    /// request for another source (CHANGE-REQUEST) or port
+    /// (RESPONSE-PORT) gets 400: no other endpoint can answer on this
+    /// connection. OTHER-ADDRESS names `local`'s alternate, as over UDP.
+    pub fn answer_stream(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+        out: &mut [u8; MAX_ANSWER],
+    ) -> Option<usize> {
+        let (_, _, len) = self.answer(local, from, bytes, out, Carried::Stream)?;
+        Some(len)
+    }
+
+    /// Answers a request that reached `local` from `from`: the answer's
+    /// source, destination and length in `out`.
+    fn answer(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+        out: &mut [u8; MAX_ANSWER],
+        carried: Carried,
+    ) -> Option<(SocketAddr, SocketAddr, usize)> {
         let Ok(datagram) = Datagram::parse(bytes) else {
             self.stats.malformed += 1;
             return None;
@@ -147,7 +191,19 @@ impl Responder {
             self.stats.malformed += 1;
             return None;
         };
-        let (source, destination, len) = match self.decide(&message, local, from) {
+        let decision = match self.decide(&message, local, from) {
+            Decision::Success {
+                source,
+                destination,
+            } if carried == Carried::Stream && (source != local || destination != from) => {
+                Decision::Error {
+                    code: ErrorCode::BAD_REQUEST,
+                    unknown: Vec::new(),
+                }
+            }
+            decision => decision,
+        };
+        Some(match decision {
             Decision::Success {
                 source,
                 destination,
@@ -172,65 +228,6 @@ impl Responder {
                 self.stats.error_responses += 1;
                 let len = write::error(&datagram, &message, code, &unknown, out);
                 (local, from, len)
-            }
-        };
-        // Every source `decide` picks is one of the configured endpoints.
-        Some(Reply {
-            socket: self.socket(source)?,
-            destination,
-            len,
-        })
-    }
-
-    /// A request that came over a stream (TCP, RFC 8489 §6.2.2) to
-    /// endpoint `local` from `from`: writes the answer into `out` and
-    /// returns its length. The answer goes back on that stream, so a
-    /// request for another source (CHANGE-REQUEST) or port
-    /// (RESPONSE-PORT) gets 400: no other endpoint can answer on this
-    /// connection. OTHER-ADDRESS names `local`'s alternate, as over UDP.
-    pub fn answer_stream(
-        &mut self,
-        local: SocketAddr,
-        from: SocketAddr,
-        bytes: &[u8],
-        out: &mut [u8; MAX_ANSWER],
-    ) -> Option<usize> {
-        let Ok(datagram) = Datagram::parse(bytes) else {
-            self.stats.malformed += 1;
-            return None;
-        };
-        if !datagram.is_binding_request() {
-            self.stats.ignored += 1;
-            return None;
-        }
-        self.stats.requests += 1;
-        let Ok(message) = datagram.message() else {
-            self.stats.malformed += 1;
-            return None;
-        };
-        let decision = match self.decide(&message, local, from) {
-            Decision::Success {
-                source,
-                destination,
-            } if source != local || destination != from => Decision::Error {
-                code: ErrorCode::BAD_REQUEST,
-                unknown: Vec::new(),
-            },
-            decision => decision,
-        };
-        Some(match decision {
-            Decision::Success { .. } => {
-                self.stats.responses += 1;
-                let at = write::Addresses {
-                    from,
-                    source: local,
-                    other: self.config.changed(local, ChangeRequest::new(true, true)),
-                };
-                write::success(&datagram, &message, &at, out)
-            }
-            Decision::Error { code, unknown } => {
-                self.stats.error_responses += 1;
-                write::error(&datagram, &message, code, &unknown, out)
             }
         })
     }
