@@ -123,7 +123,10 @@ pub async fn measure_tcp(config: TcpMappingConfig) -> TcpMappingOutcome {
         Ok(Ok(driver)) => driver,
         Ok(Err(_)) | Err(_) => return unreached(),
     };
-    driver.run(Some(limit)).await;
+    // A connection the driver is still making (a SYN nobody answers) is
+    // given up at the bound too.
+    let left = limit.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(left, driver.run(Some(limit))).await;
     driver.machine_mut().cut_short();
     let outcome = driver.machine().outcome().cloned();
     driver.close_streams().await;
