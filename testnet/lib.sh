@@ -332,6 +332,17 @@ tn_unstack() {
     # The outer NAT's veth ends go with its namespace, and their peers with them.
     ip netns del "$(tn_ns "$outer")" || return 1
     rm -f "$TN_DIR/stack-$router" "$TN_DIR/profile-$outer"
+    # The namespace goes at once, its links a moment later (the kernel
+    # cleans namespaces up on a work queue): both peers of the outer NAT's
+    # links (router N's "wan", the bridge's "rN") must be gone before the
+    # new WAN link takes their names (seen under load: "RTNETLINK answers:
+    # File exists"). At most 5 s.
+    local i
+    for ((i = 0; i < 100; i++)); do
+        ip -n "$(tn_ns "$router")" link show wan >/dev/null 2>&1 ||
+            ip -n "$(tn_ns inet)" link show "r$n" >/dev/null 2>&1 || break
+        sleep 0.05
+    done
     _tn_wire_wan "$router" "$n" || return 1
     read -r -a profile <"$TN_DIR/profile-$router" || return 1
     load_profile "$router" "${profile[@]}"
