@@ -1,20 +1,28 @@
 //! Runs the [`Rendezvous`] machine on a TCP listener: a task per
-//! connection splits its bytes into frames, one loop owns the machine.
+//! connection splits its bytes into frames, one loop owns the machine, and
+//! the room store answers its questions in tasks of their own. A novice
+//! whose room another host holds is carried there: its task opens a
+//! connection to that host, sends the [`Preamble`] and the Hello, and
+//! then copies bytes both ways until either side closes.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
+use crate::io::store::{MemoryStore, RoomStore};
 use crate::proto::rendezvous::{
-    ClientMessage, ConnId, FrameDecoder, Output, RelayOffer, Rendezvous, RendezvousConfig,
-    RendezvousError, RendezvousStats, encode, next_client_message,
+    Answer, ClientMessage, ConnId, FrameDecoder, FrameError, Output, Preamble, RelayOffer,
+    Rendezvous, RendezvousConfig, RendezvousError, RendezvousStats, ServerMessage, client_message,
+    encode,
 };
 
 /// How much is read from a connection at a time.
@@ -31,6 +39,9 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How long to pause accepting after the listener fails (out of file
 /// descriptors, most likely).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long connecting to the host that holds a novice's room may take.
+const CARRY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RendezvousServeError {
@@ -64,17 +75,22 @@ pub struct RendezvousServer {
     relay: Option<RelayOffer>,
 }
 
-/// What a connection task reports to the central loop.
+/// What a connection task, or the store, reports to the central loop.
 enum Event {
     Message(ConnId, ClientMessage),
     Malformed(ConnId, RendezvousError),
     Closed(ConnId),
+    /// Another host carried this connection here for this client.
+    Forwarded(ConnId, SocketAddr),
+    Answer(ConnId, Answer),
 }
 
 /// What the central loop asks of a connection task.
 enum Outbound {
     Frame(Vec<u8>),
     Close,
+    /// Carry the connection to the host at this address.
+    Forward(SocketAddr),
 }
 
 impl RendezvousServer {
@@ -90,9 +106,21 @@ impl RendezvousServer {
         self
     }
 
-    /// Serves until `shutdown` completes; returns what it did.
+    /// Serves alone, its rooms in memory, until `shutdown` completes;
+    /// returns what it did.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> RendezvousStats {
-        let mut machine = Rendezvous::new(self.config, rand::random::<u32>);
+        let store = Arc::new(MemoryStore::new(self.config.per_source));
+        self.run_with(store, shutdown).await
+    }
+
+    /// Serves with its rooms in `store` until `shutdown` completes;
+    /// returns what it did.
+    pub async fn run_with<S: RoomStore>(
+        self,
+        store: Arc<S>,
+        shutdown: impl Future<Output = ()>,
+    ) -> RendezvousStats {
+        let mut machine = Rendezvous::sharing(self.config, rand::random::<u32>);
         if let Some(offer) = self.relay {
             machine.offer_relay(offer);
         }
@@ -113,7 +141,8 @@ impl RendezvousServer {
                         next_id += 1;
                         let (tx, rx) = mpsc::unbounded_channel();
                         outbound.insert(id, tx);
-                        tasks.spawn(connection(id, stream, events_tx.clone(), rx));
+                        let link = Link { id, peer, store: Arc::clone(&store), events: events_tx.clone() };
+                        tasks.spawn(connection(link, stream, rx));
                         machine.connect(Instant::now(), id, peer);
                     }
                     Err(_) => tokio::time::sleep(ACCEPT_BACKOFF).await,
@@ -127,6 +156,8 @@ impl RendezvousServer {
                             outbound.remove(&id);
                             machine.handle_disconnect(now, id);
                         }
+                        Event::Forwarded(id, client) => machine.handle_forwarded(now, id, client),
+                        Event::Answer(id, answer) => machine.handle_answer(now, id, answer),
                     }
                 }
                 () = tokio::time::sleep_until(wake), if deadline.is_some() => {
@@ -147,6 +178,22 @@ impl RendezvousServer {
                             let _ = tx.send(Outbound::Close);
                         }
                     }
+                    Output::Forward(id, host) => {
+                        if let Some(tx) = outbound.remove(&id) {
+                            let _ = tx.send(Outbound::Forward(host));
+                        }
+                    }
+                    Output::Ask(id, question) => {
+                        let (store, events) = (Arc::clone(&store), events_tx.clone());
+                        tasks.spawn(async move {
+                            let answer = store.answer(question).await;
+                            let _ = events.send(Event::Answer(id, answer)).await;
+                        });
+                    }
+                    Output::Release(code) => {
+                        let store = Arc::clone(&store);
+                        tasks.spawn(async move { store.release(code).await });
+                    }
                 }
             }
         }
@@ -154,11 +201,42 @@ impl RendezvousServer {
     }
 }
 
-/// One connection: frames in, messages out, until either side ends it.
-async fn connection(
+/// What a connection task knows of its connection and reports to.
+struct Link<S> {
     id: ConnId,
-    stream: TcpStream,
+    peer: SocketAddr,
+    store: Arc<S>,
     events: mpsc::Sender<Event>,
+}
+
+impl<S: RoomStore> Link<S> {
+    /// What a frame body means: a message, a bad frame, or (as the
+    /// connection's first) a preamble from another host of the deployment,
+    /// which counts only if its proof holds under the deployment's key.
+    async fn read(&self, body: &[u8], first: bool) -> Event {
+        if first && let Some(preamble) = Preamble::read(body) {
+            let client = match self.store.forward_key().await {
+                Some(key) => preamble.verify(&key, unix_now()),
+                None => None,
+            };
+            return match client {
+                Some(client) => Event::Forwarded(self.id, client),
+                None => Event::Malformed(self.id, RendezvousError::Malformed),
+            };
+        }
+        match client_message(body) {
+            Ok(message) => Event::Message(self.id, message),
+            Err(error) => Event::Malformed(self.id, error),
+        }
+    }
+}
+
+/// One connection: frames in, messages out, until either side ends it.
+/// After a Hello nothing more is read until the machine has answered it:
+/// what follows may be for another host.
+async fn connection<S: RoomStore>(
+    link: Link<S>,
+    stream: TcpStream,
     mut outbound: mpsc::UnboundedReceiver<Outbound>,
 ) {
     let (mut reader, mut writer) = stream.into_split();
@@ -167,13 +245,44 @@ async fn connection(
     // Cleared after a bad frame: nothing more is read, the loop waits for
     // the machine's Error and Close.
     let mut reading = true;
+    let mut first = true;
+    // The Hello whose answer is awaited.
+    let mut hello: Option<ClientMessage> = None;
     loop {
+        while reading && hello.is_none() {
+            let event = match decoder.next_frame() {
+                Ok(None) => break,
+                Ok(Some(body)) => link.read(&body, std::mem::take(&mut first)).await,
+                Err(FrameError::TooLarge { .. }) => {
+                    Event::Malformed(link.id, RendezvousError::TooLarge)
+                }
+                Err(FrameError::Empty) => Event::Malformed(link.id, RendezvousError::Malformed),
+            };
+            match &event {
+                Event::Message(_, message @ ClientMessage::Hello { .. }) => {
+                    hello = Some(message.clone());
+                }
+                Event::Malformed(..) => reading = false,
+                _ => {}
+            }
+            if link.events.send(event).await.is_err() {
+                return;
+            }
+        }
         tokio::select! {
             out = outbound.recv() => match out {
                 Some(Outbound::Frame(frame)) => {
+                    hello = None;
                     if !matches!(timeout(WRITE_TIMEOUT, writer.write_all(&frame)).await, Ok(Ok(()))) {
                         break;
                     }
+                }
+                Some(Outbound::Forward(host)) => {
+                    if let Some(hello) = hello.take() {
+                        let carried = Carried { reader, writer, buffered: decoder.take_buffered(), hello };
+                        carry(&link, carried, host).await;
+                    }
+                    return;
                 }
                 Some(Outbound::Close) | None => {
                     let _ = timeout(WRITE_TIMEOUT, writer.shutdown()).await;
@@ -181,27 +290,73 @@ async fn connection(
                     return;
                 }
             },
-            read = reader.read(&mut buf), if reading => {
+            read = reader.read(&mut buf), if reading && hello.is_none() => {
                 let n = match read {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
                 decoder.push(&buf[..n]);
-                while reading {
-                    let event = match next_client_message(&mut decoder) {
-                        None => break,
-                        Some(Ok(message)) => Event::Message(id, message),
-                        Some(Err(error)) => Event::Malformed(id, error),
-                    };
-                    reading = matches!(event, Event::Message(..));
-                    if events.send(event).await.is_err() {
-                        return;
-                    }
-                }
             }
         }
     }
-    let _ = events.send(Event::Closed(id)).await;
+    let _ = link.events.send(Event::Closed(link.id)).await;
+}
+
+/// A client connection on its way to another host: its halves, what was
+/// read past its Hello, and the Hello.
+struct Carried {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    buffered: Vec<u8>,
+    hello: ClientMessage,
+}
+
+/// Carries a novice's connection to the host at `host`, which holds its
+/// room: the preamble, the Hello and what followed it, then every byte
+/// both ways until either side closes. If that host cannot be reached,
+/// the novice is told the deployment's store is unavailable.
+async fn carry<S: RoomStore>(link: &Link<S>, carried: Carried, host: SocketAddr) {
+    let Carried {
+        reader,
+        mut writer,
+        buffered,
+        hello,
+    } = carried;
+    let upstream = async {
+        let key = link.store.forward_key().await?;
+        let mut upstream = timeout(CARRY_TIMEOUT, TcpStream::connect(host))
+            .await
+            .ok()?
+            .ok()?;
+        let mut opening = encode(&Preamble::new(&key, link.peer, unix_now()));
+        opening.extend_from_slice(&encode(&hello));
+        opening.extend_from_slice(&buffered);
+        timeout(WRITE_TIMEOUT, upstream.write_all(&opening))
+            .await
+            .ok()?
+            .ok()?;
+        Some(upstream)
+    };
+    let Some(mut upstream) = upstream.await else {
+        let error = ServerMessage::Error {
+            error: RendezvousError::StoreUnavailable,
+        };
+        let _ = timeout(WRITE_TIMEOUT, writer.write_all(&encode(&error))).await;
+        let _ = timeout(WRITE_TIMEOUT, writer.shutdown()).await;
+        return;
+    };
+    let Ok(mut client) = reader.reunite(writer) else {
+        return;
+    };
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// Unix time in seconds (0 for a clock before 1970, which no preamble
+/// then verifies against).
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Reads and discards until the client closes its side.

@@ -1,0 +1,39 @@
+//! The room store of a host alone: a [`MemoryDirectory`] behind a lock.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::RoomStore;
+use crate::proto::rendezvous::{Answer, Code, ForwardKey, MemoryDirectory, Question, SourceLimits};
+
+/// Rooms and per-source counts in this process.
+#[derive(Debug)]
+pub struct MemoryStore {
+    directory: Mutex<MemoryDirectory>,
+}
+
+impl MemoryStore {
+    pub fn new(limits: SourceLimits) -> Self {
+        Self {
+            directory: Mutex::new(MemoryDirectory::new(limits)),
+        }
+    }
+}
+
+impl RoomStore for MemoryStore {
+    async fn answer(&self, question: Question) -> Answer {
+        // A poisoned lock only means another answer panicked midway; the
+        // directory's state is still whole (each answer is one update).
+        let mut directory = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        directory.answer(Instant::now(), &question)
+    }
+
+    async fn release(&self, code: Code) {
+        let mut directory = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        directory.release(code);
+    }
+
+    async fn forward_key(&self) -> Option<ForwardKey> {
+        None
+    }
+}
