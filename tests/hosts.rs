@@ -84,8 +84,8 @@ fn frame(message: &Value) -> Vec<u8> {
 /// reaches.
 fn connect(addr: SocketAddr) -> TcpStream {
     assert_loopback(addr);
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("a socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
     socket
         .bind(&SocketAddr::new(lo4(120, 200), 0).into())
         .expect("bind the client's address");
@@ -193,10 +193,16 @@ fn members_swap_every_message_in_order_and_a_used_code_is_gone() {
             send(&mut novice, sealed(&format!("n{k}"), k == 2));
         }
         for k in 0..5 {
-            assert_eq!(read(&mut novice), Some(peer_sealed(&format!("h{k}"), k == 4)));
+            assert_eq!(
+                read(&mut novice),
+                Some(peer_sealed(&format!("h{k}"), k == 4))
+            );
         }
         for k in 0..3 {
-            assert_eq!(read(&mut helper), Some(peer_sealed(&format!("n{k}"), k == 2)));
+            assert_eq!(
+                read(&mut helper),
+                Some(peer_sealed(&format!("n{k}"), k == 2))
+            );
         }
         assert!(closed(&mut helper) && closed(&mut novice));
         for host in [d.helper_host(), d.novice_host()] {
@@ -402,7 +408,10 @@ fn trial(
         if let Some(status) = helper.exited() {
             break status;
         }
-        assert!(started.elapsed() < LIMIT * 2, "the helper's trial did not end");
+        assert!(
+            started.elapsed() < LIMIT * 2,
+            "the helper's trial did not end"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let helper = Output {
@@ -439,12 +448,21 @@ fn a_trial_meets_across_two_hosts_and_relays_through_the_helpers_host() {
     // Relayed: the allocation is on the host that holds the room (the
     // helper's), and the novice, which met through the other host, uses
     // it with credentials from the same shared secret.
-    let (helper, novice) = trial(d.helper_host(), d.novice_host(), b.primary, &["--relay-only"]);
+    let (helper, novice) = trial(
+        d.helper_host(),
+        d.novice_host(),
+        b.primary,
+        &["--relay-only"],
+    );
     assert_eq!(helper.code, Some(40), "{helper}");
     assert_eq!(novice.code, Some(40), "{novice}");
     for doc in [helper.json(), novice.json()] {
         assert_eq!(doc["outcome"], "relayed", "{doc}");
-        assert_eq!(doc["path"]["relay"]["server"], d.a.primary.to_string(), "{doc}");
+        assert_eq!(
+            doc["path"]["relay"]["server"],
+            d.a.primary.to_string(),
+            "{doc}"
+        );
     }
     let stderr = b.daemon.stderr();
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -459,7 +477,15 @@ fn a_check_via_meets_across_two_hosts() {
     let (helper_via, novice_via) = (d.helper_host().to_string(), d.novice_host().to_string());
     let mut helper = Command::new(RANAT);
     helper
-        .args(["check", "--via", &helper_via, "--json", "-4", "--server", &stun])
+        .args([
+            "check",
+            "--via",
+            &helper_via,
+            "--json",
+            "-4",
+            "--server",
+            &stun,
+        ])
         .args(offline_flags(&[]));
     let mut helper = Daemon::spawn("the helper's check", &mut helper);
     let started = Instant::now();
