@@ -98,20 +98,34 @@ async fn send(stream: &mut TcpStream, message: Value) -> Option<()> {
 
 async fn read(stream: &mut TcpStream) -> Option<Value> {
     let mut header = [0; 4];
-    timeout(STEP, stream.read_exact(&mut header)).await.ok()?.ok()?;
+    timeout(STEP, stream.read_exact(&mut header))
+        .await
+        .ok()?
+        .ok()?;
     let mut body = vec![0; u32::from_be_bytes(header) as usize];
-    timeout(STEP, stream.read_exact(&mut body)).await.ok()?.ok()?;
+    timeout(STEP, stream.read_exact(&mut body))
+        .await
+        .ok()?
+        .ok()?;
     serde_json::from_slice(&body).ok()
 }
 
 /// One room, from the helper's Hello to both connections closed.
 async fn room(helper_host: SocketAddr, novice_host: SocketAddr, source: IpAddr) -> Option<()> {
     let mut helper = connect(source, helper_host).await?;
-    send(&mut helper, json!({"type": "hello", "version": 2, "code": null})).await?;
+    send(
+        &mut helper,
+        json!({"type": "hello", "version": 2, "code": null}),
+    )
+    .await?;
     let welcome = read(&mut helper).await?;
     let code = welcome["code"].as_str()?.to_string();
     let mut novice = connect(source, novice_host).await?;
-    send(&mut novice, json!({"type": "hello", "version": 2, "code": code})).await?;
+    send(
+        &mut novice,
+        json!({"type": "hello", "version": 2, "code": code}),
+    )
+    .await?;
     (read(&mut novice).await?["type"] == "welcome").then_some(())?;
     (read(&mut helper).await?["type"] == "peer_joined").then_some(())?;
     let pake = json!({"type": "pake", "message": "QUJD"});

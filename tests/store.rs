@@ -125,6 +125,16 @@ async fn rules<S: RoomStore>(a: &S, b: &S, b_is: Answer) {
         b.answer(create(&["224"], 10)).await,
         Answer::Refused(RendezvousError::TooManyRequests)
     );
+    // A reclaimed code is held again; one another host holds is left alone.
+    a.reclaim(vec![(code("Q9Q"), Duration::from_secs(600))])
+        .await;
+    assert_eq!(
+        b.answer(create(&["Q9Q"], 11)).await,
+        Answer::Refused(RendezvousError::ServerFull)
+    );
+    b.reclaim(vec![(code("Q9Q"), Duration::from_secs(600))])
+        .await;
+    assert_eq!(a.answer(join("Q9Q", 12)).await, Answer::Here);
 }
 
 fn host(last: u8) -> SocketAddr {
@@ -259,5 +269,10 @@ fn a_lost_redis_refuses_with_a_reason_and_is_used_again_once_back() {
             }
         }
         assert_eq!(*health.borrow_and_update(), StoreHealth::Reachable);
+        // The host claims its live room's code again.
+        store
+            .reclaim(vec![(code("K7Q"), Duration::from_secs(600))])
+            .await;
+        assert_eq!(store.answer(join("K7Q", 4)).await, Answer::Here);
     });
 }

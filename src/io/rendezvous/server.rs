@@ -20,7 +20,7 @@ use tokio::time::timeout;
 
 use crate::io::store::{MemoryStore, RoomStore};
 use crate::proto::rendezvous::{
-    Answer, ClientMessage, ConnId, FrameDecoder, FrameError, Output, Preamble, RelayOffer,
+    Answer, ClientMessage, Code, ConnId, FrameDecoder, FrameError, Output, Preamble, RelayOffer,
     Rendezvous, RendezvousConfig, RendezvousError, RendezvousStats, ServerMessage, client_message,
     encode,
 };
@@ -42,6 +42,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How long connecting to the host that holds a novice's room may take.
 const CARRY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the codes of this host's rooms are claimed again in the
+/// store, for a store that restarted empty.
+const RECLAIM_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RendezvousServeError {
@@ -130,6 +134,10 @@ impl RendezvousServer {
         let mut outbound: HashMap<ConnId, mpsc::UnboundedSender<Outbound>> = HashMap::new();
         let mut tasks = JoinSet::new();
         let mut next_id = 0;
+        let (writes, pending) = mpsc::unbounded_channel();
+        tasks.spawn(write_in_order(Arc::clone(&store), pending));
+        let mut reclaim = tokio::time::interval(RECLAIM_EVERY);
+        reclaim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             let deadline = machine.poll_timeout();
@@ -164,6 +172,12 @@ impl RendezvousServer {
                     machine.handle_timeout(Instant::now());
                 }
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = reclaim.tick() => {
+                    let rooms = machine.rooms_left(Instant::now());
+                    if !rooms.is_empty() {
+                        let _ = writes.send(Write::Reclaim(rooms));
+                    }
+                }
                 () = &mut shutdown => break,
             }
             while let Some(output) = machine.poll_output() {
@@ -191,13 +205,30 @@ impl RendezvousServer {
                         });
                     }
                     Output::Release(code) => {
-                        let store = Arc::clone(&store);
-                        tasks.spawn(async move { store.release(code).await });
+                        let _ = writes.send(Write::Release(code));
                     }
                 }
             }
         }
         machine.stats()
+    }
+}
+
+/// A change to the store's view of this host's rooms.
+enum Write {
+    Release(Code),
+    Reclaim(Vec<(Code, Duration)>),
+}
+
+/// Carries out the writes one after the other, as the machine ordered
+/// them: a room's release never overtakes a reclaim of the rooms open
+/// before it ended, which would claim its code again.
+async fn write_in_order<S: RoomStore>(store: Arc<S>, mut writes: mpsc::UnboundedReceiver<Write>) {
+    while let Some(write) = writes.recv().await {
+        match write {
+            Write::Release(code) => store.release(code).await,
+            Write::Reclaim(rooms) => store.reclaim(rooms).await,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The room store of a host alone: a [`MemoryDirectory`] behind a lock.
 
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::RoomStore;
 use crate::proto::rendezvous::{Answer, Code, ForwardKey, MemoryDirectory, Question, SourceLimits};
@@ -31,6 +31,13 @@ impl RoomStore for MemoryStore {
     async fn release(&self, code: Code) {
         let mut directory = self.directory.lock().unwrap_or_else(|e| e.into_inner());
         directory.release(code);
+    }
+
+    async fn reclaim(&self, rooms: Vec<(Code, Duration)>) {
+        let mut directory = self.directory.lock().unwrap_or_else(|e| e.into_inner());
+        for (code, _) in rooms {
+            directory.claim(code);
+        }
     }
 
     async fn forward_key(&self) -> Option<ForwardKey> {

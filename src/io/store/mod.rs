@@ -11,6 +11,7 @@ mod memory;
 mod redis;
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::proto::rendezvous::{Answer, Code, ForwardKey, Question};
 
@@ -25,6 +26,11 @@ pub trait RoomStore: Send + Sync + 'static {
 
     /// Frees `code`, if this host holds it.
     fn release(&self, code: Code) -> impl Future<Output = ()> + Send;
+
+    /// Claims again, for the time each has left, the codes of the rooms
+    /// this host holds that no room holds in the store: after a store
+    /// restarted empty, they are this host's again.
+    fn reclaim(&self, rooms: Vec<(Code, Duration)>) -> impl Future<Output = ()> + Send;
 
     /// The key that proves a connection was carried here by another host
     /// of the deployment; `None` when no other host exists (or the store

@@ -80,6 +80,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Claims each free code of `KEYS` for the owner `ARGV[1]`, for `ARGV[i + 1]`
+/// ms (`SET NX PX`); leaves alone those another host holds.
+const RECLAIM: &str = r"
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[i + 1])
+end
+return #KEYS
+";
+
 /// Sets the deployment's forward key unless one is set; returns it.
 const FORWARD_KEY: &str = r"
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
@@ -115,6 +124,7 @@ pub struct RedisStore {
     create: Script,
     join: Script,
     release: Script,
+    reclaim: Script,
     forward_key: Script,
     health: watch::Sender<StoreHealth>,
 }
@@ -154,6 +164,7 @@ impl RedisStore {
             create: Script::new(&format!("{TAKE}{CREATE}")),
             join: Script::new(&format!("{TAKE}{JOIN}")),
             release: Script::new(RELEASE),
+            reclaim: Script::new(RECLAIM),
             forward_key: Script::new(FORWARD_KEY),
             health: watch::Sender::new(StoreHealth::Reachable),
         })
@@ -294,6 +305,21 @@ impl RoomStore for RedisStore {
             .arg(&self.owner)
             .invoke_async::<i64>(&mut connection)
             .await;
+        self.report(result);
+    }
+
+    async fn reclaim(&self, rooms: Vec<(Code, Duration)>) {
+        if rooms.is_empty() {
+            return;
+        }
+        let mut invocation = self.reclaim.arg(&self.owner);
+        for (code, left) in &rooms {
+            invocation.key(self.room_key(*code));
+            let ttl = left.saturating_add(GRACE).as_millis().max(1);
+            invocation.arg(ttl.to_string());
+        }
+        let mut connection = self.connection.clone();
+        let result = invocation.invoke_async::<i64>(&mut connection).await;
         self.report(result);
     }
 

@@ -106,6 +106,11 @@ impl MemoryDirectory {
         }
     }
 
+    /// Holds `code` for a room this host has, if it is free.
+    pub fn claim(&mut self, code: Code) {
+        self.codes.insert(code);
+    }
+
     /// The room `code` has ended: the code is free again.
     pub fn release(&mut self, code: Code) {
         self.codes.remove(&code);

@@ -324,6 +324,15 @@ impl Rendezvous {
         self.rooms.len()
     }
 
+    /// Each open room's code and the time it has left at `now`: what a
+    /// shared directory must hold for this host.
+    pub fn rooms_left(&self, now: Instant) -> Vec<(Code, Duration)> {
+        self.rooms
+            .iter()
+            .map(|(code, room)| (*code, room.expires.saturating_duration_since(now)))
+            .collect()
+    }
+
     /// Connections the machine is tracking now.
     pub fn connections(&self) -> usize {
         self.conns.len()
