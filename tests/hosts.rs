@@ -328,6 +328,7 @@ fn losing_redis_refuses_new_rooms_finishes_paired_ones_and_recovers_by_itself() 
     let (mut helper, code) = room(d.helper_host());
     let mut novice = join(d.novice_host(), &mut helper, &code);
     swap_pake(&mut helper, &mut novice);
+    let (mut waiting, waiting_code) = room(d.helper_host());
     d.redis.as_mut().expect("redis").kill();
     // The paired room finishes without Redis.
     send(&mut helper, sealed("h", true));
@@ -358,6 +359,24 @@ fn losing_redis_refuses_new_rooms_finishes_paired_ones_and_recovers_by_itself() 
     let (_novice, welcome) = once_the_store_is_back(d.novice_host(), &hello(Some(code)), limit);
     assert_eq!(welcome["role"], "novice", "{welcome}");
     assert_eq!(read(&mut helper), Some(json!({"type": "peer_joined"})));
+    // The room made before Redis was lost is known again: its host claimed
+    // its code back, and its novice is carried there from the other host.
+    let deadline = Instant::now() + limit;
+    let _late_novice = loop {
+        let mut novice = connect(d.novice_host());
+        send(&mut novice, hello(Some(&waiting_code)));
+        let answer = read(&mut novice).expect("an answer");
+        if answer["type"] == "welcome" {
+            break novice;
+        }
+        assert_eq!(answer, json!({"type": "error", "error": "unknown_code"}));
+        assert!(
+            Instant::now() < deadline,
+            "the waiting room's code never came back"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(read(&mut waiting), Some(json!({"type": "peer_joined"})));
     let log = d.a.daemon.stderr();
     assert!(log.contains("reachable again"), "{log}");
     let (status, stderr) = d.a.daemon.terminate();
