@@ -68,8 +68,13 @@ async fn run(
                 let n = next_source.fetch_add(1, Ordering::Relaxed);
                 let source = IpAddr::V4(Ipv4Addr::new(127, 73, (n >> 8) as u8, n as u8));
                 match room(helper, novice, source).await {
-                    Some(()) => completed += 1,
-                    None => failed += 1,
+                    Ok(()) => completed += 1,
+                    Err(step) => {
+                        failed += 1;
+                        if failed <= 3 {
+                            eprintln!("rendezvous_load: a room failed at {step}");
+                        }
+                    }
                 }
             }
             (completed, failed)
@@ -110,36 +115,68 @@ async fn read(stream: &mut TcpStream) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
-/// One room, from the helper's Hello to both connections closed.
-async fn room(helper_host: SocketAddr, novice_host: SocketAddr, source: IpAddr) -> Option<()> {
-    let mut helper = connect(source, helper_host).await?;
+/// One room, from the helper's Hello to both connections closed; the
+/// step that failed, if one did.
+async fn room(
+    helper_host: SocketAddr,
+    novice_host: SocketAddr,
+    source: IpAddr,
+) -> Result<(), &'static str> {
+    let mut helper = connect(source, helper_host)
+        .await
+        .ok_or("the helper's connect")?;
     send(
         &mut helper,
         json!({"type": "hello", "version": 2, "code": null}),
     )
-    .await?;
-    let welcome = read(&mut helper).await?;
-    let code = welcome["code"].as_str()?.to_string();
-    let mut novice = connect(source, novice_host).await?;
+    .await
+    .ok_or("the helper's hello")?;
+    let welcome = read(&mut helper).await.ok_or("the helper's welcome")?;
+    let Some(code) = welcome["code"].as_str().map(str::to_string) else {
+        eprintln!("rendezvous_load: the helper's welcome: got {welcome}");
+        return Err("the helper's welcome");
+    };
+    let mut novice = connect(source, novice_host)
+        .await
+        .ok_or("the novice's connect")?;
     send(
         &mut novice,
         json!({"type": "hello", "version": 2, "code": code}),
     )
-    .await?;
-    (read(&mut novice).await?["type"] == "welcome").then_some(())?;
-    (read(&mut helper).await?["type"] == "peer_joined").then_some(())?;
+    .await
+    .ok_or("the novice's hello")?;
+    expect(&mut novice, "welcome", "the novice's welcome").await?;
+    expect(&mut helper, "peer_joined", "peer_joined").await?;
     let pake = json!({"type": "pake", "message": "QUJD"});
     let last = json!({"type": "sealed", "sealed": "QUJD", "last": true});
     for side in [&mut helper, &mut novice] {
-        send(side, pake.clone()).await?;
-        send(side, last.clone()).await?;
+        send(side, pake.clone()).await.ok_or("a pake")?;
+        send(side, last.clone()).await.ok_or("a sealed")?;
     }
     for side in [&mut helper, &mut novice] {
-        (read(side).await?["type"] == "peer_pake").then_some(())?;
-        (read(side).await?["type"] == "peer_sealed").then_some(())?;
+        expect(side, "peer_pake", "peer_pake").await?;
+        expect(side, "peer_sealed", "peer_sealed").await?;
         // The server closes both once both sent their last.
         let mut rest = [0; 1];
-        (timeout(STEP, side.read(&mut rest)).await.ok()?.ok()? == 0).then_some(())?;
+        let closed = timeout(STEP, side.read(&mut rest)).await;
+        (matches!(closed, Ok(Ok(0))))
+            .then_some(())
+            .ok_or("the close")?;
     }
-    Some(())
+    Ok(())
+}
+
+/// Reads a message of type `kind`; `step` names the failure otherwise.
+async fn expect(
+    stream: &mut TcpStream,
+    kind: &str,
+    step: &'static str,
+) -> Result<(), &'static str> {
+    let message = read(stream).await.ok_or(step)?;
+    if message["type"] == kind {
+        Ok(())
+    } else {
+        eprintln!("rendezvous_load: {step}: got {message}");
+        Err(step)
+    }
 }

@@ -87,7 +87,7 @@ async fn rules<S: RoomStore>(a: &S, b: &S, b_is: Answer) {
         Answer::Refused(RendezvousError::UnknownCode)
     );
     // Single use: a released code is unknown, then free again.
-    a.release(code("K7Q")).await;
+    a.release(vec![code("K7Q")]).await;
     assert_eq!(
         b.answer(join("K7Q", 6)).await,
         Answer::Refused(RendezvousError::UnknownCode)
@@ -162,11 +162,16 @@ fn two_hosts_sharing_redis_keep_the_same_rules() {
         let b = redis_store(&redis, host(11));
         rules(&a, &b, Answer::Elsewhere(host(11))).await;
         // A host frees only its own codes.
-        a.release(code("M4X")).await;
+        a.release(vec![code("M4X"), code("Q9Q")]).await;
         assert_eq!(
             b.answer(join("M4X", 20)).await,
             Answer::Here,
             "a's release left b's room alone"
+        );
+        assert_eq!(
+            b.answer(join("Q9Q", 20)).await,
+            Answer::Refused(RendezvousError::UnknownCode),
+            "a's own code is free"
         );
         // Both hosts prove carried connections with one key.
         let key = a.forward_key().await.expect("a key");

@@ -220,15 +220,30 @@ enum Write {
     Reclaim(Vec<(Code, Duration)>),
 }
 
+/// The most releases sent to the store at once.
+const RELEASE_BATCH: usize = 512;
+
 /// Carries out the writes one after the other, as the machine ordered
 /// them: a room's release never overtakes a reclaim of the rooms open
-/// before it ended, which would claim its code again.
+/// before it ended, which would claim its code again. Releases waiting
+/// together go in one request, so that they keep up with the rooms.
 async fn write_in_order<S: RoomStore>(store: Arc<S>, mut writes: mpsc::UnboundedReceiver<Write>) {
+    let mut codes = Vec::new();
     while let Some(write) = writes.recv().await {
-        match write {
-            Write::Release(code) => store.release(code).await,
-            Write::Reclaim(rooms) => store.reclaim(rooms).await,
+        let mut next = Some(write);
+        while let Some(write) = next.take() {
+            match write {
+                Write::Release(code) => codes.push(code),
+                Write::Reclaim(rooms) => {
+                    store.release(std::mem::take(&mut codes)).await;
+                    store.reclaim(rooms).await;
+                }
+            }
+            if codes.len() < RELEASE_BATCH {
+                next = writes.try_recv().ok();
+            }
         }
+        store.release(std::mem::take(&mut codes)).await;
     }
 }
 

@@ -28,9 +28,11 @@ impl RoomStore for MemoryStore {
         directory.answer(Instant::now(), &question)
     }
 
-    async fn release(&self, code: Code) {
+    async fn release(&self, codes: Vec<Code>) {
         let mut directory = self.directory.lock().unwrap_or_else(|e| e.into_inner());
-        directory.release(code);
+        for code in codes {
+            directory.release(code);
+        }
     }
 
     async fn reclaim(&self, rooms: Vec<(Code, Duration)>) {

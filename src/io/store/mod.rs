@@ -24,8 +24,8 @@ pub trait RoomStore: Send + Sync + 'static {
     /// be reached answers `Refused(StoreUnavailable)`.
     fn answer(&self, question: Question) -> impl Future<Output = Answer> + Send;
 
-    /// Frees `code`, if this host holds it.
-    fn release(&self, code: Code) -> impl Future<Output = ()> + Send;
+    /// Frees each of `codes` this host holds.
+    fn release(&self, codes: Vec<Code>) -> impl Future<Output = ()> + Send;
 
     /// Claims again, for the time each has left, the codes of the rooms
     /// this host holds that no room holds in the store: after a store

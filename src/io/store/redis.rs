@@ -74,10 +74,13 @@ if not owner then return {'unknown'} end
 return {'held', owner}
 ";
 
-/// Deletes `KEYS[1]` only if `ARGV[1]` holds it.
+/// Deletes each of `KEYS` that `ARGV[1]` holds, and only those.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local freed = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then freed = freed + redis.call('DEL', KEYS[i]) end
+end
+return freed
 ";
 
 /// Claims each free code of `KEYS` for the owner `ARGV[1]`, for `ARGV[i + 1]`
@@ -297,14 +300,16 @@ impl RoomStore for RedisStore {
         }
     }
 
-    async fn release(&self, code: Code) {
+    async fn release(&self, codes: Vec<Code>) {
+        if codes.is_empty() {
+            return;
+        }
+        let mut invocation = self.release.arg(&self.owner);
+        for code in codes {
+            invocation.key(self.room_key(code));
+        }
         let mut connection = self.connection.clone();
-        let result = self
-            .release
-            .key(self.room_key(code))
-            .arg(&self.owner)
-            .invoke_async::<i64>(&mut connection)
-            .await;
+        let result = invocation.invoke_async::<i64>(&mut connection).await;
         self.report(result);
     }
 
