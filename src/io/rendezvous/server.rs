@@ -9,20 +9,19 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
+use super::carry::{Carried, carry, unix_now};
 use crate::io::store::{MemoryStore, RoomStore};
 use crate::proto::rendezvous::{
     Answer, ClientMessage, Code, ConnId, FrameDecoder, FrameError, Output, Preamble, RelayOffer,
-    Rendezvous, RendezvousConfig, RendezvousError, RendezvousStats, ServerMessage, client_message,
-    encode,
+    Rendezvous, RendezvousConfig, RendezvousError, RendezvousStats, client_message, encode,
 };
 
 /// How much is read from a connection at a time.
@@ -39,9 +38,6 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How long to pause accepting after the listener fails (out of file
 /// descriptors, most likely).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// How long connecting to the host that holds a novice's room may take.
-const CARRY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often the codes of this host's rooms are claimed again in the
 /// store, for a store that restarted empty.
@@ -326,7 +322,7 @@ async fn connection<S: RoomStore>(
                 Some(Outbound::Forward(host)) => {
                     if let Some(hello) = hello.take() {
                         let carried = Carried { reader, writer, buffered: decoder.take_buffered(), hello };
-                        carry(&link, carried, host).await;
+                        carry(&*link.store, link.peer, carried, host, WRITE_TIMEOUT).await;
                     }
                     return;
                 }
@@ -346,63 +342,6 @@ async fn connection<S: RoomStore>(
         }
     }
     let _ = link.events.send(Event::Closed(link.id)).await;
-}
-
-/// A client connection on its way to another host: its halves, what was
-/// read past its Hello, and the Hello.
-struct Carried {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
-    buffered: Vec<u8>,
-    hello: ClientMessage,
-}
-
-/// Carries a novice's connection to the host at `host`, which holds its
-/// room: the preamble, the Hello and what followed it, then every byte
-/// both ways until either side closes. If that host cannot be reached,
-/// the novice is told the deployment's store is unavailable.
-async fn carry<S: RoomStore>(link: &Link<S>, carried: Carried, host: SocketAddr) {
-    let Carried {
-        reader,
-        mut writer,
-        buffered,
-        hello,
-    } = carried;
-    let upstream = async {
-        let key = link.store.forward_key().await?;
-        let mut upstream = timeout(CARRY_TIMEOUT, TcpStream::connect(host))
-            .await
-            .ok()?
-            .ok()?;
-        let mut opening = encode(&Preamble::new(&key, link.peer, unix_now()));
-        opening.extend_from_slice(&encode(&hello));
-        opening.extend_from_slice(&buffered);
-        timeout(WRITE_TIMEOUT, upstream.write_all(&opening))
-            .await
-            .ok()?
-            .ok()?;
-        Some(upstream)
-    };
-    let Some(mut upstream) = upstream.await else {
-        let error = ServerMessage::Error {
-            error: RendezvousError::StoreUnavailable,
-        };
-        let _ = timeout(WRITE_TIMEOUT, writer.write_all(&encode(&error))).await;
-        let _ = timeout(WRITE_TIMEOUT, writer.shutdown()).await;
-        return;
-    };
-    let Ok(mut client) = reader.reunite(writer) else {
-        return;
-    };
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-}
-
-/// Unix time in seconds (0 for a clock before 1970, which no preamble
-/// then verifies against).
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Reads and discards until the client closes its side.
