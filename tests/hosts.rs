@@ -539,3 +539,64 @@ fn a_check_via_meets_across_two_hosts() {
     let live = novice.json();
     assert_eq!(doc["schema_version"], live["schema_version"]);
 }
+
+#[test]
+fn relay_credentials_from_one_hosts_room_verify_on_the_others_relay() {
+    let dir = TempDir::new("hosts-relay");
+    let secret = dir.path().join("relay-secret");
+    std::fs::write(&secret, "one secret for every host\n").expect("write the secret");
+    let secret = secret.to_string_lossy().into_owned();
+    let relay = ["--relay-secret-file", secret.as_str()];
+    let Some(d) = Deployment::shared(90, &relay) else {
+        return;
+    };
+    let (mut helper, code) = room(d.helper_host());
+    let mut novice = join(d.novice_host(), &mut helper, &code);
+    send(&mut helper, pake(b'h'));
+    let heard = read(&mut novice).expect("the helper's PAKE");
+    let grant = &heard["relay"];
+    assert_eq!(
+        grant["address"],
+        d.a.primary.to_string(),
+        "the room's host offers its own relay: {heard}"
+    );
+    let b = d.b.as_ref().expect("two hosts");
+    let (user, password) = (
+        grant["username"].as_str().expect("a username"),
+        grant["password"].as_str().expect("a password"),
+    );
+    let test = run(
+        Command::new(RANAT).args([
+            "relay-test",
+            "--relay",
+            &b.primary.to_string(),
+            "--user",
+            user,
+            "--password",
+            password,
+            "--timeout",
+            "10",
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        test.code,
+        Some(0),
+        "the other host's relay took them:\n{test}"
+    );
+    let wrong = run(
+        Command::new(RANAT).args([
+            "relay-test",
+            "--relay",
+            &b.primary.to_string(),
+            "--user",
+            user,
+            "--password",
+            "not-the-password",
+            "--timeout",
+            "10",
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(wrong.code, Some(30), "{wrong}");
+}
