@@ -600,3 +600,38 @@ fn relay_credentials_from_one_hosts_room_verify_on_the_others_relay() {
     );
     assert_eq!(wrong.code, Some(30), "{wrong}");
 }
+
+#[test]
+fn a_store_that_is_not_redis_is_refused_and_one_that_is_down_is_said_at_start() {
+    let ip = lo4(120, 100);
+    let (port, alt_port) = free_ports(&[ip]);
+    let serve = |store: &str| {
+        let mut cmd = Command::new(RANAT);
+        cmd.args(["serve", "--primary", &ip.to_string()])
+            .args(["--port", &port.to_string()])
+            .args(["--alt-port", &alt_port.to_string()])
+            .args(["--rendezvous-port", "0", "--store", store]);
+        cmd
+    };
+    let refused = run(&mut serve("http://127.0.0.1:6379"), Duration::from_secs(10));
+    assert_eq!(refused.code, Some(1), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("the room store must be redis://HOST[:PORT][/DB]"),
+        "{refused}"
+    );
+    let down = format!("redis://{ip}:{}", closed_port(ip));
+    let mut server = Daemon::spawn("ranat serve", &mut serve(&down));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("is unreachable") {
+        assert!(
+            Instant::now() < deadline && server.exited().is_none(),
+            "no word of the store:\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, stderr) = server.terminate();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
+}

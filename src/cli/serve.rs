@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
-use crate::io::store::{RedisStore, StoreHealth};
+use crate::io::store::{RedisStore, RoomStore, StoreHealth};
 use crate::io::{rendezvous, serve};
 use crate::proto::relay::credentials::{Secret, UnixClock};
 use crate::proto::relay::policy::{Cidr, Limits, PeerPolicy, PortRange};
@@ -226,6 +226,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
             None => server,
         })
     };
+    let store = match (&rendezvous, &args.store) {
+        (Some(server), Some(url)) => {
+            let limits = RendezvousConfig::default().per_source;
+            let store = RedisStore::new(url, &args.store_prefix, server.local_addr(), limits)?;
+            Some((Arc::new(store), url.clone()))
+        }
+        _ => None,
+    };
     let endpoints: Vec<String> = server.endpoints().iter().map(|a| a.to_string()).collect();
     let mode = if alternate.is_some() {
         "RFC 5780 full mode"
@@ -254,6 +262,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 offer.address
             );
         }
+        if let Some((_, url)) = &store {
+            eprintln!(
+                "ranat serve: rooms in Redis at {url} (key prefix {:?}), shared with every host using it",
+                args.store_prefix
+            );
+        }
     }
 
     let (stop, stopped) = watch::channel(false);
@@ -266,21 +280,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         let _ = stop.send(true);
     };
     let stun = server.run(until_stopped(stopped.clone()));
-    let store = match (&rendezvous, &args.store) {
-        (Some(server), Some(url)) => {
-            let limits = RendezvousConfig::default().per_source;
-            let store = RedisStore::new(url, &args.store_prefix, server.local_addr(), limits)?;
-            eprintln!(
-                "ranat serve: rooms in Redis at {url} (key prefix {:?}), shared with every host using it",
-                args.store_prefix
-            );
-            Some((Arc::new(store), url.clone()))
-        }
-        _ => None,
-    };
     let health = async {
         if let Some((store, url)) = &store {
-            report_health(store.health(), url, until_stopped(stopped.clone())).await;
+            let health = store.health();
+            // A first request says at once whether Redis answers.
+            let _ = store.forward_key().await;
+            report_health(health, url, until_stopped(stopped.clone())).await;
         }
     };
     let rendezvous = async {

@@ -49,7 +49,7 @@ pub(super) async fn carry<S: RoomStore>(
             .await
             .ok()?
             .ok()?;
-        let mut opening = encode(&Preamble::new(&key, client, unix_now()));
+        let mut opening = encode(&Preamble::new(&key, client, unix_now())?);
         opening.extend_from_slice(&encode(&hello));
         opening.extend_from_slice(&buffered);
         timeout(write_timeout, upstream.write_all(&opening))

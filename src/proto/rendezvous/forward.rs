@@ -30,12 +30,12 @@ impl ForwardKey {
         Self(bytes)
     }
 
-    fn mac(&self, client: SocketAddr, at: u64) -> Hmac<Sha256> {
-        // HMAC takes a key of any length (RFC 2104 §2).
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
+    /// The MAC of `client` at `at`; `None` never happens, as HMAC takes
+    /// a key of any length (RFC 2104 §2).
+    fn mac(&self, client: SocketAddr, at: u64) -> Option<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).ok()?;
         mac.update(format!("ranat-forward\n{client}\n{at}").as_bytes());
-        mac
+        Some(mac)
     }
 }
 
@@ -60,9 +60,9 @@ pub struct Preamble {
 
 impl Preamble {
     /// A preamble for `client`'s connection, made at Unix time `at`.
-    pub fn new(key: &ForwardKey, client: SocketAddr, at: u64) -> Self {
-        let proof = Blob(key.mac(client, at).finalize().into_bytes().to_vec());
-        Self { client, at, proof }
+    pub fn new(key: &ForwardKey, client: SocketAddr, at: u64) -> Option<Self> {
+        let proof = Blob(key.mac(client, at)?.finalize().into_bytes().to_vec());
+        Some(Self { client, at, proof })
     }
 
     /// The client's address, if the preamble was made under `key` within
@@ -72,7 +72,7 @@ impl Preamble {
         if now.abs_diff(self.at) > FORWARD_WINDOW {
             return None;
         }
-        key.mac(self.client, self.at)
+        key.mac(self.client, self.at)?
             .verify_slice(&self.proof.0)
             .ok()
             .map(|()| self.client)
@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn a_preamble_verifies_under_its_key_within_the_window() {
         let key = ForwardKey::new(b"deployment".to_vec());
-        let preamble = Preamble::new(&key, client(), 1_000);
+        let preamble = Preamble::new(&key, client(), 1_000).expect("a MAC");
         let body = serde_json::to_vec(&preamble).expect("serialize");
         assert!(body.starts_with(br#"{"type":"forwarded""#));
         let read = Preamble::read(&body).expect("a preamble");
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn another_key_a_changed_client_or_a_hello_do_not_verify() {
         let key = ForwardKey::new(b"deployment".to_vec());
-        let preamble = Preamble::new(&key, client(), 1_000);
+        let preamble = Preamble::new(&key, client(), 1_000).expect("a MAC");
         let other = ForwardKey::new(b"another".to_vec());
         assert_eq!(preamble.verify(&other, 1_000), None);
         let moved = Preamble {
