@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the interop tests and the test bed use.
 PACKAGES=(nftables iproute2 conntrack jq tcpdump coturn stun-server stun-client miniupnpd
           miniupnpd-nftables miniupnpc natpmpc miredo miredo-server socat iputils-ping tmux chromium
-          dnsmasq-base)
+          dnsmasq-base redis-server)
 
 install_packages() {
     local missing=()

@@ -4,12 +4,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
 use tokio::sync::watch;
 
+use crate::io::store::{RedisStore, RoomStore, StoreHealth};
 use crate::io::{rendezvous, serve};
 use crate::proto::relay::credentials::{Secret, UnixClock};
 use crate::proto::relay::policy::{Cidr, Limits, PeerPolicy, PortRange};
@@ -44,6 +46,17 @@ pub struct ServeArgs {
     /// across them); the relay and the rendezvous stay on one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     threads: Option<u16>,
+    /// Keep the rendezvous's rooms in Redis (redis://HOST[:PORT][/DB]),
+    /// shared by every `ranat serve` given the same store: codes are
+    /// unique across them, the per-source limits count across them, and a
+    /// novice reaching another host than its helper's is carried to the
+    /// helper's. Without it, the rooms stay in this process.
+    #[arg(long, value_name = "URL", conflicts_with = "no_rendezvous")]
+    store: Option<String>,
+    /// The prefix of every Redis key, so that several deployments can
+    /// share one Redis.
+    #[arg(long, default_value = "ranat", requires = "store")]
+    store_prefix: String,
     #[command(flatten)]
     relay: RelayArgs,
 }
@@ -213,6 +226,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
             None => server,
         })
     };
+    let store = match (&rendezvous, &args.store) {
+        (Some(server), Some(url)) => {
+            let limits = RendezvousConfig::default().per_source;
+            let store = RedisStore::new(url, &args.store_prefix, server.local_addr(), limits)?;
+            Some((Arc::new(store), url.clone()))
+        }
+        _ => None,
+    };
     let endpoints: Vec<String> = server.endpoints().iter().map(|a| a.to_string()).collect();
     let mode = if alternate.is_some() {
         "RFC 5780 full mode"
@@ -249,6 +270,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 offer.address
             );
         }
+        if let Some((_, url)) = &store {
+            eprintln!(
+                "ranat serve: rooms in Redis at {url} (key prefix {:?}), shared with every host using it",
+                args.store_prefix
+            );
+        }
     }
 
     let (stop, stopped) = watch::channel(false);
@@ -261,13 +288,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         let _ = stop.send(true);
     };
     let stun = server.run(until_stopped(stopped.clone()));
-    let rendezvous = async {
-        match rendezvous {
-            Some(r) => Some(r.run(until_stopped(stopped.clone())).await),
-            None => None,
+    let health = async {
+        if let Some((store, url)) = &store {
+            let health = store.health();
+            // A first request says at once whether Redis answers.
+            let _ = store.forward_key().await;
+            report_health(health, url, until_stopped(stopped.clone())).await;
         }
     };
-    let ((), (stats, relay_stats), rendezvous_stats) = tokio::join!(signal, stun, rendezvous);
+    let rendezvous = async {
+        let stop = until_stopped(stopped.clone());
+        match (rendezvous, &store) {
+            (Some(r), Some((store, _))) => Some(r.run_with(Arc::clone(store), stop).await),
+            (Some(r), None) => Some(r.run(stop).await),
+            (None, _) => None,
+        }
+    };
+    let ((), (stats, relay_stats), rendezvous_stats, ()) =
+        tokio::join!(signal, stun, rendezvous, health);
 
     eprintln!(
         "ranat serve: stopped; {} requests, {} answers, {} error answers, {} malformed, {} ignored",
@@ -282,6 +320,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Says in the log each time the room store is lost or back, until
+/// `stop` completes.
+async fn report_health(
+    mut health: watch::Receiver<StoreHealth>,
+    url: &str,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            changed = health.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                match &*health.borrow_and_update() {
+                    StoreHealth::Unreachable(reason) => eprintln!(
+                        "ranat serve: the room store {url} is unreachable ({reason}): new rooms are refused until it is back; rooms already paired go on"
+                    ),
+                    StoreHealth::Reachable => {
+                        eprintln!("ranat serve: the room store {url} is reachable again: new rooms are open");
+                    }
+                }
+            }
+            () = &mut stop => return,
+        }
+    }
+}
+
 /// The relay's counts in words.
 fn relay_summary(s: &RelayStats) -> String {
     format!(
@@ -293,7 +359,7 @@ fn relay_summary(s: &RelayStats) -> String {
 /// The rendezvous counts in words.
 fn rendezvous_summary(s: &RendezvousStats) -> String {
     format!(
-        "{} rooms created, {} paired, {} completed, {} expired; {} wrong codes, {} novices too slow to confirm, {} rooms closed after wrong codes; {} refused, {} refused by a per-source limit, {} protocol errors, {} idle connections closed",
+        "{} rooms created, {} paired, {} completed, {} expired; {} wrong codes, {} novices too slow to confirm, {} rooms closed after wrong codes; {} refused, {} refused by a per-source limit, {} refused for want of the room store, {} protocol errors, {} idle connections closed; {} novices carried to another host",
         s.rooms_created,
         s.rooms_paired,
         s.rooms_completed,
@@ -303,8 +369,10 @@ fn rendezvous_summary(s: &RendezvousStats) -> String {
         s.rooms_closed_after_wrong_codes,
         s.refused,
         s.rate_limited,
+        s.store_unavailable,
         s.protocol_errors,
-        s.idle_closed
+        s.idle_closed,
+        s.forwarded
     )
 }
 

@@ -14,6 +14,7 @@ pub mod rendezvous;
 pub mod resolve;
 pub mod serve;
 pub mod session_log;
+pub mod store;
 pub mod tcp_reach;
 pub mod teredo;
 pub mod terminal;

@@ -1,7 +1,9 @@
 //! The rendezvous server in the simulated world: the real [`Rendezvous`]
 //! room machine behind one stream endpoint, each client's stream a
-//! connection of its own. Streams in the world are reliable and never
-//! close, so a connection the machine closes is only forgotten.
+//! connection of its own, its directory questions answered as a driver
+//! of a deployment would (from a [`MemoryDirectory`]: this world has one
+//! rendezvous host). Streams in the world are reliable and never close,
+//! so a connection the machine closes is only forgotten.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,8 +14,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::proto::machine::{Bind, Machine, SocketId, Transmit};
 use crate::proto::rendezvous::{
-    ConnId, FrameDecoder, Output, RelayOffer, Rendezvous, RendezvousConfig, encode,
-    next_client_message,
+    ConnId, FrameDecoder, MemoryDirectory, Output, RelayOffer, Rendezvous, RendezvousConfig,
+    encode, next_client_message,
 };
 
 /// The one socket: the server's stream endpoint.
@@ -24,6 +26,7 @@ pub struct RendezvousService {
     endpoint: SocketAddr,
     asked: bool,
     machine: Rendezvous,
+    directory: MemoryDirectory,
     connections: HashMap<SocketAddr, (ConnId, FrameDecoder)>,
     addresses: HashMap<ConnId, SocketAddr>,
     next_id: u64,
@@ -37,7 +40,8 @@ impl RendezvousService {
         Self {
             endpoint,
             asked: false,
-            machine: Rendezvous::new(config, move || rng.random()),
+            machine: Rendezvous::sharing(config, move || rng.random()),
+            directory: MemoryDirectory::new(config.per_source),
             connections: HashMap::new(),
             addresses: HashMap::new(),
             next_id: 0,
@@ -54,8 +58,9 @@ impl RendezvousService {
         self.machine.offer_relay(offer);
     }
 
-    /// Turns the room machine's outputs into stream bytes.
-    fn drain(&mut self) {
+    /// Turns the room machine's outputs into stream bytes, and answers its
+    /// directory questions.
+    fn drain(&mut self, now: Instant) {
         while let Some(output) = self.machine.poll_output() {
             match output {
                 Output::Send(id, message) => {
@@ -67,11 +72,18 @@ impl RendezvousService {
                         });
                     }
                 }
-                Output::Close(id) => {
+                // The one host holds every room, so nothing is forwarded:
+                // a forwarded connection would only be forgotten here.
+                Output::Close(id) | Output::Forward(id, _) => {
                     if let Some(address) = self.addresses.remove(&id) {
                         self.connections.remove(&address);
                     }
                 }
+                Output::Ask(id, question) => {
+                    let answer = self.directory.answer(now, &question);
+                    self.machine.handle_answer(now, id, answer);
+                }
+                Output::Release(code) => self.directory.release(code),
             }
         }
     }
@@ -115,12 +127,12 @@ impl Machine for RendezvousService {
                 Err(error) => self.machine.handle_malformed(now, id, error),
             }
         }
-        self.drain();
+        self.drain(now);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.machine.handle_timeout(now);
-        self.drain();
+        self.drain(now);
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {

@@ -740,3 +740,101 @@ pub fn assert_matches_schema(value: &serde_json::Value) {
         errors.join("\n")
     );
 }
+
+/// A `redis-server` of a test's own on a loopback address: no persistence,
+/// its files in a scratch directory, killed when dropped.
+pub struct RedisServer {
+    pub addr: SocketAddr,
+    dir: TempDir,
+    daemon: Option<Daemon>,
+}
+
+impl RedisServer {
+    /// Starts one on `ip` and a free port, waiting until it answers PING.
+    /// `None` (with the skip line) when redis-server is not installed and
+    /// this is not root, who should have installed it (`scripts/test.sh`
+    /// does): as root, a missing redis-server fails the test.
+    pub fn start(ip: IpAddr) -> Option<Self> {
+        if !have_tool("redis-server") {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let root = unsafe { libc::geteuid() } == 0;
+            assert!(
+                !root,
+                "redis-server is missing: scripts/test.sh installs it (apt-get install redis-server)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback TCP port")
+            .port();
+        let mut server = Self {
+            addr: SocketAddr::new(ip, port),
+            dir: TempDir::new("redis"),
+            daemon: None,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// `redis://ADDRESS`.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// Kills it (SIGKILL: as if the host died), waiting until the port is
+    /// closed.
+    pub fn kill(&mut self) {
+        drop(self.daemon.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while redis_ping(self.addr) {
+            assert!(Instant::now() < deadline, "redis-server did not die");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts it again on the same address (empty: nothing was saved),
+    /// waiting until it answers.
+    pub fn restart(&mut self) {
+        assert_loopback(self.addr);
+        let mut last = String::new();
+        for _ in 0..50 {
+            let mut cmd = Command::new(tool_path("redis-server"));
+            cmd.args(["--bind", &self.addr.ip().to_string()])
+                .args(["--port", &self.addr.port().to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--protected-mode", "no"])
+                .arg("--dir")
+                .arg(self.dir.path());
+            let mut daemon = Daemon::spawn("redis-server", &mut cmd);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && daemon.exited().is_none() {
+                if redis_ping(self.addr) {
+                    self.daemon = Some(daemon);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            last = format!("{}{}", daemon.stdout(), daemon.stderr());
+            // The port may still be held by the killed one's socket.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("redis-server never came up on {}: {last}", self.addr);
+    }
+}
+
+/// Whether a Redis answers PING at `addr` within 200 ms.
+pub fn redis_ping(addr: SocketAddr) -> bool {
+    use std::io::Write;
+    assert_loopback(addr);
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = [0; 7];
+    stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+}

@@ -3,6 +3,7 @@
 //!
 //! [`Rendezvous`]: crate::proto::rendezvous::Rendezvous
 
+mod carry;
 mod client;
 mod server;
 

@@ -89,6 +89,12 @@ impl FrameDecoder {
         self.buffer.len()
     }
 
+    /// The bytes read but not yet returned as frames, as they came: for a
+    /// stream handed on to someone else to read.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buffer)
+    }
+
     fn fail(&mut self, error: FrameError) -> FrameError {
         self.failed = Some(error);
         self.buffer = Vec::new();
@@ -117,6 +123,12 @@ fn other_version(body: &[u8]) -> Result<ClientMessage, RendezvousError> {
     }
 }
 
+/// A frame body as the server reads it: a client message, or the error to
+/// answer with.
+pub fn client_message(body: &[u8]) -> Result<ClientMessage, RendezvousError> {
+    serde_json::from_slice(body).or_else(|_| other_version(body))
+}
+
 /// The next client message on a connection, as the server reads it:
 /// `None` until a whole frame is in; a frame that is not a message, or a
 /// bad length, is the error to answer with (and the end of reading).
@@ -125,7 +137,7 @@ pub fn next_client_message(
 ) -> Option<Result<ClientMessage, RendezvousError>> {
     match decoder.next_frame() {
         Ok(None) => None,
-        Ok(Some(body)) => Some(serde_json::from_slice(&body).or_else(|_| other_version(&body))),
+        Ok(Some(body)) => Some(client_message(&body)),
         Err(FrameError::TooLarge { .. }) => Some(Err(RendezvousError::TooLarge)),
         Err(FrameError::Empty) => Some(Err(RendezvousError::Malformed)),
     }

@@ -184,6 +184,10 @@ pub enum RendezvousError {
     TooManyRequests,
     #[error("this side took too long to confirm the code; try again")]
     TooSlow,
+    #[error(
+        "the rendezvous server cannot reach its room store, so it opens no rooms now; try again in a minute"
+    )]
+    StoreUnavailable,
 }
 
 impl ServerMessage {

@@ -10,9 +10,13 @@
 //! oversize frames ([`handle_malformed`]) and closes
 //! ([`handle_disconnect`]), calls [`handle_timeout`] at
 //! [`poll_timeout`], and after every call carries out what
-//! [`poll_output`] asks.
+//! [`poll_output`] asks: sends, closes, and the room directory's
+//! questions, whose answers come back through [`handle_answer`] (see
+//! [`directory`](super::directory): the directory admits each Hello and
+//! says which host of the deployment holds each room).
 //!
 //! [`connect`]: Rendezvous::connect
+//! [`handle_answer`]: Rendezvous::handle_answer
 //! [`handle_message`]: Rendezvous::handle_message
 //! [`handle_malformed`]: Rendezvous::handle_malformed
 //! [`handle_disconnect`]: Rendezvous::handle_disconnect
@@ -24,8 +28,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::admission::{Action, Admission, Source, SourceLimits};
+use super::admission::{Source, SourceLimits};
 use super::code::Code;
+use super::directory::{MemoryDirectory, Question};
 use super::message::{
     Blob, ClientMessage, PROTOCOL_VERSION, RelayGrant, RendezvousError, Role, ServerMessage,
 };
@@ -43,10 +48,14 @@ pub const MAX_SEALED: u32 = 8;
 /// The largest PAKE message passed on (SPAKE2 over Ed25519 sends 33 bytes).
 pub const MAX_PAKE: usize = 256;
 
-/// How many fresh codes are drawn before giving up on finding an unused
-/// one. With at most a thousand rooms among 27 000 codes, a second draw is
-/// rare; the bound only matters for a broken random source.
+/// How many fresh codes are drawn before giving up on finding one this
+/// host does not use. With at most a thousand rooms among 27 000 codes, a
+/// second draw is rare; the bound only matters for a broken random source.
 const CODE_ATTEMPTS: usize = 64;
+
+/// How many codes unused here a creation offers the directory, which
+/// claims the first no other host holds either.
+const CANDIDATES: usize = 8;
 
 /// The server's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +139,15 @@ pub enum Output {
     /// Close the connection once what was sent before has gone out. The
     /// machine has forgotten it: later input from it is ignored.
     Close(ConnId),
+    /// Ask the room directory about the connection's Hello; the answer
+    /// goes to [`Rendezvous::handle_answer`].
+    Ask(ConnId, Question),
+    /// The room with this code has ended: free its code in the directory.
+    Release(Code),
+    /// The connection's room lives on the host at this address: carry the
+    /// connection there (the Hello first, then everything both ways). The
+    /// machine has forgotten it.
+    Forward(ConnId, SocketAddr),
 }
 
 /// What the server has done, for the operator.
@@ -162,6 +180,11 @@ pub struct RendezvousStats {
     /// Connections and Hellos turned away by a per-source limit (also
     /// counted in `refused`).
     pub rate_limited: u64,
+    /// Hellos turned away because the room directory could not be reached
+    /// (also counted in `refused`).
+    pub store_unavailable: u64,
+    /// Novices carried to the host that holds their room.
+    pub forwarded: u64,
 }
 
 /// Where a connection stands.
@@ -169,13 +192,27 @@ pub struct RendezvousStats {
 enum ConnState {
     /// Connected; its Hello must come before `deadline`.
     AwaitingHello { deadline: Instant },
+    /// Its Hello awaits the directory's answer.
+    Asking(Hello),
     /// A member of the room with this code.
     Member { code: Code, role: Role },
+}
+
+/// A Hello the directory was asked about.
+#[derive(Debug, Clone, Copy)]
+enum Hello {
+    /// A new room, living this long.
+    Create { lifetime: Duration },
+    /// The room with this code.
+    Join { code: Code },
 }
 
 #[derive(Debug)]
 struct Conn {
     peer: SocketAddr,
+    /// Carried here by another host of the deployment, which the directory
+    /// has already admitted it through.
+    forwarded: bool,
     state: ConnState,
 }
 
@@ -239,14 +276,28 @@ pub struct Rendezvous {
     outputs: VecDeque<Output>,
     stats: RendezvousStats,
     relay: Option<RelayOffer>,
-    admission: Admission,
+    /// The directory of a host alone, answered in place; `None` when the
+    /// driver answers from a directory the deployment shares.
+    directory: Option<MemoryDirectory>,
 }
 
 impl Rendezvous {
-    /// A server drawing its codes from `random`, which must give uniform,
-    /// unpredictable 32-bit values (an OS-seeded CSPRNG): whoever can
-    /// guess a code can take the novice's place.
+    /// A server alone (its rooms and per-source counts in memory), drawing
+    /// its codes from `random`, which must give uniform, unpredictable
+    /// 32-bit values (an OS-seeded CSPRNG): whoever can guess a code can
+    /// take the novice's place.
     pub fn new(config: RendezvousConfig, random: impl FnMut() -> u32 + Send + 'static) -> Self {
+        let mut server = Self::sharing(config, random);
+        server.directory = Some(MemoryDirectory::new(config.per_source));
+        server
+    }
+
+    /// A server of a deployment whose hosts share one directory: every
+    /// Hello is asked about ([`Output::Ask`]), every ended room released
+    /// ([`Output::Release`]), and a novice whose room lives on another
+    /// host carried there ([`Output::Forward`]). `config.per_source` is the
+    /// shared directory's to apply.
+    pub fn sharing(config: RendezvousConfig, random: impl FnMut() -> u32 + Send + 'static) -> Self {
         Self {
             config,
             random: Box::new(random),
@@ -255,7 +306,7 @@ impl Rendezvous {
             outputs: VecDeque::new(),
             stats: RendezvousStats::default(),
             relay: None,
-            admission: Admission::new(config.per_source),
+            directory: None,
         }
     }
 
@@ -271,6 +322,15 @@ impl Rendezvous {
     /// Rooms open now.
     pub fn rooms(&self) -> usize {
         self.rooms.len()
+    }
+
+    /// Each open room's code and the time it has left at `now`: what a
+    /// shared directory must hold for this host.
+    pub fn rooms_left(&self, now: Instant) -> Vec<(Code, Duration)> {
+        self.rooms
+            .iter()
+            .map(|(code, room)| (*code, room.expires.saturating_duration_since(now)))
+            .collect()
     }
 
     /// Connections the machine is tracking now.
@@ -303,7 +363,15 @@ impl Rendezvous {
         }
         let deadline = later(now, self.config.hello_timeout);
         let state = ConnState::AwaitingHello { deadline };
-        self.conns.insert(id, Conn { peer, state });
+        let forwarded = false;
+        self.conns.insert(
+            id,
+            Conn {
+                peer,
+                forwarded,
+                state,
+            },
+        );
     }
 
     /// A message decoded from connection `id`.
@@ -323,9 +391,15 @@ impl Rendezvous {
                 if version != PROTOCOL_VERSION {
                     self.refuse(id, RendezvousError::UnsupportedVersion);
                 } else if let Some(code) = code {
-                    self.join(now, id, code);
+                    if conn.forwarded {
+                        self.join(now, id, code);
+                    } else {
+                        let source = Source::of(conn.peer.ip());
+                        let question = Question::Join { source, code };
+                        self.ask(now, id, Hello::Join { code }, question);
+                    }
                 } else {
-                    self.create(now, id, lifetime_secs.map(Duration::from_secs));
+                    self.ask_create(now, id, lifetime_secs.map(Duration::from_secs));
                 }
             }
             (ConnState::Member { code, role }, ClientMessage::Pake { message }) => {
@@ -369,9 +443,8 @@ impl Rendezvous {
     }
 
     /// Ends rooms past their lifetime and connections that sent no Hello
-    /// in time, and forgets the sources whose limits have run out.
+    /// in time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.admission.forget_idle(now);
         let slow: Vec<Code> = self
             .rooms
             .iter()
@@ -421,31 +494,21 @@ impl Rendezvous {
             .flatten();
         let hellos = self.conns.values().filter_map(|conn| match conn.state {
             ConnState::AwaitingHello { deadline } => Some(deadline),
-            ConnState::Member { .. } => None,
+            ConnState::Asking(_) | ConnState::Member { .. } => None,
         });
         rooms.chain(hellos).min()
     }
 
-    /// A Hello without a code: a new room with this connection as helper,
-    /// living as long as it asked, within the server's limit.
-    fn create(&mut self, now: Instant, id: ConnId, lifetime: Option<Duration>) {
-        if !self.admit(now, id, Action::Create) {
-            return;
-        }
-        if self.rooms.len() >= self.config.max_rooms {
+    /// The directory gave connection `id`'s new room `code`: the
+    /// connection is its helper.
+    fn create(&mut self, now: Instant, id: ConnId, code: Code, lifetime: Duration) {
+        if self.rooms.len() >= self.config.max_rooms || self.rooms.contains_key(&code) {
+            if !self.rooms.contains_key(&code) {
+                self.release(code);
+            }
             self.refuse(id, RendezvousError::ServerFull);
             return;
         }
-        let Some(code) = (0..CODE_ATTEMPTS)
-            .map(|_| Code::generate(&mut self.random))
-            .find(|code| !self.rooms.contains_key(code))
-        else {
-            self.refuse(id, RendezvousError::ServerFull);
-            return;
-        };
-        let lifetime = lifetime.map_or(self.config.room_lifetime, |asked| {
-            asked.min(self.config.max_room_lifetime)
-        });
         let expires = later(now, lifetime);
         let room = Room {
             expires,
@@ -467,11 +530,9 @@ impl Rendezvous {
         );
     }
 
-    /// A Hello with a code: this connection joins that room as the novice.
+    /// A Hello with a code, admitted by the directory: this connection
+    /// joins that room as the novice.
     fn join(&mut self, now: Instant, id: ConnId, code: Code) {
-        if !self.admit(now, id, Action::Join) {
-            return;
-        }
         let Some(room) = self.rooms.get_mut(&code) else {
             self.refuse(id, RendezvousError::UnknownCode);
             return;
@@ -554,7 +615,7 @@ impl Rendezvous {
         }
         self.send(other, ServerMessage::PeerSealed { sealed, last });
         if both_done {
-            self.rooms.remove(&code);
+            self.remove_room(code);
             for conn in [member, other] {
                 self.conns.remove(&conn);
                 self.outputs.push_back(Output::Close(conn));
@@ -589,7 +650,7 @@ impl Rendezvous {
         self.conns.remove(&novice.conn);
         self.send_error(novice.conn, error);
         if failures >= MAX_ATTEMPTS {
-            self.rooms.remove(&code);
+            self.remove_room(code);
             self.conns.remove(&helper);
             self.stats.rooms_closed_after_wrong_codes += 1;
             self.send_error(helper, RendezvousError::TooManyAttempts);
@@ -601,7 +662,7 @@ impl Rendezvous {
 
     /// A room's lifetime is over: both members are told and closed.
     fn expire(&mut self, code: Code) {
-        let Some(room) = self.rooms.remove(&code) else {
+        let Some(room) = self.remove_room(code) else {
             return;
         };
         self.stats.rooms_expired += 1;
@@ -612,18 +673,11 @@ impl Rendezvous {
         }
     }
 
-    /// Whether connection `id`'s source may `action` now; if not, its
-    /// Hello is turned away with TooManyRequests.
-    fn admit(&mut self, now: Instant, id: ConnId, action: Action) -> bool {
-        let Some(conn) = self.conns.get(&id) else {
-            return false;
-        };
-        if self.admission.take(now, Source::of(conn.peer.ip()), action) {
-            return true;
-        }
-        self.stats.rate_limited += 1;
-        self.refuse(id, RendezvousError::TooManyRequests);
-        false
+    /// Ends the room `code`, freeing its code in the directory.
+    fn remove_room(&mut self, code: Code) -> Option<Room> {
+        let room = self.rooms.remove(&code)?;
+        self.release(code);
+        Some(room)
     }
 
     /// Turns away a connection's Hello.
@@ -649,7 +703,7 @@ impl Rendezvous {
         let ConnState::Member { code, .. } = conn.state else {
             return;
         };
-        let Some(room) = self.rooms.remove(&code) else {
+        let Some(room) = self.remove_room(code) else {
             return;
         };
         let others: Vec<ConnId> = room
@@ -692,5 +746,6 @@ fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
+mod asking;
 #[cfg(test)]
 mod tests;

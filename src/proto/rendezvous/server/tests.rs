@@ -7,6 +7,7 @@ use super::*;
 use crate::proto::rendezvous::lcg;
 
 mod abuse;
+mod sharing;
 
 /// The server, its clock, and the connections' addresses.
 struct Bench {
@@ -708,10 +709,9 @@ fn the_connection_limit_refuses_extra_connections_at_once() {
 
 #[test]
 fn a_code_already_in_use_is_never_handed_out_twice() {
-    // The source repeats the first code's draws, then moves on.
-    let first = [0u32, 1, 2];
-    let second = [3u32, 4, 5];
-    let mut draws = first.into_iter().chain(first).chain(second);
+    // The source repeats the first code's draws, then gives another, over
+    // and over: the second room's candidates skip the first's code.
+    let mut draws = [0u32, 1, 2, 0, 1, 2, 3, 4, 5].into_iter().cycle();
     let mut server = Rendezvous::new(RendezvousConfig::default(), move || {
         draws.next().unwrap_or(0)
     });
