@@ -327,12 +327,7 @@ pub(super) fn status_words(status: FamilyStatus) -> &'static str {
 
 /// RFC 4787 §4.1 words.
 pub(super) fn mapping_words(mapping: MappingBehavior) -> String {
-    match mapping {
-        MappingBehavior::EndpointIndependent => "endpoint-independent",
-        MappingBehavior::AddressDependent => "address-dependent",
-        MappingBehavior::AddressAndPortDependent => "address and port-dependent",
-    }
-    .to_string()
+    mapping.words().to_string()
 }
 
 /// RFC 4787 §5 words.

@@ -99,7 +99,7 @@ impl TcpBehavior {
     pub fn summary(&self) -> String {
         let mapping = match (self.no_nat, self.mapping) {
             (true, _) => "no NAT".to_string(),
-            (false, Some(m)) => super::table::mapping_words(m),
+            (false, Some(m)) => m.words().to_string(),
             (false, None) => "mapping unknown".to_string(),
         };
         let ports = match self.port_preservation {

@@ -24,6 +24,15 @@ impl MappingBehavior {
         Self::AddressDependent,
         Self::AddressAndPortDependent,
     ];
+
+    /// RFC 4787 §4.1's words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::EndpointIndependent => "endpoint-independent",
+            Self::AddressDependent => "address-dependent",
+            Self::AddressAndPortDependent => "address and port-dependent",
+        }
+    }
 }
 
 /// Which inbound packets a NAT or firewall lets through to a mapping
