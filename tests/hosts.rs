@@ -407,17 +407,7 @@ fn trial(
     };
     let started = Instant::now();
     let mut helper = Daemon::spawn("the helper's trial", &mut common(&helper_via));
-    let code = loop {
-        let stderr = helper.stderr();
-        if let Some(rest) = stderr.split("your code is ").nth(1) {
-            break rest.split_whitespace().next().expect("a code").to_string();
-        }
-        assert!(
-            helper.exited().is_none() && started.elapsed() < LIMIT,
-            "the helper's trial gave no code:\n{stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = helper.easy_connect_code(started, LIMIT);
     let mut novice = common(&novice_via);
     novice
         .args(["--code", &code, "--auto-approve"])
@@ -508,17 +498,7 @@ fn a_check_via_meets_across_two_hosts() {
         .args(offline_flags(&[]));
     let mut helper = Daemon::spawn("the helper's check", &mut helper);
     let started = Instant::now();
-    let code = loop {
-        let stderr = helper.stderr();
-        if let Some(rest) = stderr.split("your code is ").nth(1) {
-            break rest.split_whitespace().next().expect("a code").to_string();
-        }
-        assert!(
-            helper.exited().is_none() && started.elapsed() < Duration::from_secs(30),
-            "the helper's check gave no code:\n{stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = helper.easy_connect_code(started, Duration::from_secs(30));
     let mut novice = Command::new(RANAT);
     novice
         .args(["check", "--via", &novice_via, "--code", &code])

@@ -64,17 +64,7 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
         .args(offline_flags(helper_args));
     let started = Instant::now();
     let mut helper = Daemon::spawn("the helper's trial", &mut cmd);
-    let code = loop {
-        let stderr = helper.stderr();
-        if let Some(rest) = stderr.split("your code is ").nth(1) {
-            break rest.split_whitespace().next().expect("a code").to_string();
-        }
-        assert!(
-            helper.exited().is_none() && started.elapsed() < LIMIT,
-            "the helper's trial gave no code:\n{stderr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = helper.easy_connect_code(started, LIMIT);
     let mut cmd = Command::new(RANAT);
     cmd.args(common)
         .args(["--code", &code])

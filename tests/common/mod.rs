@@ -288,6 +288,24 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The Easy Connect code this helper (`ranat trial`, `check --via`)
+    /// printed ("your code is …"); panics if it exits or `limit` passes
+    /// from `started` first.
+    pub fn easy_connect_code(&mut self, started: Instant, limit: Duration) -> String {
+        loop {
+            let stderr = self.stderr();
+            if let Some(rest) = stderr.split("your code is ").nth(1) {
+                return rest.split_whitespace().next().expect("a code").to_string();
+            }
+            assert!(
+                self.exited().is_none() && started.elapsed() < limit,
+                "{} gave no code:\n{stderr}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn spawn(name: &str, cmd: &mut Command) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
