@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::frames::*;
 use common::*;
 use serde_json::{Value, json};
 
@@ -69,16 +69,6 @@ fn on_both(host: u8, rules: impl Fn(&Deployment)) {
     }
 }
 
-fn frame(message: &Value) -> Vec<u8> {
-    let body = serde_json::to_vec(message).expect("JSON");
-    let mut frame = u32::try_from(body.len())
-        .expect("a small frame")
-        .to_be_bytes()
-        .to_vec();
-    frame.extend(body);
-    frame
-}
-
 /// A connection to `addr` from 127.0.120.200, every test client's
 /// address: the per-source limits see one source whichever host it
 /// reaches.
@@ -99,32 +89,6 @@ fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-fn send(stream: &mut TcpStream, message: Value) {
-    stream.write_all(&frame(&message)).expect("write");
-}
-
-fn read(stream: &mut TcpStream) -> Option<Value> {
-    let mut header = [0; 4];
-    stream.read_exact(&mut header).ok()?;
-    let mut body = vec![0; u32::from_be_bytes(header) as usize];
-    stream.read_exact(&mut body).ok()?;
-    Some(serde_json::from_slice(&body).expect("the server sends JSON"))
-}
-
-fn closed(stream: &mut TcpStream) -> bool {
-    let mut rest = [0; 64];
-    match stream.read(&mut rest) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    }
-}
-
-fn assert_refused(stream: &mut TcpStream, error: &str) {
-    assert_eq!(read(stream), Some(json!({"type": "error", "error": error})));
-    assert!(closed(stream), "still open after {error}");
-}
-
 fn hello(code: Option<&str>) -> Value {
     json!({"type": "hello", "version": 2, "code": code})
 }
@@ -132,8 +96,8 @@ fn hello(code: Option<&str>) -> Value {
 /// A helper's room on `addr`: the connection and the code.
 fn room(addr: SocketAddr) -> (TcpStream, String) {
     let mut helper = connect(addr);
-    send(&mut helper, hello(None));
-    let welcome = read(&mut helper).expect("a welcome");
+    send_frame(&mut helper, hello(None));
+    let welcome = read_frame(&mut helper).expect("a welcome");
     assert_eq!(welcome["role"], "helper", "{welcome}");
     let code = welcome["code"].as_str().expect("a code").to_string();
     (helper, code)
@@ -142,11 +106,11 @@ fn room(addr: SocketAddr) -> (TcpStream, String) {
 /// A novice joins `code` on `addr`; the helper hears of it.
 fn join(addr: SocketAddr, helper: &mut TcpStream, code: &str) -> TcpStream {
     let mut novice = connect(addr);
-    send(&mut novice, hello(Some(code)));
-    let welcome = read(&mut novice).expect("a welcome");
+    send_frame(&mut novice, hello(Some(code)));
+    let welcome = read_frame(&mut novice).expect("a welcome");
     assert_eq!(welcome["role"], "novice", "{welcome}");
     assert_eq!(welcome["code"], code, "{welcome}");
-    assert_eq!(read(helper), Some(json!({"type": "peer_joined"})));
+    assert_eq!(read_frame(helper), Some(json!({"type": "peer_joined"})));
     novice
 }
 
@@ -165,13 +129,13 @@ fn peer_sealed(text: &str, last: bool) -> Value {
 /// Both members' PAKE messages, each passed on with where the server saw
 /// its sender come from.
 fn swap_pake(helper: &mut TcpStream, novice: &mut TcpStream) {
-    send(helper, pake(b'h'));
-    let heard = read(novice).expect("the helper's PAKE");
+    send_frame(helper, pake(b'h'));
+    let heard = read_frame(novice).expect("the helper's PAKE");
     assert_eq!(heard["type"], "peer_pake", "{heard}");
     let observed = helper.local_addr().expect("local").to_string();
     assert_eq!(heard["observed"], observed.as_str(), "{heard}");
-    send(novice, pake(b'n'));
-    let heard = read(helper).expect("the novice's PAKE");
+    send_frame(novice, pake(b'n'));
+    let heard = read_frame(helper).expect("the novice's PAKE");
     let observed = novice.local_addr().expect("local").to_string();
     assert_eq!(
         heard["observed"],
@@ -187,27 +151,27 @@ fn members_swap_every_message_in_order_and_a_used_code_is_gone() {
         let mut novice = join(d.novice_host(), &mut helper, &code);
         swap_pake(&mut helper, &mut novice);
         for k in 0..5 {
-            send(&mut helper, sealed(&format!("h{k}"), k == 4));
+            send_frame(&mut helper, sealed(&format!("h{k}"), k == 4));
         }
         for k in 0..3 {
-            send(&mut novice, sealed(&format!("n{k}"), k == 2));
+            send_frame(&mut novice, sealed(&format!("n{k}"), k == 2));
         }
         for k in 0..5 {
             assert_eq!(
-                read(&mut novice),
+                read_frame(&mut novice),
                 Some(peer_sealed(&format!("h{k}"), k == 4))
             );
         }
         for k in 0..3 {
             assert_eq!(
-                read(&mut helper),
+                read_frame(&mut helper),
                 Some(peer_sealed(&format!("n{k}"), k == 2))
             );
         }
-        assert!(closed(&mut helper) && closed(&mut novice));
+        assert!(closed_by_server(&mut helper) && closed_by_server(&mut novice));
         for host in [d.helper_host(), d.novice_host()] {
             let mut late = connect(host);
-            send(&mut late, hello(Some(&code)));
+            send_frame(&mut late, hello(Some(&code)));
             assert_refused(&mut late, "unknown_code");
         }
     });
@@ -220,7 +184,7 @@ fn a_room_takes_two_members_and_an_unknown_code_is_refused() {
         let mut novice = join(d.novice_host(), &mut helper, &code);
         for host in [d.helper_host(), d.novice_host()] {
             let mut third = connect(host);
-            send(&mut third, hello(Some(&code)));
+            send_frame(&mut third, hello(Some(&code)));
             assert_refused(&mut third, "code_in_use");
         }
         let unused = ["222", "333", "444"]
@@ -228,7 +192,7 @@ fn a_room_takes_two_members_and_an_unknown_code_is_refused() {
             .find(|c| *c != code)
             .expect("another code");
         let mut stranger = connect(d.novice_host());
-        send(&mut stranger, hello(Some(unused)));
+        send_frame(&mut stranger, hello(Some(unused)));
         assert_refused(&mut stranger, "unknown_code");
         // The pair is unharmed.
         swap_pake(&mut helper, &mut novice);
@@ -243,12 +207,12 @@ fn three_wrong_codes_close_the_room_whichever_host_the_novices_reach() {
         for (k, host) in hosts.into_iter().enumerate() {
             let mut novice = join(host, &mut helper, &code);
             swap_pake(&mut helper, &mut novice);
-            send(&mut novice, json!({"type": "confirmation_failed"}));
+            send_frame(&mut novice, json!({"type": "confirmation_failed"}));
             assert_refused(&mut novice, "wrong_code");
             if k < 2 {
                 let left = 2 - k;
                 assert_eq!(
-                    read(&mut helper),
+                    read_frame(&mut helper),
                     Some(json!({"type": "peer_failed", "attempts_left": left}))
                 );
             }
@@ -261,17 +225,17 @@ fn three_wrong_codes_close_the_room_whichever_host_the_novices_reach() {
 fn a_room_expires_for_both_members_and_its_code_with_it() {
     on_both(30, |d| {
         let mut helper = connect(d.helper_host());
-        send(
+        send_frame(
             &mut helper,
             json!({"type": "hello", "version": 2, "code": null, "lifetime_secs": 1}),
         );
-        let welcome = read(&mut helper).expect("a welcome");
+        let welcome = read_frame(&mut helper).expect("a welcome");
         let code = welcome["code"].as_str().expect("a code").to_string();
         let mut novice = join(d.novice_host(), &mut helper, &code);
         assert_refused(&mut novice, "expired");
         assert_refused(&mut helper, "expired");
         let mut late = connect(d.novice_host());
-        send(&mut late, hello(Some(&code)));
+        send_frame(&mut late, hello(Some(&code)));
         assert_refused(&mut late, "unknown_code");
     });
 }
@@ -283,12 +247,12 @@ fn the_per_source_limits_count_across_hosts() {
         let hosts = [d.helper_host(), d.novice_host()];
         for k in 0..20 {
             let mut guess = connect(hosts[k % 2]);
-            send(&mut guess, hello(Some("ZZZ")));
+            send_frame(&mut guess, hello(Some("ZZZ")));
             assert_refused(&mut guess, "unknown_code");
         }
         for host in hosts {
             let mut guess = connect(host);
-            send(&mut guess, hello(Some("ZZZ")));
+            send_frame(&mut guess, hello(Some("ZZZ")));
             assert_refused(&mut guess, "too_many_requests");
         }
     });
@@ -310,8 +274,8 @@ fn once_the_store_is_back(addr: SocketAddr, hello: &Value, limit: Duration) -> (
     let deadline = Instant::now() + limit;
     loop {
         let mut client = connect(addr);
-        send(&mut client, hello.clone());
-        let answer = read(&mut client).expect("an answer");
+        send_frame(&mut client, hello.clone());
+        let answer = read_frame(&mut client).expect("an answer");
         if answer != json!({"type": "error", "error": "store_unavailable"}) {
             return (client, answer);
         }
@@ -331,18 +295,18 @@ fn losing_redis_refuses_new_rooms_finishes_paired_ones_and_recovers_by_itself() 
     let (mut waiting, waiting_code) = room(d.helper_host());
     d.redis.as_mut().expect("redis").kill();
     // The paired room finishes without Redis.
-    send(&mut helper, sealed("h", true));
-    send(&mut novice, sealed("n", true));
-    assert_eq!(read(&mut novice), Some(peer_sealed("h", true)));
-    assert_eq!(read(&mut helper), Some(peer_sealed("n", true)));
-    assert!(closed(&mut helper) && closed(&mut novice));
+    send_frame(&mut helper, sealed("h", true));
+    send_frame(&mut novice, sealed("n", true));
+    assert_eq!(read_frame(&mut novice), Some(peer_sealed("h", true)));
+    assert_eq!(read_frame(&mut helper), Some(peer_sealed("n", true)));
+    assert!(closed_by_server(&mut helper) && closed_by_server(&mut novice));
     // New rooms and joins are refused, saying why, on both hosts.
     for host in [d.helper_host(), d.novice_host()] {
         let mut refused = connect(host);
-        send(&mut refused, hello(None));
+        send_frame(&mut refused, hello(None));
         assert_refused(&mut refused, "store_unavailable");
         let mut refused = connect(host);
-        send(&mut refused, hello(Some(&code)));
+        send_frame(&mut refused, hello(Some(&code)));
         assert_refused(&mut refused, "store_unavailable");
     }
     let log = d.a.daemon.stderr();
@@ -358,14 +322,17 @@ fn losing_redis_refuses_new_rooms_finishes_paired_ones_and_recovers_by_itself() 
     let code = welcome["code"].as_str().expect("a code");
     let (_novice, welcome) = once_the_store_is_back(d.novice_host(), &hello(Some(code)), limit);
     assert_eq!(welcome["role"], "novice", "{welcome}");
-    assert_eq!(read(&mut helper), Some(json!({"type": "peer_joined"})));
+    assert_eq!(
+        read_frame(&mut helper),
+        Some(json!({"type": "peer_joined"}))
+    );
     // The room made before Redis was lost is known again: its host claimed
     // its code back, and its novice is carried there from the other host.
     let deadline = Instant::now() + limit;
     let _late_novice = loop {
         let mut novice = connect(d.novice_host());
-        send(&mut novice, hello(Some(&waiting_code)));
-        let answer = read(&mut novice).expect("an answer");
+        send_frame(&mut novice, hello(Some(&waiting_code)));
+        let answer = read_frame(&mut novice).expect("an answer");
         if answer["type"] == "welcome" {
             break novice;
         }
@@ -376,7 +343,10 @@ fn losing_redis_refuses_new_rooms_finishes_paired_ones_and_recovers_by_itself() 
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(read(&mut waiting), Some(json!({"type": "peer_joined"})));
+    assert_eq!(
+        read_frame(&mut waiting),
+        Some(json!({"type": "peer_joined"}))
+    );
     let log = d.a.daemon.stderr();
     assert!(log.contains("reachable again"), "{log}");
     let (status, stderr) = d.a.daemon.terminate();
@@ -413,22 +383,8 @@ fn trial(
         .args(["--code", &code, "--auto-approve"])
         .args(novice_args);
     let novice = run(&mut novice, LIMIT);
-    let status = loop {
-        if let Some(status) = helper.exited() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < LIMIT * 2,
-            "the helper's trial did not end"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let helper = Output {
-        code: status.code(),
-        stdout: helper.stdout(),
-        stderr: helper.stderr(),
-        elapsed: started.elapsed(),
-    };
+    let status = helper.exit_by(started + LIMIT * 2, "the helper's trial did not end");
+    let helper = helper.output(status, started.elapsed());
     helper.assert_no_panic();
     novice.assert_no_panic();
     (helper, novice)
@@ -507,13 +463,7 @@ fn a_check_via_meets_across_two_hosts() {
     let novice = run(&mut novice, Duration::from_secs(40));
     assert_eq!(novice.code, Some(0), "{novice}");
     let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(status) = helper.exited() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the helper's check did not end");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = helper.exit_by(deadline, "the helper's check did not end");
     assert_eq!(status.code(), Some(0), "{}", helper.stderr());
     let doc: Value = serde_json::from_str(&helper.stdout()).expect("one JSON document");
     let live = novice.json();
@@ -532,8 +482,8 @@ fn relay_credentials_from_one_hosts_room_verify_on_the_others_relay() {
     };
     let (mut helper, code) = room(d.helper_host());
     let mut novice = join(d.novice_host(), &mut helper, &code);
-    send(&mut helper, pake(b'h'));
-    let heard = read(&mut novice).expect("the helper's PAKE");
+    send_frame(&mut helper, pake(b'h'));
+    let heard = read_frame(&mut novice).expect("the helper's PAKE");
     let grant = &heard["relay"];
     assert_eq!(
         grant["address"],

@@ -11,13 +11,14 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::frames::*;
 use common::*;
 use ranat::io::rendezvous::{
     Introduction, PeerCandidates, ProtocolViolation, RendezvousClient, RendezvousClientError,
@@ -574,17 +575,6 @@ fn a_wrong_code_fails_on_the_novice_and_the_room_waits_for_the_right_one() {
     assert_eq!(stat(&stderr, "protocol errors"), 0, "{stderr}");
 }
 
-/// Reads one frame's JSON from a raw connection, or `None` at its end.
-fn read_frame(stream: &mut TcpStream) -> Option<Value> {
-    let mut header = [0; 4];
-    stream.read_exact(&mut header).ok()?;
-    let len = u32::from_be_bytes(header) as usize;
-    assert!(len <= MAX_FRAME, "the server sent a {len}-byte frame");
-    let mut body = vec![0; len];
-    stream.read_exact(&mut body).ok()?;
-    Some(serde_json::from_slice(&body).expect("the server sends JSON"))
-}
-
 fn raw_connection(addr: SocketAddr) -> TcpStream {
     assert_loopback(addr);
     let stream = TcpStream::connect(addr).expect("connect to the rendezvous");
@@ -592,30 +582,6 @@ fn raw_connection(addr: SocketAddr) -> TcpStream {
         .set_read_timeout(Some(Duration::from_secs(15)))
         .expect("read timeout");
     stream
-}
-
-fn send_frame(stream: &mut TcpStream, message: Value) {
-    stream.write_all(&json_frame(message)).expect("write");
-}
-
-/// Whether the server closed the connection (EOF, or a reset after it).
-fn closed_by_server(stream: &mut TcpStream) -> bool {
-    let mut rest = [0; 64];
-    match stream.read(&mut rest) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    }
-}
-
-/// The server's answer to a client that broke the protocol: an error,
-/// then the end of the connection.
-fn assert_refused(stream: &mut TcpStream, error: &str) {
-    assert_eq!(
-        read_frame(stream),
-        Some(json!({"type": "error", "error": error}))
-    );
-    assert!(closed_by_server(stream), "still open after {error}");
 }
 
 /// A raw helper's room on `addr`: the connection and the room's code.
@@ -1176,20 +1142,6 @@ fn a_room_expires_and_a_full_server_turns_helpers_away() {
 // ---------------------------------------------------------------------------
 // Scripted servers: a listener in the test plays the server, speaking the
 // v2 framing (4-byte big-endian length, JSON).
-
-/// A frame carrying `body` as is.
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut f = u32::try_from(body.len())
-        .expect("small")
-        .to_be_bytes()
-        .to_vec();
-    f.extend_from_slice(body);
-    f
-}
-
-fn json_frame(value: Value) -> Vec<u8> {
-    frame(&serde_json::to_vec(&value).expect("json"))
-}
 
 fn welcome(code: &str, role: &str) -> Value {
     json!({"type": "welcome", "code": code, "role": role, "expires_in_secs": 600})

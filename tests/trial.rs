@@ -71,23 +71,8 @@ fn trial(server: &RanatServer, helper_args: &[&str], novice_args: &[&str]) -> Pa
         .args(novice_args)
         .args(offline_flags(novice_args));
     let novice = run(&mut cmd, LIMIT);
-    let status = loop {
-        if let Some(status) = helper.exited() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < LIMIT * 2,
-            "the helper's trial did not end:\n{}",
-            helper.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let helper = Output {
-        code: status.code(),
-        stdout: helper.stdout(),
-        stderr: helper.stderr(),
-        elapsed: started.elapsed(),
-    };
+    let status = helper.exit_by(started + LIMIT * 2, "the helper's trial did not end");
+    let helper = helper.output(status, started.elapsed());
     helper.assert_no_panic();
     novice.assert_no_panic();
     Pair { helper, novice }
@@ -361,13 +346,7 @@ fn ctrl_c_after_the_mapping_removes_it_and_exits_130() {
     assert!(helper.exited().is_none(), "the helper ended early");
     signal("-INT", helper.pid());
     let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = helper.exited() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the trial ignored SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = helper.exit_by(deadline, "the trial ignored SIGINT");
     signal("-CONT", novice.pid());
     // The readers drain the pipes after the exit.
     std::thread::sleep(Duration::from_millis(200));

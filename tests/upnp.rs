@@ -400,13 +400,7 @@ fn ctrl_c_while_the_mapping_exists_removes_it_and_exits_130() {
     let sent = Command::new("kill").args(["-INT", &pid]).status();
     assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid} failed");
     let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = probe.exited() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the probe ignored SIGINT");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = probe.exit_by(deadline, "the probe ignored SIGINT");
     // The readers drain the pipes after the exit.
     std::thread::sleep(Duration::from_millis(200));
     let (stdout, stderr) = (probe.stdout(), probe.stderr());

@@ -8,6 +8,7 @@
 // Each test crate uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub mod frames;
 pub mod igd;
 
 use std::io::Read;
@@ -341,6 +342,29 @@ impl Daemon {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Waits for the exit until `deadline`; past it, fails the test with
+    /// `what` and what the process said.
+    pub fn exit_by(&mut self, deadline: Instant, what: &str) -> ExitStatus {
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{what}:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What it printed and how it ended (`status`, from
+    /// [`Daemon::exit_by`]), `elapsed` after it was started.
+    pub fn output(&self, status: ExitStatus, elapsed: Duration) -> Output {
+        Output {
+            code: status.code(),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+            elapsed,
+        }
     }
 
     /// Polls with STUN Binding requests until `server` answers; `Err` with
