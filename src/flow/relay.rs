@@ -197,25 +197,14 @@ pub async fn relay_test(
             match result {
                 Ok(exchange) => Some(exchange),
                 Err(e) => {
-                    release(&mut driver).await;
+                    relayed::release(&mut driver).await;
                     return Err(e);
                 }
             }
         }
     };
-    release(&mut driver).await;
+    relayed::release(&mut driver).await;
     Ok(RelayTest { relayed, exchange })
-}
-
-/// Gives the allocation back (best effort: the relay frees it at the end
-/// of its lifetime anyway).
-async fn release(driver: &mut Driver<RelayClient>) {
-    if driver.machine_mut().delete(Instant::now()).is_ok() {
-        // Let the Refresh reach the server (and its answer come back)
-        // before the socket goes.
-        let until = Instant::now() + Duration::from_millis(200);
-        while driver.step(Some(until)).await {}
-    }
 }
 
 async fn exchange(

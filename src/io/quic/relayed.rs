@@ -455,13 +455,21 @@ impl Task {
     /// Deletes the allocation and waits, within [`RELEASE_WAIT`], for the
     /// relay's answer, which ends the client.
     async fn release(&mut self) {
-        if self.driver.machine_mut().delete(Instant::now()).is_err() {
-            return;
-        }
-        let until = Instant::now() + RELEASE_WAIT;
-        while !self.driver.machine().is_done() && self.driver.step(Some(until)).await {}
-        let _ = tokio::time::timeout(RELEASE_WAIT, self.driver.close_streams()).await;
+        release(&mut self.driver).await;
     }
+}
+
+/// Deletes the allocation `driver`'s client holds (a Refresh with
+/// lifetime 0, RFC 8656 §8.1) and waits, within [`RELEASE_WAIT`], for the
+/// relay's answer, which ends the client; what a TCP stream still holds
+/// is written first.
+pub async fn release(driver: &mut Driver<RelayClient>) {
+    if driver.machine_mut().delete(Instant::now()).is_err() {
+        return;
+    }
+    let until = Instant::now() + RELEASE_WAIT;
+    while !driver.machine().is_done() && driver.step(Some(until)).await {}
+    let _ = tokio::time::timeout(RELEASE_WAIT, driver.close_streams()).await;
 }
 
 /// The socket quinn sees: the relayed address; see the module
