@@ -12,6 +12,7 @@
 //! server. Filtering is not measured over TCP: a server cannot open a
 //! connection toward the client on request.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -133,9 +134,9 @@ pub struct TcpMapping {
     rng: StdRng,
     started: Option<Instant>,
     connections: Vec<Connection>,
-    binds: Vec<(SocketId, Bind)>,
-    closes: Vec<SocketId>,
-    transmits: Vec<Transmit>,
+    binds: VecDeque<(SocketId, Bind)>,
+    closes: VecDeque<SocketId>,
+    transmits: VecDeque<Transmit>,
     local: Option<SocketAddr>,
     outcome: Option<TcpMappingOutcome>,
 }
@@ -148,9 +149,9 @@ impl TcpMapping {
             rng: StdRng::seed_from_u64(seed),
             started: None,
             connections: vec![Connection::to(config.server)],
-            binds: vec![(TESTS[0], Bind::Connect(config.server))],
-            closes: Vec::new(),
-            transmits: Vec::new(),
+            binds: VecDeque::from([(TESTS[0], Bind::Connect(config.server))]),
+            closes: VecDeque::new(),
+            transmits: VecDeque::new(),
             local: None,
             outcome: None,
         }
@@ -170,7 +171,7 @@ impl TcpMapping {
         let id = SocketId(u16::try_from(self.connections.len()).unwrap_or(u16::MAX));
         self.connections.push(Connection::to(destination));
         self.binds
-            .push((id, Bind::ConnectFrom(destination, TESTS[0])));
+            .push_back((id, Bind::ConnectFrom(destination, TESTS[0])));
     }
 
     /// Sends the Binding request on a connection just made; over TCP it
@@ -198,7 +199,7 @@ impl TcpMapping {
         let mut transaction =
             ClientTransaction::new(id, request, destination, destination, schedule, now);
         if let Some(payload) = transaction.poll_transmit(now) {
-            self.transmits.push(Transmit {
+            self.transmits.push_back(Transmit {
                 socket,
                 destination,
                 payload: payload.to_vec(),
@@ -220,7 +221,7 @@ impl TcpMapping {
         }
         c.answer = Some(answer);
         c.transaction = None;
-        self.closes.push(socket);
+        self.closes.push_back(socket);
         if socket == TESTS[0] {
             let alternate = other.or(self.config.alternate_hint);
             let mapped = self.connections[0]
@@ -261,7 +262,7 @@ impl TcpMapping {
         self.outcome = Some(classify(self.local, answers, self.config.alternate_hint));
         for socket in TESTS.into_iter().take(self.connections.len()) {
             if !self.closes.contains(&socket) {
-                self.closes.push(socket);
+                self.closes.push_back(socket);
             }
         }
     }
@@ -326,10 +327,7 @@ pub fn classify(
 
 impl Machine for TcpMapping {
     fn poll_bind(&mut self) -> Option<(SocketId, Bind)> {
-        if self.binds.is_empty() {
-            return None;
-        }
-        Some(self.binds.remove(0))
+        self.binds.pop_front()
     }
 
     fn handle_bound(&mut self, now: Instant, socket: SocketId, local: SocketAddr) {
@@ -408,17 +406,11 @@ impl Machine for TcpMapping {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.transmits.is_empty() {
-            return None;
-        }
-        Some(self.transmits.remove(0))
+        self.transmits.pop_front()
     }
 
     fn poll_close(&mut self) -> Option<SocketId> {
-        if self.closes.is_empty() {
-            return None;
-        }
-        Some(self.closes.remove(0))
+        self.closes.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
