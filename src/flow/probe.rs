@@ -280,13 +280,11 @@ async fn with_tcp(mut ipv4: FamilyReport, mut ipv6: FamilyReport) -> (FamilyRepo
     let measure = |report: &FamilyReport| {
         // A network that blocks UDP may still pass TCP: then the first
         // server given is asked.
-        let server = lifetime_server(report)
-            .or_else(|| report.servers.iter().find_map(|s| s.address.parse().ok()));
-        let alternate_hint = report
-            .servers
-            .iter()
-            .find(|s| Some(s.address.as_str()) == server.map(|a| a.to_string()).as_deref())
-            .and_then(|s| s.other_address.as_deref()?.parse().ok());
+        let usable = |s: &&report::ServerReport| s.address.parse::<SocketAddr>().is_ok();
+        let chosen = (report.servers.iter().filter(usable).find(|s| s.reachable))
+            .or_else(|| report.servers.iter().find(usable));
+        let server = chosen.and_then(|s| s.address.parse().ok());
+        let alternate_hint = chosen.and_then(|s| s.other_address.as_deref()?.parse().ok());
         async move {
             let server = server?;
             let config = TcpMappingConfig {
