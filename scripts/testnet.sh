@@ -552,9 +552,12 @@ offline_cases() {
 }
 # The binding lifetime (RFC 5780 §4.6, `ranat probe --lifetime`): r1 is
 # port_restricted_cone with its conntrack UDP timeouts set to L seconds;
-# the bracket measured must hold L (alive_s < L <= expired_s, within 0.1 s
-# for the scheduling of the last request) and be at most 1 s wide. The
-# bound of 20 s keeps a NAT that never expires to one 20 s round.
+# the bracket measured must hold L and be at most 1 s wide. Each side has a
+# margin: alive_s may read up to 0.05 s past L, since the report rounds to
+# 10 ms and conntrack counts its timeouts in jiffies (a mapping outlives L
+# by up to a tick, 10 ms at HZ=100; CI once measured 4.00 s alive for L=4);
+# expired_s may read 0.1 s short of L, the scheduling of the last request.
+# The bound of 20 s keeps a NAT that never expires to one 20 s round.
 lifetime_cases() {
     selected lifetime || return 0
     local configured name result status alive expired outcome start ms
@@ -567,11 +570,11 @@ lifetime_cases() {
         ms=$((($(date +%s%N) - start) / 1000000))
         read -r status alive expired <<<"$result"
         if [ "$status" = measured ] && awk -v l="$configured" -v a="$alive" -v e="$expired" \
-            'BEGIN { exit !(a < l && e >= l - 0.1 && e - a <= 1) }'; then
+            'BEGIN { exit !(a < l + 0.05 && e >= l - 0.1 && e - a <= 1) }'; then
             passed=$((passed + 1)) outcome=PASS
         else
             failed=$((failed + 1)) outcome=FAIL
-            details+=("$name: got '$result', want measured with alive < $configured <= expired, 1 s wide (output in $out/lifetime-$configured.json*)")
+            details+=("$name: got '$result', want measured with alive < $configured + 0.05 and expired >= $configured - 0.1, 1 s wide (output in $out/lifetime-$configured.json*)")
         fi
         rows+=("$(printf '%-21s %-58s' "$name" "port_restricted_cone, ${configured} s: alive $alive s, expired $expired s")$(printf ' %-10s' "$(awk -v ms="$ms" 'BEGIN { printf "%.1fs", ms / 1000 }')") $outcome")
         echo "   $name: $outcome ($result)" >&2
