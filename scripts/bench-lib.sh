@@ -24,6 +24,14 @@ _bench_cleanup() {
     rm -rf "$WORK"
 }
 
+# bench_ranat_bin: sets RANAT_BIN to a release build of ranat, unless the
+# caller gave one.
+bench_ranat_bin() {
+    [ -n "${RANAT_BIN:-}" ] && return 0
+    cargo build --release --quiet --bin ranat
+    RANAT_BIN=target/release/ranat
+}
+
 # have CMD: whether CMD is on PATH or in an sbin folder (Debian puts
 # daemons there, off a normal user's PATH).
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }

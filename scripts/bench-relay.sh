@@ -34,10 +34,7 @@ SECRET=bench-relay-secret
 bench_workdir bench-relay
 
 echo "== building (release)" >&2
-if [ -z "${RANAT_BIN:-}" ]; then
-    cargo build --release --quiet --bin ranat
-    RANAT_BIN=target/release/ranat
-fi
+bench_ranat_bin
 cargo build --release --quiet --example relay_load
 LOAD=target/release/examples/relay_load
 echo "$SECRET" >"$WORK/secret"

@@ -40,10 +40,7 @@ REDIS_PORT=36379 RV_PORT=34800
 bench_workdir bench-rendezvous
 
 echo "== building (release)" >&2
-if [ -z "${RANAT_BIN:-}" ]; then
-    cargo build --release --quiet --bin ranat
-    RANAT_BIN=target/release/ranat
-fi
+bench_ranat_bin
 cargo build --release --quiet --example rendezvous_load
 LOAD=target/release/examples/rendezvous_load
 

@@ -49,10 +49,7 @@ PORT=34790 ALT_PORT=34791
 bench_workdir bench-serve
 
 echo "== building (release)" >&2
-if [ -z "${RANAT_BIN:-}" ]; then
-    cargo build --release --quiet --bin ranat
-    RANAT_BIN=target/release/ranat
-fi
+bench_ranat_bin
 cargo build --release --quiet -p stun-load
 LOAD=target/release/stun-load
 
