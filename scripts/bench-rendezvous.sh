@@ -33,8 +33,8 @@ have redis-server || { echo "SKIPPED: redis-server not installed"; exit 0; }
 command -v taskset >/dev/null || { echo "SKIPPED: taskset not installed"; exit 0; }
 [ "$(nproc)" -ge 2 ] || echo "bench-rendezvous: only one core: servers and load share it" >&2
 
-# Loopback addresses of our own, away from the tests' 127.0.x.
-MEMORY_IP=127.0.74.1 A_IP=127.0.74.2 B_IP=127.0.74.3 REDIS_IP=127.0.74.4
+# Loopback addresses of our own, away from the tests' and the other benches'.
+MEMORY_IP=127.0.75.1 A_IP=127.0.75.2 B_IP=127.0.75.3 REDIS_IP=127.0.75.4
 REDIS_PORT=36379 RV_PORT=34800
 
 bench_workdir bench-rendezvous
