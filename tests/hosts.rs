@@ -495,39 +495,29 @@ fn relay_credentials_from_one_hosts_room_verify_on_the_others_relay() {
         grant["username"].as_str().expect("a username"),
         grant["password"].as_str().expect("a password"),
     );
-    let test = run(
-        Command::new(RANAT).args([
-            "relay-test",
-            "--relay",
-            &b.primary.to_string(),
-            "--user",
-            user,
-            "--password",
-            password,
-            "--timeout",
-            "10",
-        ]),
-        Duration::from_secs(20),
-    );
+    let relay_test = |password: &str| {
+        run(
+            Command::new(RANAT).args([
+                "relay-test",
+                "--relay",
+                &b.primary.to_string(),
+                "--user",
+                user,
+                "--password",
+                password,
+                "--timeout",
+                "10",
+            ]),
+            Duration::from_secs(20),
+        )
+    };
+    let test = relay_test(password);
     assert_eq!(
         test.code,
         Some(0),
         "the other host's relay took them:\n{test}"
     );
-    let wrong = run(
-        Command::new(RANAT).args([
-            "relay-test",
-            "--relay",
-            &b.primary.to_string(),
-            "--user",
-            user,
-            "--password",
-            "not-the-password",
-            "--timeout",
-            "10",
-        ]),
-        Duration::from_secs(20),
-    );
+    let wrong = relay_test("not-the-password");
     assert_eq!(wrong.code, Some(30), "{wrong}");
 }
 
