@@ -20,18 +20,25 @@ fn asked(server: &mut Rendezvous, id: ConnId) -> Question {
     }
 }
 
+/// A helper (connection 1) says Hello without a code; the question its
+/// Hello raises.
+fn helper_asks(server: &mut Rendezvous, now: Instant) -> (ConnId, Question) {
+    let helper = ConnId(1);
+    server.connect(now, helper, peer_addr(helper));
+    server.handle_message(now, helper, hello(None));
+    (helper, asked(server, helper))
+}
+
 #[test]
 fn a_creation_is_asked_with_fresh_candidates_and_the_ended_room_released() {
     let mut server = sharing();
     let now = Instant::now();
-    let helper = ConnId(1);
-    server.connect(now, helper, peer_addr(helper));
-    server.handle_message(now, helper, hello(None));
+    let (helper, question) = helper_asks(&mut server, now);
     let Question::Create {
         source,
         candidates,
         lifetime,
-    } = asked(&mut server, helper)
+    } = question
     else {
         panic!("a creation");
     };
@@ -82,10 +89,7 @@ fn a_novice_whose_room_is_elsewhere_is_forwarded_and_forgotten() {
 fn a_store_that_cannot_be_reached_turns_the_hello_away_and_says_why() {
     let mut server = sharing();
     let now = Instant::now();
-    let helper = ConnId(1);
-    server.connect(now, helper, peer_addr(helper));
-    server.handle_message(now, helper, hello(None));
-    asked(&mut server, helper);
+    let (helper, _) = helper_asks(&mut server, now);
     server.handle_answer(
         now,
         helper,
@@ -103,10 +107,8 @@ fn a_store_that_cannot_be_reached_turns_the_hello_away_and_says_why() {
 fn a_code_claimed_for_a_connection_gone_meanwhile_is_released() {
     let mut server = sharing();
     let now = Instant::now();
-    let helper = ConnId(1);
-    server.connect(now, helper, peer_addr(helper));
-    server.handle_message(now, helper, hello(None));
-    let Question::Create { candidates, .. } = asked(&mut server, helper) else {
+    let (helper, question) = helper_asks(&mut server, now);
+    let Question::Create { candidates, .. } = question else {
         panic!("a creation");
     };
     server.handle_disconnect(now, helper);
@@ -119,10 +121,8 @@ fn a_code_claimed_for_a_connection_gone_meanwhile_is_released() {
 fn a_carried_novice_joins_without_asking_and_is_seen_at_its_own_address() {
     let mut server = sharing();
     let now = Instant::now();
-    let helper = ConnId(1);
-    server.connect(now, helper, peer_addr(helper));
-    server.handle_message(now, helper, hello(None));
-    let Question::Create { candidates, .. } = asked(&mut server, helper) else {
+    let (helper, question) = helper_asks(&mut server, now);
+    let Question::Create { candidates, .. } = question else {
         panic!("a creation");
     };
     let code = candidates[0];
